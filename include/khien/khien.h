@@ -1,0 +1,8 @@
+/* Khiên — umbrella header for libkhien. */
+#ifndef KHIEN_H
+#define KHIEN_H
+#include "common.h"
+#include "error.h"
+#include "rules.h"
+#include "scan.h"
+#endif

@@ -1,0 +1,102 @@
+/* Khiên — signature and rule compilation.
+ *
+ * A kh_compiler collects signature sources (ClamAV databases today, YARA
+ * rules later) and builds one immutable kh_rules: every body pattern of every
+ * source in one matcher, every hash signature in sorted tables. kh_rules is
+ * read-only after kh_compiler_build() and may be shared by any number of
+ * threads, each with its own kh_scanner (scan.h).
+ *
+ * Ownership: objects returned through an `out` parameter belong to the caller
+ * and are released with their _destroy() function; destroy(NULL) is a no-op.
+ * Pointers returned by getters are borrowed and live as long as their parent.
+ */
+#ifndef KHIEN_RULES_H
+#define KHIEN_RULES_H
+
+#include "common.h"
+#include "error.h"
+
+typedef struct kh_compiler kh_compiler;
+typedef struct kh_rules kh_rules;
+
+/** Compiler flags. */
+#define KH_COMPILE_STRICT 0x1u     /**< a malformed database line fails the load */
+#define KH_COMPILE_PUA 0x2u        /**< also load PUA databases (.hdu .hsu .ndu) */
+#define KH_COMPILE_NO_BUILTIN 0x4u /**< leave out the built-in EICAR signature */
+
+typedef struct kh_compiler_options {
+    unsigned version;      /**< KH_COMPILER_OPTIONS_VERSION */
+    unsigned flags;        /**< KH_COMPILE_* */
+    const char *cache_dir; /**< where compiled sets are cached; NULL: no cache */
+    unsigned max_diags;    /**< diagnostics kept (the rest are only counted) */
+} kh_compiler_options;
+
+#define KH_COMPILER_OPTIONS_VERSION 1
+#define KH_COMPILER_OPTIONS_INIT {KH_COMPILER_OPTIONS_VERSION, 0, NULL, 200}
+
+typedef enum kh_diag_severity {
+    KH_DIAG_ERROR = 0,
+    KH_DIAG_WARNING = 1,
+} kh_diag_severity;
+
+/** One diagnostic: a malformed line, an unsupported signature, ... */
+typedef struct kh_diag {
+    kh_diag_severity severity;
+    const char *file; /**< database or rule file; "<builtin>" for built-ins */
+    unsigned line;    /**< 1-based; 0 when not about one line */
+    unsigned column;  /**< 1-based; 0 when unknown */
+    const char *message;
+} kh_diag;
+
+/** Counts of what a compiled set holds (and what it left out). */
+typedef struct kh_rules_stats {
+    uint64_t hash_md5, hash_sha1, hash_sha256; /**< detection hash signatures */
+    uint64_t body;                             /**< body (content) signatures */
+    uint64_t allow;                            /**< .fp/.sfp known-good hashes */
+    uint64_t ignored;                          /**< dropped by .ign2 entries */
+    uint64_t unsupported;                      /**< well-formed but not usable yet */
+    uint64_t malformed;                        /**< skipped malformed lines */
+    uint64_t flevel_skipped;                   /**< outside our functionality level */
+    uint64_t databases;                        /**< database files read */
+    uint64_t prefiltered;                      /**< body signatures needing a confirm step */
+    int from_cache;                            /**< 1 if loaded from the compiled cache */
+} kh_rules_stats;
+
+/** Creates a compiler. @p opts may be NULL for defaults.
+ *  @return 0, KH_ENOMEM or KH_EINVAL (unknown options version). */
+KH_API int kh_compiler_create(kh_compiler **out, const kh_compiler_options *opts);
+KH_API void kh_compiler_destroy(kh_compiler *c);
+
+/** Adds a database file or a directory of them (files with a known
+ *  extension, in name order; others are ignored, as clamscan does).
+ *  Files are opened now so that a missing or unreadable database fails here.
+ *  @return 0, KH_ENOENT, KH_EACCES, KH_EIO, KH_EINVAL (no known extension /
+ *  empty directory), KH_ESYNTAX (strict mode), KH_ENOMEM. Details: diagnostics. */
+KH_API int kh_compiler_add_path(kh_compiler *c, const char *path);
+
+/** Adds database text held in memory. @p kind is the extension that names
+ *  its format ("ndb", "hdb", "hsb", "fp", "sfp", "ign2", ...); @p origin
+ *  names it in diagnostics and results.
+ *  @return as kh_compiler_add_path(). */
+KH_API int kh_compiler_add_text(kh_compiler *c, const char *kind, const char *origin,
+                                const char *text, size_t len);
+
+/** Number of diagnostics recorded so far, and one of them (borrowed). */
+KH_API size_t kh_compiler_diag_count(const kh_compiler *c);
+KH_API const kh_diag *kh_compiler_diag(const kh_compiler *c, size_t i);
+
+/** Parses everything added, compiles the matcher and returns the set.
+ *  With a cache_dir, an unchanged set of databases is loaded from the
+ *  compiled cache instead (a corrupt cache file is rebuilt, never trusted).
+ *  The compiler can only build once. @return 0, KH_ESYNTAX (strict mode),
+ *  KH_EINVAL (nothing to build), KH_ENOMEM, KH_EINTERNAL (matcher). */
+KH_API int kh_compiler_build(kh_compiler *c, kh_rules **out);
+
+KH_API void kh_rules_destroy(kh_rules *r);
+KH_API void kh_rules_get_stats(const kh_rules *r, kh_rules_stats *out);
+/** Total signatures usable for detection (hash + body). */
+KH_API uint64_t kh_rules_count(const kh_rules *r);
+/** 32 bytes that identify the signature set (changes when any source does). */
+KH_API const uint8_t *kh_rules_id(const kh_rules *r);
+
+#endif

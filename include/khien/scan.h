@@ -1,0 +1,158 @@
+/* Khiên — scanning files, folders and memory against a kh_rules set.
+ *
+ * Three levels:
+ *  - kh_scanner: one thread's scanner (owns the matcher's scratch space);
+ *    scans a buffer or one file, recursing into archives, and reports each
+ *    detection through a callback. It borrows the rules: destroy it first.
+ *  - kh_scan_paths(): walks files and folders, feeds a pool of scanners
+ *    (one per thread), consults the clean-file cache, and delivers one
+ *    kh_file_report per file, in walk order, one at a time.
+ *  - kh_cache: the persistent clean-file cache used by kh_scan_paths().
+ *
+ * A detection is a result, not an error: a scan that finds something
+ * returns 0. Callbacks return 0 to continue; any other value stops the
+ * operation, which then returns KH_EUSER.
+ */
+#ifndef KHIEN_SCAN_H
+#define KHIEN_SCAN_H
+
+#include "common.h"
+#include "error.h"
+#include "rules.h"
+
+typedef struct kh_scanner kh_scanner;
+typedef struct kh_cache kh_cache;
+
+/* ---- Options -------------------------------------------------------- */
+
+#define KH_SCAN_ALLMATCH 0x1u   /**< report every matching signature, not the first */
+#define KH_SCAN_NO_ARCHIVE 0x2u /**< do not look inside archives */
+#define KH_SCAN_ALERT_LIMITS 0x4u /**< report exceeded limits as Heuristics.Limits.Exceeded.* results */
+
+typedef struct kh_scan_options {
+    unsigned version;          /**< KH_SCAN_OPTIONS_VERSION */
+    unsigned flags;            /**< KH_SCAN_* */
+    uint64_t max_filesize;     /**< larger files (and members) are not scanned; 0: no limit */
+    uint64_t max_scansize;     /**< bytes scanned per file, archive contents included */
+    unsigned max_depth;        /**< archive nesting */
+    unsigned max_files;        /**< members per file, all nesting levels together */
+    unsigned max_ratio;        /**< member size / compressed size above which a member is a bomb */
+    uint64_t stream_threshold; /**< files above this are scanned in streaming mode */
+} kh_scan_options;
+
+#define KH_SCAN_OPTIONS_VERSION 1
+#define KH_SCAN_OPTIONS_INIT                                                  \
+    {KH_SCAN_OPTIONS_VERSION, 0, 100ull << 20, 400ull << 20, 16, 10000, 250, \
+     64ull << 20}
+
+/* ---- Results -------------------------------------------------------- */
+
+typedef enum kh_detection_kind {
+    KH_DET_HASH = 0,      /**< whole-file hash signature (.hdb .hsb) */
+    KH_DET_BODY = 1,      /**< body signature (.ndb, built-in) */
+    KH_DET_HEURISTIC = 2, /**< limits exceeded (Heuristics.Limits.Exceeded.*) */
+} kh_detection_kind;
+
+typedef struct kh_detection {
+    const char *name;       /**< signature name */
+    const char *source;     /**< database it came from ("<builtin>" for built-ins) */
+    const char *member;     /**< "inner.zip!dir/file" inside the scanned file; NULL: the file itself */
+    kh_detection_kind kind;
+    int64_t offset;         /**< start of the match in the member/file; -1 if not known */
+} kh_detection;
+
+/** Receives each detection of kh_scanner_scan_*(). */
+typedef int (*kh_detection_cb)(const kh_detection *d, void *payload);
+/** Receives each warning (limits hit, unreadable archive member, ...). */
+typedef void (*kh_warning_cb)(const char *member, const char *message, void *payload);
+
+/* ---- One scanner ---------------------------------------------------- */
+
+/** @return 0, KH_ENOMEM, KH_EINVAL. @p opts may be NULL for defaults. */
+KH_API int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_options *opts);
+KH_API void kh_scanner_destroy(kh_scanner *s);
+
+/** Scans a buffer (archives inside it included). @return 0, KH_EUSER, KH_ENOMEM. */
+KH_API int kh_scanner_scan_mem(kh_scanner *s, const void *data, size_t len,
+                               kh_detection_cb on_detect, kh_warning_cb on_warn, void *payload);
+
+/** Scans an open regular file; the descriptor stays open and its offset is unspecified.
+ *  @return 0, KH_EIO, KH_EUSER, KH_ENOMEM. */
+KH_API int kh_scanner_scan_fd(kh_scanner *s, int fd, kh_detection_cb on_detect,
+                              kh_warning_cb on_warn, void *payload);
+
+/** Opens and scans one file. @return 0, KH_ENOENT, KH_EACCES, KH_EIO, KH_EUSER, KH_ENOMEM. */
+KH_API int kh_scanner_scan_file(kh_scanner *s, const char *path, kh_detection_cb on_detect,
+                                kh_warning_cb on_warn, void *payload);
+
+/** Message about the last failure of this scanner (never NULL). */
+KH_API const char *kh_scanner_last_error(const kh_scanner *s);
+/** Bytes the scanner has examined so far (archive contents included). */
+KH_API uint64_t kh_scanner_bytes_scanned(const kh_scanner *s);
+
+/* ---- Clean-file cache ----------------------------------------------- */
+
+/** Opens (or starts) the cache at @p path for the signature set @p rules.
+ *  A missing, corrupt or foreign file, or one made with another signature
+ *  set, gives an empty cache. At most @p max_entries are kept (0: default).
+ *  @return 0, KH_ENOMEM, KH_EINVAL. */
+KH_API int kh_cache_open(kh_cache **out, const char *path, const kh_rules *rules, size_t max_entries);
+/** Writes the cache back (atomically, merged with entries other processes
+ *  saved meanwhile). @return 0, KH_EIO. */
+KH_API int kh_cache_save(kh_cache *c);
+KH_API void kh_cache_destroy(kh_cache *c);
+/** Entries currently held. */
+KH_API size_t kh_cache_count(const kh_cache *c);
+
+/* ---- Walking and scanning paths with a pool of threads -------------- */
+
+typedef enum kh_skip_reason {
+    KH_SKIP_NONE = 0,
+    KH_SKIP_SPECIAL,  /**< FIFO, socket or device */
+    KH_SKIP_EXCLUDED, /**< matched an exclude pattern */
+    KH_SKIP_TOO_BIG,  /**< larger than max_filesize */
+    KH_SKIP_SYMLINK,  /**< symbolic link not followed */
+    KH_SKIP_LOOP,     /**< directory already visited (symlink loop) */
+} kh_skip_reason;
+
+typedef struct kh_file_report {
+    const char *path;
+    uint64_t size;
+    int status;          /**< 0, or the KH_E* that stopped this file */
+    const char *error;   /**< message when status != 0 */
+    kh_skip_reason skipped;
+    int cached;          /**< 1: known clean from the cache, not read */
+    size_t ndetections;
+    const kh_detection *detections; /**< in a deterministic order */
+    size_t nwarnings;
+    const char *const *warnings;
+    uint64_t bytes_scanned;
+} kh_file_report;
+
+typedef int (*kh_report_cb)(const kh_file_report *r, void *payload);
+
+typedef struct kh_walk_options {
+    unsigned version;            /**< KH_WALK_OPTIONS_VERSION */
+    unsigned threads;            /**< 0: one per online CPU */
+    int follow_symlinks;         /**< follow symbolic links (loops are detected) */
+    const char *const *excludes; /**< fnmatch(3) patterns, matched against full path and name */
+    size_t nexcludes;
+    kh_cache *cache;             /**< NULL: no clean-file cache */
+} kh_walk_options;
+
+#define KH_WALK_OPTIONS_VERSION 1
+#define KH_WALK_OPTIONS_INIT {KH_WALK_OPTIONS_VERSION, 0, 0, NULL, 0, NULL}
+
+typedef struct kh_walk_stats {
+    uint64_t files, dirs, skipped, errors, cached, infected, detections, bytes;
+} kh_walk_stats;
+
+/** Scans files and folders (recursively). Reports arrive one at a time, in
+ *  walk order (directory entries sorted by name), from any thread.
+ *  @return 0 (even if files had errors: see the reports), KH_EUSER,
+ *  KH_ENOMEM, KH_EINVAL. */
+KH_API int kh_scan_paths(const kh_rules *rules, const kh_scan_options *sopts,
+                         const kh_walk_options *wopts, const char *const *paths, size_t npaths,
+                         kh_report_cb on_report, void *payload, kh_walk_stats *stats_out);
+
+#endif

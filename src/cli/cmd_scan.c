@@ -1,0 +1,440 @@
+/* Khiên — cli: `khien scan`, the on-demand scanner (clamscan's common flags).
+ *
+ * Loads the signature databases given with -d (plus the built-in EICAR
+ * signature), walks the given paths with a pool of threads, prints one line
+ * per detection ("PATH: NAME FOUND", or JSON Lines with --json) and a
+ * summary. Exit codes as clamscan: 0 nothing found, 1 found, 2 error (and
+ * nothing found).
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cmd.h"
+#include "khien/khien.h"
+#include "util/util.h"
+
+typedef struct scan_cli {
+    int json, verbose, infected_only, quiet, summary, progress;
+    kh_buf line;
+    double t0, last_progress;
+    uint64_t files_seen, bytes_seen;
+    uint64_t found_files;
+} scan_cli;
+
+static void usage(FILE *f)
+{
+    fputs("Cách dùng / Usage: khien scan [OPTIONS] [FILE|DIRECTORY]...\n"
+          "Quét tệp và thư mục tìm mã độc / Scan files and folders for malware.\n\n"
+          "Signatures:\n"
+          "  -d, --database=PATH      ClamAV database file or folder (.hdb .hsb .ndb .fp .sfp .ign2 ...), repeatable\n"
+          "      --no-builtin         do not load the built-in EICAR test signature\n"
+          "      --strict             a malformed database line is an error (exit 2)\n"
+          "      --detect-pua         also load PUA databases (.hdu .hsu .ndu)\n"
+          "Scanning:\n"
+          "  -r, --recursive          scan folders recursively (always on; for clamscan compatibility)\n"
+          "  -j, --jobs=N             worker threads (default: number of CPUs)\n"
+          "  -z, --allmatch           report every matching signature, not only the first per file\n"
+          "      --max-filesize=SIZE  skip files larger than SIZE (default 100M)\n"
+          "      --max-scansize=SIZE  scan at most SIZE bytes per file, archive contents included (default 400M)\n"
+          "      --max-recursion=N    archive nesting limit (default 16)\n"
+          "      --max-files=N        archive members per file (default 10000)\n"
+          "      --alert-exceeds-max  report exceeded limits as Heuristics.Limits.Exceeded.* results\n"
+          "      --no-archive         do not look inside archives\n"
+          "      --exclude=GLOB       skip paths or names matching GLOB, repeatable\n"
+          "      --follow-symlinks    follow symbolic links inside folders (loops are detected)\n"
+          "      --no-cache           do not use the clean-file cache\n"
+          "Output:\n"
+          "      --json               JSON Lines: one object per detection, then a summary\n"
+          "  -v, --verbose            also print clean and skipped files\n"
+          "  -i, --infected           print only infected files\n"
+          "      --quiet              print only detections and errors\n"
+          "      --no-summary         do not print the summary\n"
+          "  -h, --help               this help\n\n"
+          "Exit status: 0 nothing found, 1 malware found, 2 error.\n",
+          f);
+}
+
+enum {
+    O_NO_BUILTIN = 256, O_STRICT, O_PUA, O_MAXFS, O_MAXSS, O_MAXREC, O_MAXFILES, O_ALERT, O_NOARCH, O_EXCLUDE,
+    O_FOLLOW, O_NOCACHE, O_JSON, O_QUIET, O_NOSUMMARY,
+};
+
+static const struct option longopts[] = {
+    {"database", required_argument, 0, 'd'},
+    {"no-builtin", no_argument, 0, O_NO_BUILTIN},
+    {"strict", no_argument, 0, O_STRICT},
+    {"detect-pua", no_argument, 0, O_PUA},
+    {"recursive", no_argument, 0, 'r'},
+    {"jobs", required_argument, 0, 'j'},
+    {"allmatch", no_argument, 0, 'z'},
+    {"max-filesize", required_argument, 0, O_MAXFS},
+    {"max-scansize", required_argument, 0, O_MAXSS},
+    {"max-recursion", required_argument, 0, O_MAXREC},
+    {"max-files", required_argument, 0, O_MAXFILES},
+    {"alert-exceeds-max", no_argument, 0, O_ALERT},
+    {"no-archive", no_argument, 0, O_NOARCH},
+    {"exclude", required_argument, 0, O_EXCLUDE},
+    {"follow-symlinks", no_argument, 0, O_FOLLOW},
+    {"no-cache", no_argument, 0, O_NOCACHE},
+    {"json", no_argument, 0, O_JSON},
+    {"verbose", no_argument, 0, 'v'},
+    {"infected", no_argument, 0, 'i'},
+    {"quiet", no_argument, 0, O_QUIET},
+    {"no-summary", no_argument, 0, O_NOSUMMARY},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+static const char *kind_name(kh_detection_kind k)
+{
+    return k == KH_DET_HASH ? "hash" : k == KH_DET_BODY ? "body" : "heuristic";
+}
+
+static const char *skip_name(kh_skip_reason r)
+{
+    switch (r) {
+    case KH_SKIP_SPECIAL:
+        return "not a regular file (FIFO, socket or device)";
+    case KH_SKIP_EXCLUDED:
+        return "excluded";
+    case KH_SKIP_TOO_BIG:
+        return "larger than max-filesize";
+    case KH_SKIP_SYMLINK:
+        return "symbolic link";
+    case KH_SKIP_LOOP:
+        return "symbolic link loop";
+    default:
+        return "";
+    }
+}
+
+static void clear_progress(scan_cli *c)
+{
+    if (c->progress && c->last_progress > 0) {
+        fputs("\r\033[K", stderr);
+        c->last_progress = 0;
+    }
+}
+
+static void show_progress(scan_cli *c)
+{
+    double now = kh_now();
+    if (!c->progress || now - c->last_progress < 0.5 || now - c->t0 < 1.0)
+        return;
+    c->last_progress = now;
+    double mb = (double)c->bytes_seen / 1e6;
+    fprintf(stderr, "\r\033[K[khien] %llu files, %.1f MB, %.1f MB/s, %llu infected", (unsigned long long)c->files_seen,
+            mb, mb / (now - c->t0), (unsigned long long)c->found_files);
+    fflush(stderr);
+}
+
+static int on_report(const kh_file_report *r, void *payload)
+{
+    scan_cli *c = payload;
+    kh_buf *b = &c->line;
+    kh_buf_clear(b);
+    c->files_seen++;
+    c->bytes_seen += r->bytes_scanned;
+    c->found_files += r->ndetections > 0;
+    for (size_t i = 0; i < r->ndetections; i++) {
+        const kh_detection *d = &r->detections[i];
+        if (c->json) {
+            kh_buf_puts(b, "{\"type\":\"detection\",\"path\":");
+            kh_json_str(b, r->path, strlen(r->path));
+            kh_buf_puts(b, ",\"member\":");
+            if (d->member)
+                kh_json_str(b, d->member, strlen(d->member));
+            else
+                kh_buf_puts(b, "null");
+            kh_buf_puts(b, ",\"signature\":");
+            kh_json_str(b, d->name, strlen(d->name));
+            kh_buf_puts(b, ",\"source\":");
+            kh_json_str(b, d->source, strlen(d->source));
+            kh_buf_printf(b, ",\"kind\":\"%s\",\"offset\":", kind_name(d->kind));
+            if (d->offset >= 0)
+                kh_buf_printf(b, "%lld}\n", (long long)d->offset);
+            else
+                kh_buf_puts(b, "null}\n");
+        } else {
+            kh_buf_puts(b, r->path);
+            if (d->member)
+                kh_buf_printf(b, "%s", d->member);
+            kh_buf_printf(b, ": %s FOUND\n", d->name);
+        }
+    }
+    if (r->status) {
+        if (c->json) {
+            kh_buf_puts(b, "{\"type\":\"error\",\"path\":");
+            kh_json_str(b, r->path, strlen(r->path));
+            kh_buf_puts(b, ",\"message\":");
+            kh_json_str(b, r->error ? r->error : "", r->error ? strlen(r->error) : 0);
+            kh_buf_puts(b, "}\n");
+        } else {
+            clear_progress(c);
+            fprintf(stderr, "%s: %s ERROR\n", r->path, r->error ? r->error : kh_strerror(r->status));
+        }
+    }
+    for (size_t i = 0; i < r->nwarnings && !c->quiet; i++) {
+        if (c->json) {
+            kh_buf_puts(b, "{\"type\":\"warning\",\"path\":");
+            kh_json_str(b, r->path, strlen(r->path));
+            kh_buf_puts(b, ",\"message\":");
+            kh_json_str(b, r->warnings[i], strlen(r->warnings[i]));
+            kh_buf_puts(b, "}\n");
+        } else {
+            clear_progress(c);
+            kh_cli_warnf("%s%s", r->path, r->warnings[i][0] == '!' ? r->warnings[i] : "");
+            if (r->warnings[i][0] != '!')
+                fprintf(stderr, "         %s\n", r->warnings[i]);
+        }
+    }
+    if (c->verbose && !c->infected_only && !r->status && r->ndetections == 0) {
+        if (c->json) {
+            kh_buf_printf(b, "{\"type\":\"%s\",\"path\":", r->skipped ? "skipped" : "clean");
+            kh_json_str(b, r->path, strlen(r->path));
+            if (r->skipped)
+                kh_buf_printf(b, ",\"reason\":\"%s\"", skip_name(r->skipped));
+            if (r->cached)
+                kh_buf_puts(b, ",\"cached\":true");
+            kh_buf_puts(b, "}\n");
+        } else if (r->skipped) {
+            kh_buf_printf(b, "%s: Skipped (%s)\n", r->path, skip_name(r->skipped));
+        } else {
+            kh_buf_printf(b, "%s: OK\n", r->path);
+        }
+    }
+    if (b->len) {
+        clear_progress(c);
+        fwrite(b->data, 1, b->len, stdout);
+    }
+    show_progress(c);
+    return 0;
+}
+
+static void print_summary(scan_cli *c, const kh_rules *rules, const kh_walk_stats *st, double secs, time_t start,
+                          time_t end)
+{
+    kh_rules_stats rs;
+    kh_rules_get_stats(rules, &rs);
+    double mb = (double)st->bytes / (1024.0 * 1024.0);
+    if (c->json) {
+        printf("{\"type\":\"summary\",\"known_signatures\":%llu,\"engine\":\"khien %s\",\"directories\":%llu,"
+               "\"files\":%llu,\"infected_files\":%llu,\"detections\":%llu,\"errors\":%llu,\"skipped\":%llu,"
+               "\"cached\":%llu,\"bytes_scanned\":%llu,\"seconds\":%.3f,\"mb_per_second\":%.1f}\n",
+               (unsigned long long)kh_rules_count(rules), kh_version(), (unsigned long long)st->dirs,
+               (unsigned long long)st->files, (unsigned long long)st->infected, (unsigned long long)st->detections,
+               (unsigned long long)st->errors, (unsigned long long)st->skipped, (unsigned long long)st->cached,
+               (unsigned long long)st->bytes, secs, secs > 0 ? (double)st->bytes / 1e6 / secs : 0.0);
+        return;
+    }
+    char sd[32], ed[32];
+    strftime(sd, sizeof(sd), "%Y:%m:%d %H:%M:%S", localtime(&start));
+    strftime(ed, sizeof(ed), "%Y:%m:%d %H:%M:%S", localtime(&end));
+    printf("\n----------- SCAN SUMMARY -----------\n");
+    printf("Known viruses: %llu\n", (unsigned long long)kh_rules_count(rules));
+    printf("Engine version: khien %s\n", kh_version());
+    printf("Scanned directories: %llu\n", (unsigned long long)st->dirs);
+    printf("Scanned files: %llu\n", (unsigned long long)st->files);
+    printf("Infected files: %llu\n", (unsigned long long)st->infected);
+    if (st->errors)
+        printf("Total errors: %llu\n", (unsigned long long)st->errors);
+    if (st->skipped)
+        printf("Skipped files: %llu\n", (unsigned long long)st->skipped);
+    if (st->cached)
+        printf("Unchanged since a clean scan (not read): %llu\n", (unsigned long long)st->cached);
+    printf("Data scanned: %.2f MB\n", mb);
+    printf("Throughput: %.1f MB/s\n", secs > 0 ? mb / secs : 0.0);
+    printf("Time: %.3f sec (%d m %d s)\n", secs, (int)secs / 60, (int)secs % 60);
+    printf("Start Date: %s\n", sd);
+    printf("End Date:   %s\n", ed);
+}
+
+static int parse_count(const char *opt, const char *arg, unsigned *out)
+{
+    uint64_t v;
+    if (kh_parse_u64(arg, strlen(arg), &v) || v > 1000000000) {
+        kh_cli_errorf("--%s: not a number: '%s'", opt, arg);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+int cmd_scan(int argc, char **argv)
+{
+    scan_cli c = {0};
+    c.summary = 1;
+    kh_buf_init(&c.line, 0);
+    kh_compiler_options co = KH_COMPILER_OPTIONS_INIT;
+    kh_scan_options so = KH_SCAN_OPTIONS_INIT;
+    kh_walk_options wo = KH_WALK_OPTIONS_INIT;
+    KH_VEC(const char *) dbs = {0};
+    KH_VEC(const char *) excl = {0};
+    int use_cache = 1, ret = KH_EXIT_ERROR;
+    kh_compiler *comp = NULL;
+    kh_rules *rules = NULL;
+    kh_cache *cache = NULL;
+    char *state = NULL;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "d:rj:zvih", longopts, NULL)) != -1) {
+        uint64_t v;
+        switch (opt) {
+        case 'd':
+            if (KH_VEC_RESERVE(dbs, 1, 0))
+                goto done;
+            dbs.v[dbs.n++] = optarg;
+            break;
+        case O_NO_BUILTIN:
+            co.flags |= KH_COMPILE_NO_BUILTIN;
+            break;
+        case O_STRICT:
+            co.flags |= KH_COMPILE_STRICT;
+            break;
+        case O_PUA:
+            co.flags |= KH_COMPILE_PUA;
+            break;
+        case 'r':
+            break;
+        case 'j':
+            if (parse_count("jobs", optarg, &wo.threads) || wo.threads == 0 || wo.threads > 256) {
+                kh_cli_errorf("--jobs must be from 1 to 256");
+                goto done;
+            }
+            break;
+        case 'z':
+            so.flags |= KH_SCAN_ALLMATCH;
+            break;
+        case O_MAXFS:
+        case O_MAXSS:
+            if (kh_parse_size(optarg, &v)) {
+                kh_cli_errorf("--%s: not a size: '%s' (use a number with optional K, M or G)",
+                              opt == O_MAXFS ? "max-filesize" : "max-scansize", optarg);
+                goto done;
+            }
+            if (opt == O_MAXFS)
+                so.max_filesize = v;
+            else
+                so.max_scansize = v;
+            break;
+        case O_MAXREC:
+            if (parse_count("max-recursion", optarg, &so.max_depth))
+                goto done;
+            break;
+        case O_MAXFILES:
+            if (parse_count("max-files", optarg, &so.max_files))
+                goto done;
+            break;
+        case O_ALERT:
+            so.flags |= KH_SCAN_ALERT_LIMITS;
+            break;
+        case O_NOARCH:
+            so.flags |= KH_SCAN_NO_ARCHIVE;
+            break;
+        case O_EXCLUDE:
+            if (KH_VEC_RESERVE(excl, 1, 0))
+                goto done;
+            excl.v[excl.n++] = optarg;
+            break;
+        case O_FOLLOW:
+            wo.follow_symlinks = 1;
+            break;
+        case O_NOCACHE:
+            use_cache = 0;
+            break;
+        case O_JSON:
+            c.json = 1;
+            break;
+        case 'v':
+            c.verbose = 1;
+            break;
+        case 'i':
+            c.infected_only = 1;
+            break;
+        case O_QUIET:
+            c.quiet = 1;
+            break;
+        case O_NOSUMMARY:
+            c.summary = 0;
+            break;
+        case 'h':
+            usage(stdout);
+            ret = KH_EXIT_CLEAN;
+            goto done;
+        default:
+            fprintf(stderr, "Try 'khien scan --help'.\n");
+            goto done;
+        }
+    }
+    if (c.quiet)
+        c.summary = c.json ? c.summary : 0;
+    c.progress = !c.json && !c.quiet && isatty(2);
+
+    state = kh_cli_state_dir();
+    kh_buf cdir = KH_BUF_INIT(4096);
+    if (state)
+        kh_buf_printf(&cdir, "%s/compiled", state);
+    co.cache_dir = cdir.data;
+    if (kh_compiler_create(&comp, &co)) {
+        kh_buf_dispose(&cdir);
+        kh_cli_errorf("out of memory");
+        goto done;
+    }
+    kh_buf_dispose(&cdir);
+    for (size_t i = 0; i < dbs.n; i++)
+        if (kh_compiler_add_path(comp, dbs.v[i]) != 0) {
+            kh_cli_print_diags(comp, 0);
+            kh_cli_errorf("cannot load signatures from '%s'", dbs.v[i]);
+            goto done;
+        }
+    int brc = kh_compiler_build(comp, &rules);
+    kh_cli_print_diags(comp, c.quiet);
+    if (brc) {
+        kh_cli_errorf("cannot load the signatures: %s", kh_strerror(brc));
+        goto done;
+    }
+
+    if (use_cache && state) {
+        kh_buf cpath = KH_BUF_INIT(4096);
+        kh_buf_printf(&cpath, "%s/clean-cache.bin", state);
+        if (kh_cache_open(&cache, cpath.data, rules, 0) != 0)
+            cache = NULL;
+        kh_buf_dispose(&cpath);
+    }
+    wo.cache = cache;
+    wo.excludes = excl.v;
+    wo.nexcludes = excl.n;
+    const char *here[] = {"."};
+    const char *const *paths = optind < argc ? (const char *const *)argv + optind : here;
+    size_t npaths = optind < argc ? (size_t)(argc - optind) : 1;
+    kh_walk_stats st;
+    c.t0 = kh_now();
+    time_t start = time(NULL);
+    int rc = kh_scan_paths(rules, &so, &wo, paths, npaths, on_report, &c, &st);
+    double secs = kh_now() - c.t0;
+    clear_progress(&c);
+    if (rc) {
+        kh_cli_errorf("scan stopped: %s", kh_strerror(rc));
+        goto done;
+    }
+    if (cache && kh_cache_save(cache) != 0 && !c.quiet)
+        kh_cli_warnf("could not save the clean-file cache");
+    if (c.summary)
+        print_summary(&c, rules, &st, secs, start, time(NULL));
+    fflush(stdout);
+    ret = st.infected ? KH_EXIT_FOUND : st.errors ? KH_EXIT_ERROR : KH_EXIT_CLEAN;
+done:
+    kh_cache_destroy(cache);
+    kh_rules_destroy(rules);
+    kh_compiler_destroy(comp);
+    free(state);
+    KH_VEC_FREE(dbs);
+    KH_VEC_FREE(excl);
+    kh_buf_dispose(&c.line);
+    return ret;
+}

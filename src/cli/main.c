@@ -1,0 +1,46 @@
+/* Khiên — cli: `khien <subcommand>`, the one command of the project.
+ *
+ * Looks the subcommand up in a table and hands it argc/argv. `khien help`,
+ * `khien --help` and `khien --version` are handled here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cmd.h"
+#include "khien/khien.h"
+
+static const kh_cmd cmds[] = {
+    {"scan", cmd_scan, "scan files and folders for malware (ClamAV signatures)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Khiên %s: bảo vệ máy trạm / host security\n\n", kh_version());
+    fprintf(f, "Cách dùng / Usage: khien <command> [options]\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+    fprintf(f, "\n`khien <command> --help` shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return KH_EXIT_ERROR;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0 || strcmp(name, "version") == 0) {
+        printf("khien %s\n", kh_version());
+        return 0;
+    }
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (strcmp(name, cmds[i].name) == 0)
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "khien: unknown command '%s' (lệnh không tồn tại)\n\n", name);
+    usage(stderr);
+    return KH_EXIT_ERROR;
+}

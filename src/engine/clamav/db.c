@@ -1,0 +1,409 @@
+/* Khiên — engine/clamav: reading ClamAV database files.
+ *
+ * One function per line format, all fed line by line from kh_clamav_load():
+ *   .hdb .hdu   HashString:FileSize:Name[:MinFL[:MaxFL]]   (MD5, or any hash by length)
+ *   .hsb .hsu   same, SHA-1 or SHA-256; FileSize may be '*'
+ *   .fp .sfp    same format; known-good files whose detections are dropped
+ *   .ndb .ndu   Name:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]
+ *   .ign2       Name[:anything] per line: signatures to leave out
+ * The hash algorithm is chosen by the length of the hash, as ClamAV does
+ * (a 64-digit hash in an .hdb is SHA-256). A malformed line produces a
+ * diagnostic naming the line and column and is skipped; in strict mode the
+ * load fails. Well-formed signatures we cannot honour yet (target types
+ * other than 0, entry-point and section offsets, formats of a later stage)
+ * are counted in the statistics and summarised in one warning per file,
+ * never dropped silently.
+ */
+#include "engine/clamav/clamav.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+kh_dbkind kh_clamav_kind(const char *ext, int *pua)
+{
+    static const struct {
+        const char *ext;
+        kh_dbkind kind;
+        int pua;
+    } tab[] = {
+        {"hdb", KH_DB_HDB, 0}, {"hsb", KH_DB_HDB, 0}, {"hdu", KH_DB_HDB, 1}, {"hsu", KH_DB_HDB, 1},
+        {"fp", KH_DB_FP, 0},   {"sfp", KH_DB_FP, 0},  {"ndb", KH_DB_NDB, 0}, {"ndu", KH_DB_NDB, 1},
+        {"ign2", KH_DB_IGN, 0}, {"ign", KH_DB_IGN, 0},
+        {"ldb", KH_DB_LATER, 0}, {"ldu", KH_DB_LATER, 1}, {"mdb", KH_DB_LATER, 0}, {"mdu", KH_DB_LATER, 1},
+        {"msb", KH_DB_LATER, 0}, {"msu", KH_DB_LATER, 1}, {"imp", KH_DB_LATER, 0}, {"cdb", KH_DB_LATER, 0},
+        {"ftm", KH_DB_LATER, 0}, {"idb", KH_DB_LATER, 0}, {"crb", KH_DB_LATER, 0}, {"cbc", KH_DB_LATER, 0},
+        {"pdb", KH_DB_LATER, 0}, {"gdb", KH_DB_LATER, 0}, {"wdb", KH_DB_LATER, 0}, {"cvd", KH_DB_LATER, 0},
+        {"cld", KH_DB_LATER, 0}, {"cud", KH_DB_LATER, 0}, {"yar", KH_DB_LATER, 0}, {"yara", KH_DB_LATER, 0},
+        {"zmd", KH_DB_LATER, 0}, {"rmd", KH_DB_LATER, 0}, {"db", KH_DB_LATER, 0},
+    };
+    for (size_t i = 0; i < KH_ARRAY_LEN(tab); i++)
+        if (strcmp(ext, tab[i].ext) == 0) {
+            if (pua)
+                *pua = tab[i].pua;
+            return tab[i].kind;
+        }
+    return KH_DB_UNKNOWN;
+}
+
+typedef struct field {
+    const char *s;
+    size_t n;
+    size_t col; /* 0-based column in the line */
+} field;
+
+/* Splits a line on ':' into at most max fields; returns the count, or
+ * max + 1 when there are more. */
+static size_t split(const char *line, size_t n, field *f, size_t max)
+{
+    size_t k = 0, st = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || line[i] == ':') {
+            if (k == max)
+                return max + 1;
+            f[k].s = line + st;
+            f[k].n = i - st;
+            f[k].col = st;
+            k++;
+            st = i + 1;
+        }
+    }
+    return k;
+}
+
+static void diagf(kh_dbctx *c, kh_diag_severity sev, unsigned line, size_t col, const char *fmt, ...)
+    KH_PRINTF(5, 6);
+static void diagf(kh_dbctx *c, kh_diag_severity sev, unsigned line, size_t col, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->diag(c->ud, sev, line, (unsigned)col, msg);
+}
+
+static int check_name(const field *f)
+{
+    if (f->n == 0 || f->n > KH_MAX_NAME)
+        return 0;
+    for (size_t i = 0; i < f->n; i++)
+        if ((unsigned char)f->s[i] < 0x20 || f->s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int ignored(const kh_dbctx *c, const field *f)
+{
+    size_t lo = 0, hi = c->nignored;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const char *s = c->ignored[mid];
+        int cmp = strncmp(s, f->s, f->n);
+        if (cmp == 0)
+            cmp = s[f->n] ? 1 : 0;
+        if (cmp == 0)
+            return 1;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* Optional MinFL[:MaxFL] fields: returns 1 if this engine may load the signature. */
+static int flevel_ok(const field *f, size_t nf, size_t first, int *bad)
+{
+    uint64_t lo = 0, hi = UINT64_MAX;
+    *bad = 0;
+    if (nf > first && f[first].n && kh_parse_u64(f[first].s, f[first].n, &lo))
+        *bad = 1;
+    if (nf > first + 1 && f[first + 1].n && kh_parse_u64(f[first + 1].s, f[first + 1].n, &hi))
+        *bad = 2;
+    return lo <= KH_CLAMAV_FLEVEL && KH_CLAMAV_FLEVEL <= hi;
+}
+
+static int add_sig(kh_dbctx *c, const field *name, uint8_t kind, uint32_t pat, unsigned line, uint32_t *idx_out)
+{
+    kh_irb *b = c->b;
+    if (b->sigs.n >= KH_MAX_SIGS)
+        return KH_ELIMIT;
+    int rc = KH_VEC_RESERVE(b->sigs, 1, KH_MAX_SIGS);
+    uint32_t off;
+    if (!rc)
+        rc = kh_irb_str(b, name->s, name->n, &off);
+    if (rc)
+        return rc;
+    kh_sig *s = &b->sigs.v[b->sigs.n];
+    memset(s, 0, sizeof(*s));
+    s->name = off;
+    s->source = c->source;
+    s->pat = pat;
+    s->line = line;
+    s->kind = kind;
+    *idx_out = (uint32_t)b->sigs.n++;
+    return 0;
+}
+
+/* hdb / hsb / fp / sfp line. Returns 0, KH_ESYNTAX (reported) or a hard error. */
+static int hash_line(kh_dbctx *c, int allow, const char *line, size_t n, unsigned ln)
+{
+    field f[6];
+    size_t nf = split(line, n, f, 5);
+    if (nf < 3 || nf > 5) {
+        diagf(c, KH_DIAG_ERROR, ln, 0, "expected HASH:SIZE:NAME[:MINFL[:MAXFL]], found %zu field%s", nf > 5 ? (size_t)6 : nf,
+              nf == 1 ? "" : "s");
+        return KH_ESYNTAX;
+    }
+    int alg = f[0].n == 32 ? KH_MD5 : f[0].n == 40 ? KH_SHA1 : f[0].n == 64 ? KH_SHA256 : -1;
+    if (alg < 0) {
+        diagf(c, KH_DIAG_ERROR, ln, 1, "hash must have 32 (MD5), 40 (SHA-1) or 64 (SHA-256) hex digits, not %zu", f[0].n);
+        return KH_ESYNTAX;
+    }
+    uint8_t rec[40];
+    if (kh_hex_decode(f[0].s, f[0].n, rec)) {
+        for (size_t i = 0; i < f[0].n; i++)
+            if (kh_hexval((unsigned char)f[0].s[i]) < 0) {
+                diagf(c, KH_DIAG_ERROR, ln, i + 1, "invalid hex digit '%c' in hash", f[0].s[i]);
+                break;
+            }
+        return KH_ESYNTAX;
+    }
+    uint32_t size;
+    uint64_t v;
+    if (f[1].n == 1 && f[1].s[0] == '*') {
+        size = KH_ANY_SIZE;
+    } else if (kh_parse_u64(f[1].s, f[1].n, &v) || v >= KH_ANY_SIZE) {
+        diagf(c, KH_DIAG_ERROR, ln, f[1].col + 1, "file size must be a number below 4 GiB or '*'");
+        return KH_ESYNTAX;
+    } else {
+        size = (uint32_t)v;
+    }
+    if (!check_name(&f[2])) {
+        diagf(c, KH_DIAG_ERROR, ln, f[2].col + 1, "signature name is empty, too long or has control characters");
+        return KH_ESYNTAX;
+    }
+    int bad;
+    if (!flevel_ok(f, nf, 3, &bad)) {
+        if (bad) {
+            diagf(c, KH_DIAG_ERROR, ln, f[2 + bad].col + 1, "functionality level must be a number");
+            return KH_ESYNTAX;
+        }
+        c->stats->flevel_skipped++;
+        return 0;
+    }
+    if (!allow && ignored(c, &f[2])) {
+        c->stats->ignored++;
+        return 0;
+    }
+    uint32_t sig;
+    int rc = add_sig(c, &f[2], KH_DET_HASH, UINT32_MAX, ln, &sig);
+    if (rc)
+        return rc;
+    unsigned dl = kh_halg_len[alg];
+    memcpy(rec + dl, &size, 4);
+    memcpy(rec + dl + 4, &sig, 4);
+    if ((rc = kh_buf_append(&c->b->hrec[allow][alg], rec, dl + 8)))
+        return rc;
+    if (allow)
+        c->stats->allow++;
+    else if (alg == KH_MD5)
+        c->stats->hash_md5++;
+    else if (alg == KH_SHA1)
+        c->stats->hash_sha1++;
+    else
+        c->stats->hash_sha256++;
+    return 0;
+}
+
+static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64_t *unsup_target,
+                    uint64_t *unsup_offset)
+{
+    field f[7];
+    size_t nf = split(line, n, f, 6);
+    if (nf < 4 || nf > 6) {
+        diagf(c, KH_DIAG_ERROR, ln, 0,
+              "expected NAME:TARGETTYPE:OFFSET:HEXSIGNATURE[:MINFL[:MAXFL]], found %zu field%s",
+              nf > 6 ? (size_t)7 : nf, nf == 1 ? "" : "s");
+        return KH_ESYNTAX;
+    }
+    if (!check_name(&f[0])) {
+        diagf(c, KH_DIAG_ERROR, ln, 1, "signature name is empty, too long or has control characters");
+        return KH_ESYNTAX;
+    }
+    uint64_t target;
+    if (kh_parse_u64(f[1].s, f[1].n, &target) || target > 14) {
+        diagf(c, KH_DIAG_ERROR, ln, f[1].col + 1, "target type must be a number from 0 to 14");
+        return KH_ESYNTAX;
+    }
+    uint8_t okind;
+    uint64_t off;
+    uint32_t shift;
+    int orc = kh_clamav_offset_parse(f[2].s, f[2].n, &okind, &off, &shift);
+    if (orc == KH_ESYNTAX) {
+        diagf(c, KH_DIAG_ERROR, ln, f[2].col + 1,
+              "offset must be '*', 'n', 'n,m', 'EOF-n', 'EP+n', 'EP-n', 'Sx+n', 'SL+n' or 'SEx'");
+        return KH_ESYNTAX;
+    }
+    /* The hex is checked even when the signature will not be used, so that
+     * malformed lines are always reported. */
+    size_t mark_nodes = c->b->nodes.n, mark_kids = c->b->kids.n, mark_bytes = c->b->bytes.len;
+    uint32_t root;
+    size_t epos;
+    const char *emsg;
+    int rc = kh_clamav_hex_parse(c->b, f[3].s, f[3].n, &root, &epos, &emsg);
+    if (rc == KH_ESYNTAX) {
+        diagf(c, KH_DIAG_ERROR, ln, f[3].col + epos + 1, "bad hex signature: %s", emsg);
+        c->b->nodes.n = mark_nodes, c->b->kids.n = mark_kids, c->b->bytes.len = mark_bytes;
+        return KH_ESYNTAX;
+    }
+    if (rc)
+        return rc;
+    int bad;
+    int keep = 1;
+    if (!flevel_ok(f, nf, 4, &bad)) {
+        if (bad) {
+            diagf(c, KH_DIAG_ERROR, ln, f[3 + bad].col + 1, "functionality level must be a number");
+            rc = KH_ESYNTAX;
+        } else {
+            c->stats->flevel_skipped++;
+        }
+        keep = 0;
+    } else if (ignored(c, &f[0])) {
+        c->stats->ignored++;
+        keep = 0;
+    } else if (target != 0) {
+        (*unsup_target)++;
+        c->stats->unsupported++;
+        keep = 0;
+    } else if (orc == KH_EUNSUPPORTED) {
+        (*unsup_offset)++;
+        c->stats->unsupported++;
+        keep = 0;
+    }
+    if (!keep) {
+        c->b->nodes.n = mark_nodes, c->b->kids.n = mark_kids, c->b->bytes.len = mark_bytes;
+        return rc;
+    }
+    uint32_t sig;
+    if ((rc = KH_VEC_RESERVE(c->b->pats, 1, UINT32_MAX)))
+        return rc;
+    if ((rc = add_sig(c, &f[0], KH_DET_BODY, (uint32_t)c->b->pats.n, ln, &sig)))
+        return rc;
+    kh_pat *p = &c->b->pats.v[c->b->pats.n++];
+    memset(p, 0, sizeof(*p));
+    p->root = root;
+    p->sig = sig;
+    p->offkind = okind;
+    p->off = off;
+    p->shift = shift;
+    kh_ir_lengths(c->b->nodes.v, c->b->kids.v, root, &p->minlen, &p->maxlen);
+    c->stats->body++;
+    return 0;
+}
+
+int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *text, size_t len)
+{
+    uint64_t unsup_target = 0, unsup_offset = 0, later = 0, bad = 0;
+    unsigned ln = 0;
+    size_t i = 0;
+    int rc = 0;
+    c->stats->databases++;
+    while (i < len) {
+        const char *line = text + i;
+        const char *nl = memchr(line, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - line) : len - i;
+        i += n + (nl ? 1 : 0);
+        ln++;
+        while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+            n--;
+        if (n == 0 || line[0] == '#')
+            continue;
+        if (memchr(line, 0, n)) {
+            diagf(c, KH_DIAG_ERROR, ln, (size_t)((const char *)memchr(line, 0, n) - line) + 1,
+                  "NUL byte in database text");
+            rc = KH_ESYNTAX;
+        } else {
+            switch (kind) {
+            case KH_DB_HDB:
+                rc = hash_line(c, 0, line, n, ln);
+                break;
+            case KH_DB_FP:
+                rc = hash_line(c, 1, line, n, ln);
+                break;
+            case KH_DB_NDB:
+                rc = ndb_line(c, line, n, ln, &unsup_target, &unsup_offset);
+                break;
+            case KH_DB_LATER:
+                later++;
+                rc = 0;
+                break;
+            default:
+                rc = 0;
+            }
+        }
+        if (rc == KH_ESYNTAX) {
+            c->stats->malformed++;
+            bad++;
+            if (c->flags & KH_COMPILE_STRICT)
+                return KH_ESYNTAX;
+            rc = 0;
+        }
+        if (rc)
+            return rc;
+    }
+    if (later) {
+        c->stats->unsupported += later;
+        diagf(c, KH_DIAG_WARNING, 0, 0,
+              "%llu line%s of the .%s format not loaded: this format is not supported yet",
+              (unsigned long long)later, later == 1 ? "" : "s", ext);
+    }
+    if (unsup_target)
+        diagf(c, KH_DIAG_WARNING, 0, 0,
+              "%llu signature%s for file types other than 'any' (target type 1-14) not loaded: not supported yet",
+              (unsigned long long)unsup_target, unsup_target == 1 ? "" : "s");
+    if (unsup_offset)
+        diagf(c, KH_DIAG_WARNING, 0, 0,
+              "%llu signature%s with entry-point or section offsets (EP, Sx, SL, SE) not loaded: not supported yet",
+              (unsigned long long)unsup_offset, unsup_offset == 1 ? "" : "s");
+    if (bad)
+        diagf(c, KH_DIAG_WARNING, 0, 0, "%llu malformed line%s skipped", (unsigned long long)bad,
+              bad == 1 ? "" : "s");
+    return 0;
+}
+
+int kh_clamav_ign_collect(kh_dbctx *c, const char *text, size_t len, char ***names, size_t *n, size_t *cap)
+{
+    size_t i = 0;
+    unsigned ln = 0;
+    c->stats->databases++;
+    while (i < len) {
+        const char *line = text + i;
+        const char *nl = memchr(line, '\n', len - i);
+        size_t m = nl ? (size_t)(nl - line) : len - i;
+        i += m + (nl ? 1 : 0);
+        ln++;
+        while (m && (line[m - 1] == '\r' || line[m - 1] == ' ' || line[m - 1] == '\t'))
+            m--;
+        if (m == 0 || line[0] == '#')
+            continue;
+        /* .ign2: "Name" or "Name:md5"; old .ign: "db:line:Name". */
+        field f[4];
+        size_t nf = split(line, m, f, 3);
+        const field *name = nf == 3 ? &f[2] : &f[0];
+        if (nf > 3 || !check_name(name)) {
+            diagf(c, KH_DIAG_ERROR, ln, 1, "expected a signature name");
+            c->stats->malformed++;
+            if (c->flags & KH_COMPILE_STRICT)
+                return KH_ESYNTAX;
+            continue;
+        }
+        int rc = kh_grow((void **)names, cap, *n + 1, sizeof(char *), 0);
+        if (rc)
+            return rc;
+        if (!((*names)[*n] = kh_strndup(name->s, name->n)))
+            return KH_ENOMEM;
+        (*n)++;
+    }
+    return 0;
+}

@@ -1,0 +1,530 @@
+/* Khiên — engine: the Vectorscan matcher backend.
+ *
+ * The only file that includes <hs.h>. Every pattern tree becomes one
+ * Vectorscan expression (DOTALL, SINGLEMATCH: we need to know that a
+ * pattern occurs, confirm.c finds where when that matters) and all of them
+ * compile into one database, so a buffer is read once whatever the number
+ * of signatures. The translation is exact for literal runs, classes,
+ * alternatives and gaps up to KH_VS_MAX_REPEAT; larger gaps become `.*`,
+ * negated multi-byte alternatives `.{n}` and boundary assertions `.?`,
+ * supersets that clear the pattern's `exact` flag so the caller confirms.
+ * A pattern Vectorscan still rejects falls back to its longest literal, or,
+ * with none, to being confirmed on every buffer ("unfiltered").
+ *
+ * Bytes are always written as \xHH: hs_compile_lit_multi rejects literals
+ * starting with NUL (Vectorscan 5.4.9, hyperscan issue #388) and regex
+ * escapes sidestep that. The block-mode database is built eagerly; the
+ * streaming one, needed only for files above the streaming threshold, is
+ * built on first use from the kept expressions.
+ */
+#include "engine/mpm.h"
+
+#include <hs.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#define KH_VS_MAX_REPEAT 1024u
+#define KH_VS_MAGIC 0x4b485653u /* "KHVS" */
+
+struct kh_mpm {
+    hs_database_t *block;
+    hs_database_t *stream;
+    int stream_failed;
+    pthread_mutex_t lock;
+    uint32_t nexpr;
+    char **expr;   /* per database entry */
+    uint32_t *ids; /* pattern index of each entry */
+    uint32_t *unfilt;
+    uint32_t nunfilt;
+};
+
+struct kh_mpm_scratch {
+    hs_scratch_t *hs;
+    int has_stream;
+};
+
+struct kh_mpm_stream {
+    hs_stream_t *hs;
+    const kh_mpm *m;
+};
+
+static int put_byte(kh_buf *o, unsigned v) { return kh_buf_printf(o, "\\x%02x", v & 0xff); }
+
+static int put_class(kh_buf *o, const uint8_t bits[32])
+{
+    unsigned cnt = 0;
+    for (unsigned v = 0; v < 256; v++)
+        cnt += (bits[v >> 3] >> (v & 7)) & 1;
+    if (cnt == 256)
+        return kh_buf_putc(o, '.');
+    if (cnt == 1)
+        for (unsigned v = 0; v < 256; v++)
+            if ((bits[v >> 3] >> (v & 7)) & 1)
+                return put_byte(o, v);
+    int neg = cnt > 128;
+    int rc = kh_buf_puts(o, neg ? "[^" : "[");
+    for (unsigned v = 0; v < 256 && !rc;) {
+        if ((((bits[v >> 3] >> (v & 7)) & 1) ^ neg) == 0) {
+            v++;
+            continue;
+        }
+        unsigned e = v;
+        while (e + 1 < 256 && ((((bits[(e + 1) >> 3] >> ((e + 1) & 7)) & 1) ^ neg) == 1))
+            e++;
+        rc = put_byte(o, v);
+        if (!rc && e > v && !(rc = kh_buf_putc(o, '-')))
+            rc = put_byte(o, e);
+        v = e + 1;
+    }
+    return rc ? rc : kh_buf_putc(o, ']');
+}
+
+static int emit(const kh_node *nodes, const uint32_t *kids, const uint8_t *bytes, uint32_t idx, kh_buf *o, int *exact,
+                unsigned depth)
+{
+    if (depth > 64)
+        return KH_ELIMIT;
+    const kh_node *n = &nodes[idx];
+    int rc = 0;
+    switch (n->op) {
+    case KH_OP_LIT:
+        for (uint32_t i = 0; i < n->b && !rc; i++)
+            rc = put_byte(o, bytes[n->a + i]);
+        return rc;
+    case KH_OP_CLASS:
+        return put_class(o, bytes + n->a);
+    case KH_OP_GAP:
+        if (n->b == KH_INF) {
+            if (n->a == 0)
+                return kh_buf_puts(o, ".*");
+            if (n->a <= KH_VS_MAX_REPEAT)
+                return kh_buf_printf(o, ".{%u,}", n->a);
+            *exact = 0;
+            return kh_buf_puts(o, ".*");
+        }
+        if (n->b > KH_VS_MAX_REPEAT) {
+            *exact = 0;
+            return kh_buf_puts(o, ".*");
+        }
+        if (n->a == n->b)
+            return n->a == 1 ? kh_buf_putc(o, '.') : kh_buf_printf(o, ".{%u}", n->a);
+        return kh_buf_printf(o, ".{%u,%u}", n->a, n->b);
+    case KH_OP_SEQ:
+        for (uint32_t i = 0; i < n->b && !rc; i++)
+            rc = emit(nodes, kids, bytes, kids[n->a + i], o, exact, depth + 1);
+        return rc;
+    case KH_OP_ALT:
+        rc = kh_buf_puts(o, "(?:");
+        for (uint32_t i = 0; i < n->b && !rc; i++) {
+            if (i)
+                rc = kh_buf_putc(o, '|');
+            if (!rc)
+                rc = emit(nodes, kids, bytes, kids[n->a + i], o, exact, depth + 1);
+        }
+        return rc ? rc : kh_buf_putc(o, ')');
+    case KH_OP_NALT:
+        *exact = 0;
+        return n->c == 1 ? kh_buf_putc(o, '.') : kh_buf_printf(o, ".{%u}", n->c);
+    case KH_OP_ASSERT:
+        *exact = 0;
+        return kh_buf_puts(o, ".?");
+    }
+    return KH_EINTERNAL;
+}
+
+int kh_mpm_vs_expr(const kh_node *nodes, const uint32_t *kids, const uint8_t *bytes, uint32_t root, kh_buf *out,
+                   int *exact)
+{
+    *exact = 1;
+    return emit(nodes, kids, bytes, root, out, exact, 0);
+}
+
+/* The longest literal that every match contains (top-level sequence only). */
+static int longest_lit(const kh_node *nodes, const uint32_t *kids, uint32_t root, uint32_t *lit)
+{
+    const kh_node *n = &nodes[root];
+    if (n->op == KH_OP_LIT) {
+        *lit = root;
+        return 1;
+    }
+    if (n->op != KH_OP_SEQ)
+        return 0;
+    uint32_t best = 0, bestlen = 0;
+    for (uint32_t i = 0; i < n->b; i++) {
+        const kh_node *k = &nodes[kids[n->a + i]];
+        if (k->op == KH_OP_LIT && k->b > bestlen) {
+            bestlen = k->b;
+            best = kids[n->a + i];
+        }
+    }
+    if (!bestlen)
+        return 0;
+    *lit = best;
+    return 1;
+}
+
+static void free_exprs(kh_mpm *m)
+{
+    if (m->expr)
+        for (uint32_t i = 0; i < m->nexpr; i++)
+            free(m->expr[i]);
+    free(m->expr);
+    free(m->ids);
+    free(m->unfilt);
+}
+
+static void vs_destroy(kh_mpm *m)
+{
+    if (!m)
+        return;
+    hs_free_database(m->block);
+    hs_free_database(m->stream);
+    free_exprs(m);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static int build_db(kh_mpm *m, unsigned mode, hs_database_t **db, kh_buf *err, uint32_t *bad_out)
+{
+    unsigned *flags = malloc(sizeof(unsigned) * (m->nexpr ? m->nexpr : 1));
+    if (!flags)
+        return KH_ENOMEM;
+    for (uint32_t i = 0; i < m->nexpr; i++)
+        flags[i] = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
+    hs_compile_error_t *ce = NULL;
+    hs_platform_info_t plat;
+    hs_populate_platform(&plat);
+    hs_error_t e = hs_compile_multi((const char *const *)m->expr, flags, m->ids, m->nexpr, mode, &plat, db, &ce);
+    free(flags);
+    if (e == HS_SUCCESS)
+        return 0;
+    int rc = KH_EINTERNAL;
+    if (ce) {
+        if (ce->expression >= 0 && bad_out) {
+            *bad_out = (uint32_t)ce->expression;
+            rc = KH_ESYNTAX;
+        }
+        if (err)
+            kh_buf_printf(err, "Vectorscan: %s", ce->message);
+        hs_free_compile_error(ce);
+    }
+    return rc;
+}
+
+static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
+{
+    kh_mpm *m = calloc(1, sizeof(*m));
+    if (!m)
+        return KH_ENOMEM;
+    pthread_mutex_init(&m->lock, NULL);
+    int rc = 0;
+    m->expr = calloc(in->npats ? in->npats : 1, sizeof(char *));
+    m->ids = calloc(in->npats ? in->npats : 1, sizeof(uint32_t));
+    m->unfilt = calloc(in->npats ? in->npats : 1, sizeof(uint32_t));
+    if (!m->expr || !m->ids || !m->unfilt) {
+        rc = KH_ENOMEM;
+        goto fail;
+    }
+    kh_buf o = KH_BUF_INIT(64u << 20);
+    for (uint32_t i = 0; i < in->npats; i++) {
+        int exact;
+        kh_buf_clear(&o);
+        if ((rc = kh_mpm_vs_expr(in->nodes, in->kids, in->bytes, in->pats[i].root, &o, &exact)) == KH_ELIMIT) {
+            uint32_t lit;
+            exact = 0;
+            kh_buf_clear(&o);
+            if (longest_lit(in->nodes, in->kids, in->pats[i].root, &lit)) {
+                for (uint32_t j = 0; j < in->nodes[lit].b; j++)
+                    put_byte(&o, in->bytes[in->nodes[lit].a + j]);
+                rc = 0;
+            } else {
+                in->pats[i].exact = 0;
+                m->unfilt[m->nunfilt++] = i;
+                rc = 0;
+                continue;
+            }
+        }
+        if (rc) {
+            kh_buf_dispose(&o);
+            goto fail;
+        }
+        in->pats[i].exact = (uint8_t)exact;
+        m->ids[m->nexpr] = i;
+        m->expr[m->nexpr] = kh_buf_detach(&o, NULL);
+        if (!m->expr[m->nexpr]) {
+            rc = KH_ENOMEM;
+            goto fail;
+        }
+        m->nexpr++;
+        kh_buf_init(&o, 64u << 20);
+    }
+    kh_buf_dispose(&o);
+    /* Compile; an expression Vectorscan rejects falls back to a literal or to
+     * being unfiltered, and the set is compiled again. */
+    for (unsigned tries = 0; m->nexpr; tries++) {
+        uint32_t bad = UINT32_MAX;
+        kh_buf e2 = KH_BUF_INIT(4096);
+        rc = build_db(m, HS_MODE_BLOCK, &m->block, &e2, &bad);
+        if (rc == 0) {
+            kh_buf_dispose(&e2);
+            break;
+        }
+        if (rc != KH_ESYNTAX || bad >= m->nexpr || tries > in->npats) {
+            if (err)
+                kh_buf_puts(err, e2.data ? e2.data : "Vectorscan compile failed");
+            kh_buf_dispose(&e2);
+            goto fail;
+        }
+        kh_buf_dispose(&e2);
+        uint32_t pi = m->ids[bad], lit;
+        kh_pat *p = &in->pats[pi];
+        p->exact = 0;
+        kh_buf l = KH_BUF_INIT(0);
+        int is_lit = in->nodes[p->root].op == KH_OP_LIT;
+        if (!is_lit && longest_lit(in->nodes, in->kids, p->root, &lit)) {
+            for (uint32_t j = 0; j < in->nodes[lit].b; j++)
+                put_byte(&l, in->bytes[in->nodes[lit].a + j]);
+            free(m->expr[bad]);
+            m->expr[bad] = kh_buf_detach(&l, NULL);
+        } else {
+            kh_buf_dispose(&l);
+            free(m->expr[bad]);
+            m->unfilt[m->nunfilt++] = pi;
+            m->expr[bad] = m->expr[m->nexpr - 1];
+            m->ids[bad] = m->ids[m->nexpr - 1];
+            m->nexpr--;
+        }
+        rc = 0;
+    }
+    *out = m;
+    return 0;
+fail:
+    vs_destroy(m);
+    return rc ? rc : KH_EINTERNAL;
+}
+
+static int vs_serialize(const kh_mpm *m, kh_buf *out)
+{
+    char *db = NULL;
+    size_t dblen = 0;
+    if (m->block && hs_serialize_database(m->block, &db, &dblen) != HS_SUCCESS)
+        return KH_EINTERNAL;
+    uint32_t hdr[3] = {KH_VS_MAGIC, m->nexpr, m->nunfilt};
+    uint64_t l64 = dblen;
+    int rc = kh_buf_append(out, hdr, sizeof(hdr));
+    if (!rc)
+        rc = kh_buf_append(out, &l64, 8);
+    if (!rc && dblen)
+        rc = kh_buf_append(out, db, dblen);
+    free(db);
+    if (!rc && m->nunfilt)
+        rc = kh_buf_append(out, m->unfilt, m->nunfilt * 4u);
+    for (uint32_t i = 0; i < m->nexpr && !rc; i++) {
+        uint32_t l = (uint32_t)strlen(m->expr[i]);
+        rc = kh_buf_append(out, &m->ids[i], 4);
+        if (!rc)
+            rc = kh_buf_append(out, &l, 4);
+        if (!rc)
+            rc = kh_buf_append(out, m->expr[i], l);
+    }
+    return rc;
+}
+
+static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
+{
+    const uint8_t *p = data, *end = p + len;
+    uint32_t hdr[3];
+    uint64_t dblen;
+    if (len < 20)
+        return KH_EFORMAT;
+    memcpy(hdr, p, 12);
+    memcpy(&dblen, p + 12, 8);
+    p += 20;
+    if (hdr[0] != KH_VS_MAGIC || dblen > (uint64_t)(end - p))
+        return KH_EFORMAT;
+    kh_mpm *m = calloc(1, sizeof(*m));
+    if (!m)
+        return KH_ENOMEM;
+    pthread_mutex_init(&m->lock, NULL);
+    int rc = KH_EFORMAT;
+    if (dblen && hs_deserialize_database((const char *)p, dblen, &m->block) != HS_SUCCESS)
+        goto fail;
+    p += dblen;
+    if (hdr[2] > (uint64_t)(end - p) / 4)
+        goto fail;
+    m->unfilt = malloc(4u * (hdr[2] + 1));
+    m->expr = calloc(hdr[1] + 1, sizeof(char *));
+    m->ids = malloc(4u * (hdr[1] + 1));
+    if (!m->unfilt || !m->expr || !m->ids) {
+        rc = KH_ENOMEM;
+        goto fail;
+    }
+    memcpy(m->unfilt, p, 4u * hdr[2]);
+    m->nunfilt = hdr[2];
+    p += 4u * hdr[2];
+    for (uint32_t i = 0; i < hdr[1]; i++) {
+        uint32_t l;
+        if (end - p < 8)
+            goto fail;
+        memcpy(&m->ids[i], p, 4);
+        memcpy(&l, p + 4, 4);
+        p += 8;
+        if (l > (uint64_t)(end - p))
+            goto fail;
+        if (!(m->expr[i] = kh_strndup((const char *)p, l))) {
+            rc = KH_ENOMEM;
+            goto fail;
+        }
+        m->nexpr = i + 1;
+        p += l;
+    }
+    if (p != end || (m->nexpr && !m->block))
+        goto fail;
+    *out = m;
+    return 0;
+fail:
+    vs_destroy(m);
+    return rc;
+}
+
+static int vs_scratch_create(kh_mpm_scratch **out, const kh_mpm *m)
+{
+    kh_mpm_scratch *s = calloc(1, sizeof(*s));
+    if (!s)
+        return KH_ENOMEM;
+    if (m->block && hs_alloc_scratch(m->block, &s->hs) != HS_SUCCESS) {
+        free(s);
+        return KH_ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+static void vs_scratch_destroy(kh_mpm_scratch *s)
+{
+    if (!s)
+        return;
+    hs_free_scratch(s->hs);
+    free(s);
+}
+
+typedef struct hitctx {
+    kh_mpm_hit_fn fn;
+    void *ctx;
+} hitctx;
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
+{
+    KH_UNUSED(from);
+    KH_UNUSED(flags);
+    hitctx *h = ctx;
+    return h->fn(id, to, h->ctx);
+}
+
+static int report_unfiltered(const kh_mpm *m, uint64_t len, kh_mpm_hit_fn fn, void *ctx)
+{
+    for (uint32_t i = 0; i < m->nunfilt; i++)
+        if (fn(m->unfilt[i], len, ctx))
+            return KH_EUSER;
+    return 0;
+}
+
+static int vs_scan(const kh_mpm *m, kh_mpm_scratch *s, const uint8_t *buf, size_t len, kh_mpm_hit_fn fn, void *ctx)
+{
+    if (report_unfiltered(m, len, fn, ctx))
+        return KH_EUSER;
+    if (!m->block)
+        return 0;
+    hitctx h = {fn, ctx};
+    /* hs_scan takes an unsigned int length: scan larger buffers through a stream. */
+    if (len > UINT32_MAX)
+        return KH_ELIMIT;
+    hs_error_t e = hs_scan(m->block, (const char *)buf, (unsigned)len, 0, s->hs, on_match, &h);
+    if (e == HS_SCAN_TERMINATED)
+        return KH_EUSER;
+    return e == HS_SUCCESS ? 0 : KH_EINTERNAL;
+}
+
+static int vs_stream_open(kh_mpm *m, kh_mpm_scratch *s, kh_mpm_stream **out)
+{
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    if (!m->stream && !m->stream_failed && m->nexpr) {
+        if (build_db(m, HS_MODE_STREAM, &m->stream, NULL, NULL))
+            m->stream_failed = 1;
+    }
+    if (m->nexpr && !m->stream)
+        rc = KH_EINTERNAL;
+    pthread_mutex_unlock(&m->lock);
+    if (rc)
+        return rc;
+    kh_mpm_stream *st = calloc(1, sizeof(*st));
+    if (!st)
+        return KH_ENOMEM;
+    st->m = m;
+    if (m->stream) {
+        if (!s->has_stream) {
+            if (hs_alloc_scratch(m->stream, &s->hs) != HS_SUCCESS) {
+                free(st);
+                return KH_ENOMEM;
+            }
+            s->has_stream = 1;
+        }
+        if (hs_open_stream(m->stream, 0, &st->hs) != HS_SUCCESS) {
+            free(st);
+            return KH_ENOMEM;
+        }
+    }
+    *out = st;
+    return 0;
+}
+
+static int vs_stream_feed(kh_mpm_stream *st, kh_mpm_scratch *s, const uint8_t *buf, size_t len, kh_mpm_hit_fn fn,
+                          void *ctx)
+{
+    if (!st->hs)
+        return 0;
+    hitctx h = {fn, ctx};
+    while (len) {
+        unsigned n = len > (1u << 30) ? (1u << 30) : (unsigned)len;
+        hs_error_t e = hs_scan_stream(st->hs, (const char *)buf, n, 0, s->hs, on_match, &h);
+        if (e == HS_SCAN_TERMINATED)
+            return KH_EUSER;
+        if (e != HS_SUCCESS)
+            return KH_EINTERNAL;
+        buf += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int vs_stream_close(kh_mpm_stream *st, kh_mpm_scratch *s, kh_mpm_hit_fn fn, void *ctx)
+{
+    if (!st)
+        return 0;
+    int rc = 0;
+    hitctx h = {fn, ctx};
+    if (st->hs) {
+        hs_error_t e = hs_close_stream(st->hs, s->hs, fn ? on_match : NULL, &h);
+        rc = e == HS_SCAN_TERMINATED ? KH_EUSER : e == HS_SUCCESS ? 0 : KH_EINTERNAL;
+    }
+    if (!rc && fn)
+        rc = report_unfiltered(st->m, 0, fn, ctx);
+    free(st);
+    return rc;
+}
+
+static size_t vs_size(const kh_mpm *m)
+{
+    size_t a = 0, b = 0;
+    if (m->block)
+        hs_database_size(m->block, &a);
+    if (m->stream)
+        hs_database_size(m->stream, &b);
+    return a + b;
+}
+
+const kh_mpm_ops kh_mpm_vs = {
+    "vectorscan",   vs_compile,     vs_serialize,   vs_deserialize,  vs_destroy, vs_scratch_create,
+    vs_scratch_destroy, vs_scan,    vs_stream_open, vs_stream_feed, vs_stream_close, vs_size,
+};

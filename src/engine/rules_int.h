@@ -1,0 +1,31 @@
+/* Khiên — engine: internals shared by compiler.c, dbfile.c and the scanner. */
+#ifndef KH_ENGINE_RULES_INT_H
+#define KH_ENGINE_RULES_INT_H
+
+#include "engine/ir.h"
+#include "engine/mpm.h"
+
+/* Diagnostics as kept by the compiler (and stored in the cache file). */
+typedef struct kh_diagv {
+    kh_diag *v;
+    size_t n, cap;
+    uint64_t total; /* including those not kept */
+    unsigned max;
+} kh_diagv;
+
+void kh_diagv_add(kh_diagv *d, kh_diag_severity sev, const char *file, unsigned line, unsigned col, const char *msg);
+void kh_diagv_free(kh_diagv *d);
+
+/* Writes the compiled set to `path` (atomically). */
+int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const uint8_t key[32], const char *path);
+/* Loads a compiled set written with the same key. Returns 0, KH_ENOENT
+ * (no file), KH_EFORMAT (corrupt, foreign or other key: caller rebuilds). */
+int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32], const char *path);
+
+/* Lookup of (digest, size) in a hash table: calls fn for each matching record's sig. */
+typedef int (*kh_hash_hit_fn)(uint32_t sig, void *ctx);
+int kh_htab_lookup(const kh_htab *t, unsigned alg, const uint8_t *digest, uint64_t size, kh_hash_hit_fn fn, void *ctx);
+/* Does any record of the table have this size (or any size)? */
+int kh_htab_size_wanted(const kh_htab *t, uint64_t size);
+
+#endif

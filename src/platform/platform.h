@@ -1,0 +1,46 @@
+/* Khiên — platform: the only place for operating-system specifics.
+ *
+ * Everything above uses these functions instead of #ifdefs. Only a POSIX
+ * (Linux) implementation exists today: posix.c.
+ */
+#ifndef KH_PLATFORM_H
+#define KH_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A read-only view of a whole file. */
+typedef struct kh_map {
+    const uint8_t *data;
+    size_t len;
+    int mapped; /* 1: mmap'ed; 0: heap (empty files, or read fallback) */
+} kh_map;
+
+/* Maps fd's first len bytes read-only, hinting sequential access.
+ * Returns 0, KH_EIO, KH_ENOMEM. */
+int kh_map_fd(kh_map *m, int fd, size_t len);
+void kh_map_release(kh_map *m);
+void kh_unmap(void *p, size_t len);
+
+/* Maps a whole file by path (for database files). Returns 0, KH_ENOENT,
+ * KH_EACCES, KH_EIO, KH_ELIMIT (bigger than limit), KH_EINVAL (not a regular file). */
+int kh_map_path(kh_map *m, const char *path, uint64_t limit);
+
+/* Maps errno to a KH_E* code. */
+int kh_errno_to_kh(int e);
+
+/* Online processors (at least 1). */
+unsigned kh_ncpu(void);
+
+/* Opens a file for scanning: read-only, close-on-exec, without updating
+ * its access time where permitted, without following a final symlink when
+ * nofollow is set. Returns a descriptor or -errno. */
+int kh_open_scan(int dirfd, const char *name, int nofollow);
+
+/* Writes data to path atomically (temporary file, fsync, rename). */
+int kh_write_atomic(const char *path, const void *data, size_t len);
+
+/* Creates dir and its parents with the given mode. */
+int kh_mkdir_p(const char *dir, unsigned mode);
+
+#endif

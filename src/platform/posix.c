@@ -1,0 +1,159 @@
+/* Khiên — platform: POSIX / Linux implementation.
+ *
+ * File mapping, opening files for scanning, atomic writes and CPU count.
+ * Scanning opens files with O_NOATIME when the caller owns them (so a scan
+ * does not disturb access times) and falls back silently when not allowed.
+ */
+#define _GNU_SOURCE
+#include "platform/platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "khien/error.h"
+
+int kh_errno_to_kh(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+        return KH_ENOENT;
+    case EACCES:
+    case EPERM:
+        return KH_EACCES;
+    case ENOMEM:
+        return KH_ENOMEM;
+    case ELOOP:
+    case EINVAL:
+        return KH_EINVAL;
+    default:
+        return KH_EIO;
+    }
+}
+
+int kh_map_fd(kh_map *m, int fd, size_t len)
+{
+    memset(m, 0, sizeof(*m));
+    if (len == 0) {
+        static const uint8_t empty[1];
+        m->data = empty;
+        return 0;
+    }
+    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return kh_errno_to_kh(errno);
+    madvise(p, len, MADV_SEQUENTIAL | MADV_WILLNEED);
+    m->data = p;
+    m->len = len;
+    m->mapped = 1;
+    return 0;
+}
+
+void kh_map_release(kh_map *m)
+{
+    if (m->mapped && m->data)
+        munmap((void *)m->data, m->len);
+    memset(m, 0, sizeof(*m));
+}
+
+void kh_unmap(void *p, size_t len)
+{
+    if (p)
+        munmap(p, len);
+}
+
+int kh_map_path(kh_map *m, const char *path, uint64_t limit)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return kh_errno_to_kh(errno);
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0)
+        rc = kh_errno_to_kh(errno);
+    else if (!S_ISREG(st.st_mode))
+        rc = KH_EINVAL;
+    else if ((uint64_t)st.st_size > limit || (uint64_t)st.st_size > SIZE_MAX)
+        rc = KH_ELIMIT;
+    else
+        rc = kh_map_fd(m, fd, (size_t)st.st_size);
+    close(fd);
+    return rc;
+}
+
+unsigned kh_ncpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : n > 1024 ? 1024u : (unsigned)n;
+}
+
+int kh_open_scan(int dirfd, const char *name, int nofollow)
+{
+    int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0);
+    int fd = openat(dirfd, name, flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+        fd = openat(dirfd, name, flags);
+    return fd < 0 ? -errno : fd;
+}
+
+int kh_write_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return KH_ELIMIT;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return kh_errno_to_kh(errno);
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return kh_errno_to_kh(e);
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return kh_errno_to_kh(e);
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return kh_errno_to_kh(e);
+    }
+    return 0;
+}
+
+int kh_mkdir_p(const char *dir, unsigned mode)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(buf))
+        return KH_EINVAL;
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+                return kh_errno_to_kh(errno);
+            buf[i] = c;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,277 @@
+/* Khiên — scan: looking inside archives and compressed files.
+ *
+ * libarchive reads the containers (zip, tar in all its dialects, 7z, cpio,
+ * rar, cab, iso9660) and the compressed streams (gzip, bzip2, xz, lzma,
+ * zstd, lzip; a lone compressed file is read through the "raw" format).
+ * Every member is extracted into memory and scanned as an object of its
+ * own, recursively, and reported as "outer.tar.gz!inner.zip!path/in/zip".
+ *
+ * Hostile input is the normal case here, so everything is bounded:
+ *   - nesting depth (max_depth), members per file (max_files, all levels),
+ *     bytes extracted per file (max_scansize), member size (max_filesize);
+ *   - compression ratio: a member that declares, or actually produces, more
+ *     than max_ratio times the bytes its container holds (beyond a 32 MiB
+ *     floor) is a bomb: extraction stops and the result
+ *     Heuristics.Limits.Exceeded.MaxRatio is reported.
+ * A damaged or encrypted archive is a warning, never an error of the file,
+ * and never stops the scan of the rest. We only hand libarchive buffers
+ * whose first bytes look like a format we enabled (kh_archive_sniff), so
+ * ordinary files never reach it.
+ */
+#define _GNU_SOURCE
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "scan/scan_int.h"
+
+#define RATIO_FLOOR (32ull << 20)
+#define READ_CHUNK (256u << 10)
+
+int kh_archive_sniff(const uint8_t *b, size_t n)
+{
+#define HAS(off, str) (n >= (off) + sizeof(str) - 1 && memcmp(b + (off), str, sizeof(str) - 1) == 0)
+    if (HAS(0, "PK\x03\x04") || HAS(0, "PK\x07\x08") || HAS(0, "PK00PK\x03\x04"))
+        return 1; /* zip */
+    if (HAS(0, "\x1f\x8b") || HAS(0, "\xfd" "7zXZ\x00") || HAS(0, "\x28\xb5\x2f\xfd") || HAS(0, "LZIP"))
+        return 1; /* gzip, xz, zstd, lzip */
+    if (HAS(0, "BZh") && n > 3 && b[3] >= '1' && b[3] <= '9')
+        return 1; /* bzip2 */
+    if (HAS(0, "7z\xbc\xaf\x27\x1c") || HAS(0, "Rar!\x1a\x07") || HAS(0, "MSCF\0\0\0\0"))
+        return 1; /* 7z, rar, cab */
+    if (HAS(257, "ustar"))
+        return 1; /* tar */
+    if (HAS(0, "070701") || HAS(0, "070702") || HAS(0, "070707") || HAS(0, "\xc7\x71") || HAS(0, "\x71\xc7"))
+        return 1; /* cpio */
+    if (HAS(0x8001, "CD001"))
+        return 1; /* iso9660 */
+    return 0;
+#undef HAS
+}
+
+static struct archive *open_reader(void)
+{
+    struct archive *a = archive_read_new();
+    if (!a)
+        return NULL;
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_bzip2(a);
+    archive_read_support_filter_xz(a);
+    archive_read_support_filter_lzma(a);
+    archive_read_support_filter_zstd(a);
+    archive_read_support_filter_lzip(a);
+    archive_read_support_format_zip(a);
+    archive_read_support_format_tar(a);
+    archive_read_support_format_gnutar(a);
+    archive_read_support_format_7zip(a);
+    archive_read_support_format_cpio(a);
+    archive_read_support_format_rar(a);
+    archive_read_support_format_rar5(a);
+    archive_read_support_format_cab(a);
+    archive_read_support_format_iso9660(a);
+    archive_read_support_format_raw(a);
+    return a;
+}
+
+/* Name of the object being scanned: the last member, or "" for the file. */
+static const char *current_name(kh_scanner *s)
+{
+    const char *bang = s->member.len ? strrchr(s->member.data, '!') : NULL;
+    if (bang)
+        return bang + 1;
+    return s->member.len ? s->member.data : s->name_hint ? s->name_hint : "";
+}
+
+/* A name for the content of a lone compressed stream: "x.txt.gz" -> "x.txt". */
+static void raw_name(kh_scanner *s, kh_buf *out, const char *fallback)
+{
+    const char *cur = current_name(s);
+    const char *slash = strrchr(cur, '/');
+    const char *base = slash ? slash + 1 : cur;
+    static const char *const ext[] = {".gz", ".bz2", ".xz", ".zst", ".lzma", ".lz", ".z", ".Z"};
+    size_t n = strlen(base);
+    for (size_t i = 0; i < KH_ARRAY_LEN(ext); i++)
+        if (kh_str_endswith(base, ext[i]) && n > strlen(ext[i])) {
+            kh_buf_append(out, base, n - strlen(ext[i]));
+            return;
+        }
+    if (kh_str_endswith(base, ".tgz")) {
+        kh_buf_append(out, base, n - 4);
+        kh_buf_puts(out, ".tar");
+        return;
+    }
+    kh_buf_puts(out, fallback);
+}
+
+/* Reports a limit that stopped part of the scan: a warning, and with
+ * --alert-exceeds-max also a result. `what` is depth, files, scan or size. */
+static int limit_hit(kh_scanner *s, const char *what, const char *msg, unsigned long long v)
+{
+    kh_scan_warn(s, "%s (%llu)", msg, v);
+    if (s->o.flags & KH_SCAN_ALERT_LIMITS) {
+        static const char *const names[] = {"Heuristics.Limits.Exceeded.MaxRecursion",
+                                            "Heuristics.Limits.Exceeded.MaxFiles",
+                                            "Heuristics.Limits.Exceeded.MaxScanSize",
+                                            "Heuristics.Limits.Exceeded.MaxFileSize"};
+        const char *name = strcmp(what, "depth") == 0   ? names[0]
+                           : strcmp(what, "files") == 0 ? names[1]
+                           : strcmp(what, "scan") == 0  ? names[2]
+                                                        : names[3];
+        return kh_scan_heuristic(s, name);
+    }
+    return 0;
+}
+
+static int bomb(kh_scanner *s, unsigned long long out, unsigned long long in)
+{
+    kh_scan_warn(s, "compression ratio above %u (%llu bytes from %llu): extraction stopped", s->o.max_ratio, out, in);
+    return kh_scan_heuristic(s, "Heuristics.Limits.Exceeded.MaxRatio");
+}
+
+static int scan_members(kh_scanner *s, struct archive *a, uint64_t container_len, unsigned depth)
+{
+    size_t mlen = s->member.len;
+    kh_buf data = KH_BUF_INIT(0);
+    int rc = 0;
+    uint64_t extracted = 0;
+    struct archive_entry *e;
+    for (;;) {
+        int hr = archive_read_next_header(a, &e);
+        if (hr == ARCHIVE_EOF)
+            break;
+        if (hr < ARCHIVE_WARN) {
+            if (!(archive_format(a) == ARCHIVE_FORMAT_RAW || archive_file_count(a) == 0) || archive_filter_count(a) > 1)
+                kh_scan_warn(s, "damaged archive, rest not scanned: %s", archive_error_string(a));
+            break;
+        }
+        int raw = archive_format(a) == ARCHIVE_FORMAT_RAW;
+        if (raw && archive_filter_count(a) <= 1)
+            break; /* uncompressed data read as "raw": not an archive after all */
+        if (!raw && archive_entry_filetype(e) != AE_IFREG)
+            continue;
+        if (++s->file_members > s->o.max_files) {
+            rc = limit_hit(s, "files", "too many archive members, the rest were not scanned: max-files",
+                           (unsigned long long)s->o.max_files);
+            break;
+        }
+        s->member.len = mlen;
+        if (s->member.data)
+            s->member.data[mlen] = 0;
+        kh_buf name = KH_BUF_INIT(8192);
+        if (raw)
+            raw_name(s, &name, "data");
+        else
+            kh_buf_puts(&name, archive_entry_pathname(e) ? archive_entry_pathname(e) : "?");
+        int prc = kh_buf_putc(&s->member, '!');
+        if (!prc)
+            prc = kh_buf_append(&s->member, name.data ? name.data : "", name.len);
+        kh_buf_dispose(&name);
+        if (prc) {
+            rc = prc;
+            break;
+        }
+        if (archive_entry_is_encrypted(e)) {
+            kh_scan_warn(s, "encrypted member not scanned");
+            continue;
+        }
+        uint64_t declared = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : 0;
+        if (declared > RATIO_FLOOR && s->o.max_ratio && declared / s->o.max_ratio > container_len) {
+            rc = bomb(s, declared, container_len);
+            break;
+        }
+        if (s->o.max_filesize && declared > s->o.max_filesize) {
+            if ((rc = limit_hit(s, "size", "member not scanned: larger than max-filesize",
+                                (unsigned long long)s->o.max_filesize)))
+                break;
+            continue;
+        }
+        kh_buf_clear(&data);
+        int stop = 0, bad = 0;
+        for (;;) {
+            if ((rc = kh_buf_reserve(&data, READ_CHUNK)))
+                break;
+            la_ssize_t n = archive_read_data(a, data.data + data.len, READ_CHUNK);
+            if (n == 0)
+                break;
+            if (n < 0) {
+                kh_scan_warn(s, "cannot extract member: %s", archive_error_string(a));
+                bad = 1;
+                break;
+            }
+            data.len += (size_t)n;
+            extracted += (uint64_t)n;
+            la_int64_t consumed = archive_filter_bytes(a, -1);
+            if (s->o.max_ratio && extracted > RATIO_FLOOR && consumed > 0 &&
+                extracted / s->o.max_ratio > (uint64_t)consumed) {
+                rc = bomb(s, extracted, (unsigned long long)consumed);
+                stop = 1;
+                break;
+            }
+            if (s->o.max_filesize && data.len > s->o.max_filesize) {
+                rc = limit_hit(s, "size", "member not scanned: larger than max-filesize",
+                               (unsigned long long)s->o.max_filesize);
+                bad = 1;
+                break;
+            }
+            if (s->o.max_scansize && s->file_bytes + data.len > s->o.max_scansize) {
+                rc = limit_hit(s, "scan", "the rest of this file was not scanned: max-scansize reached",
+                               (unsigned long long)s->o.max_scansize);
+                stop = 1;
+                break;
+            }
+        }
+        if (rc || stop)
+            break;
+        if (bad)
+            continue;
+        if ((rc = kh_scan_object(s, (const uint8_t *)(data.data ? data.data : ""), data.len, depth + 1)))
+            break;
+    }
+    s->member.len = mlen;
+    if (s->member.data)
+        s->member.data[mlen] = 0;
+    kh_buf_dispose(&data);
+    return rc;
+}
+
+static int check_depth(kh_scanner *s, unsigned depth)
+{
+    if (depth + 1 > s->o.max_depth) {
+        int rc = limit_hit(s, "depth", "archive not opened: nested deeper than max-recursion",
+                           (unsigned long long)s->o.max_depth);
+        return rc ? rc : 1;
+    }
+    return 0;
+}
+
+int kh_archive_scan_mem(kh_scanner *s, const uint8_t *buf, size_t len, unsigned depth)
+{
+    int rc = check_depth(s, depth);
+    if (rc)
+        return rc > 0 ? 0 : rc;
+    struct archive *a = open_reader();
+    if (!a)
+        return KH_ENOMEM;
+    if (archive_read_open_memory(a, buf, len) == ARCHIVE_OK)
+        rc = scan_members(s, a, len, depth);
+    archive_read_free(a);
+    return rc;
+}
+
+int kh_archive_scan_fd(kh_scanner *s, int fd, unsigned depth)
+{
+    int rc = check_depth(s, depth);
+    if (rc)
+        return rc > 0 ? 0 : rc;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+        return 0;
+    struct archive *a = open_reader();
+    if (!a)
+        return KH_ENOMEM;
+    if (archive_read_open_fd(a, fd, 1u << 20) == ARCHIVE_OK)
+        rc = scan_members(s, a, (uint64_t)st.st_size, depth);
+    archive_read_free(a);
+    return rc;
+}

@@ -1,0 +1,310 @@
+/* Khiên — scan: the persistent clean-file cache.
+ *
+ * Most files on a computer do not change between two scans, and a file
+ * already found clean by the same signature set need not be read again.
+ * The cache remembers, per file, (device, inode, size, mtime, ctime) of
+ * every file found clean; a file is skipped only if all five still match.
+ * ctime cannot be set back by user programs, so a modified file is always
+ * rescanned even if its mtime was restored.
+ *
+ * It is one file in the user's state directory: a header (magic, version,
+ * the 32-byte id of the signature set, entry count, SHA-256 of the
+ * entries) and fixed-size entries. A file made with another signature set,
+ * a corrupt one (bad magic, size or checksum) or a missing one all give an
+ * empty cache: it is an optimisation, never trusted beyond its checksum.
+ * Saving merges what other processes saved meanwhile (under flock), keeps
+ * the most recently confirmed entries up to the bound, and replaces the
+ * file atomically.
+ *
+ * In memory: an open-addressing hash table keyed by (device, inode),
+ * guarded by one mutex (lookups are a few nanoseconds; workers take it
+ * once per file).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "platform/platform.h"
+#include "scan/scan_int.h"
+
+#define CACHE_MAGIC "KHCACHE1"
+#define DEFAULT_MAX (1u << 21) /* 2 Mi files, 96 MiB on disk */
+#define MAX_FILE_ENTRIES (1u << 26)
+
+typedef struct centry {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns, ctime_ns;
+    uint32_t seen; /* minutes since the epoch when last confirmed clean */
+    uint32_t used; /* 1: slot in use (in memory only meaningful) */
+} centry;
+
+typedef struct chdr {
+    char magic[8];
+    uint32_t version, entsize;
+    uint8_t rules[32];
+    uint64_t n;
+    uint8_t sum[32];
+} chdr;
+
+struct kh_cache {
+    char *path;
+    uint8_t rules[32];
+    size_t max;
+    pthread_mutex_t mu;
+    centry *slot;
+    size_t cap, n; /* cap is a power of two */
+    int dirty;
+};
+
+static uint64_t mix(uint64_t dev, uint64_t ino)
+{
+    uint64_t h = dev * 0x9E3779B97F4A7C15ull ^ ino;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static int64_t ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec; }
+
+static centry *find(kh_cache *c, uint64_t dev, uint64_t ino)
+{
+    if (!c->cap)
+        return NULL;
+    size_t i = (size_t)mix(dev, ino) & (c->cap - 1);
+    for (;;) {
+        centry *e = &c->slot[i];
+        if (!e->used || (e->dev == dev && e->ino == ino))
+            return e;
+        i = (i + 1) & (c->cap - 1);
+    }
+}
+
+static int grow(kh_cache *c)
+{
+    size_t ncap = c->cap ? c->cap * 2 : 1024;
+    centry *ns_ = calloc(ncap, sizeof(centry));
+    if (!ns_)
+        return KH_ENOMEM;
+    centry *old = c->slot;
+    size_t ocap = c->cap;
+    c->slot = ns_;
+    c->cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i].used)
+            *find(c, old[i].dev, old[i].ino) = old[i];
+    free(old);
+    return 0;
+}
+
+/* Inserts or replaces (newer `seen` wins when merging). */
+static int insert(kh_cache *c, const centry *e, int merge)
+{
+    if ((c->n + 1) * 4 > c->cap * 3 && grow(c))
+        return KH_ENOMEM;
+    centry *s = find(c, e->dev, e->ino);
+    if (s->used) {
+        if (merge && s->seen >= e->seen)
+            return 0;
+    } else {
+        c->n++;
+    }
+    *s = *e;
+    s->used = 1;
+    return 0;
+}
+
+static void remove_at(kh_cache *c, centry *s)
+{
+    /* Backward-shift deletion keeps probe chains intact. */
+    size_t i = (size_t)(s - c->slot);
+    s->used = 0;
+    c->n--;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & (c->cap - 1);
+        if (!c->slot[j].used)
+            return;
+        size_t k = (size_t)mix(c->slot[j].dev, c->slot[j].ino) & (c->cap - 1);
+        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+            c->slot[i] = c->slot[j];
+            c->slot[j].used = 0;
+            i = j;
+        }
+    }
+}
+
+/* Reads a cache file into c if it is intact and for the same rules. */
+static void load(kh_cache *c, int fd)
+{
+    struct stat st;
+    chdr h;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+        return;
+    if (memcmp(h.magic, CACHE_MAGIC, 8) || h.version != 1 || h.entsize != sizeof(centry) ||
+        memcmp(h.rules, c->rules, 32) || h.n > MAX_FILE_ENTRIES ||
+        (uint64_t)st.st_size != sizeof(h) + h.n * sizeof(centry))
+        return;
+    size_t bytes = (size_t)h.n * sizeof(centry);
+    centry *v = malloc(bytes ? bytes : 1);
+    if (!v)
+        return;
+    uint8_t sum[32];
+    if (pread(fd, v, bytes, sizeof(h)) != (ssize_t)bytes || kh_sha256(v, bytes, sum) || memcmp(sum, h.sum, 32)) {
+        free(v);
+        return;
+    }
+    for (uint64_t i = 0; i < h.n; i++)
+        if (v[i].used == 1)
+            insert(c, &v[i], 1);
+    free(v);
+}
+
+int kh_cache_open(kh_cache **out, const char *path, const kh_rules *rules, size_t max_entries)
+{
+    if (!out || !path || !rules)
+        return KH_EINVAL;
+    kh_cache *c = calloc(1, sizeof(*c));
+    if (!c || !(c->path = kh_strdup(path))) {
+        free(c);
+        return KH_ENOMEM;
+    }
+    memcpy(c->rules, kh_rules_id(rules), 32);
+    c->max = max_entries ? max_entries : DEFAULT_MAX;
+    pthread_mutex_init(&c->mu, NULL);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        load(c, fd);
+        close(fd);
+    }
+    *out = c;
+    return 0;
+}
+
+size_t kh_cache_count(const kh_cache *c) { return c ? c->n : 0; }
+
+int kh_cache_check(kh_cache *c, const struct stat *st)
+{
+    pthread_mutex_lock(&c->mu);
+    centry *e = find(c, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
+    int hit = e && e->used && e->size == (uint64_t)st->st_size && e->mtime_ns == ns(&st->st_mtim) &&
+              e->ctime_ns == ns(&st->st_ctim);
+    if (hit) {
+        uint32_t now = (uint32_t)(time(NULL) / 60);
+        if (e->seen != now) {
+            e->seen = now;
+            c->dirty = 1;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+void kh_cache_put(kh_cache *c, const struct stat *st)
+{
+    centry e = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size, ns(&st->st_mtim),
+                ns(&st->st_ctim), (uint32_t)(time(NULL) / 60), 1};
+    pthread_mutex_lock(&c->mu);
+    if (insert(c, &e, 0) == 0)
+        c->dirty = 1;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void kh_cache_drop(kh_cache *c, const struct stat *st)
+{
+    pthread_mutex_lock(&c->mu);
+    centry *e = find(c, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
+    if (e && e->used) {
+        remove_at(c, e);
+        c->dirty = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int cmp_seen_desc(const void *a, const void *b)
+{
+    const centry *x = a, *y = b;
+    return x->seen > y->seen ? -1 : x->seen < y->seen;
+}
+
+int kh_cache_save(kh_cache *c)
+{
+    if (!c)
+        return KH_EINVAL;
+    pthread_mutex_lock(&c->mu);
+    if (!c->dirty) {
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
+    int rc = 0;
+    kh_buf lockp = KH_BUF_INIT(0);
+    kh_buf_printf(&lockp, "%s.lock", c->path);
+    int lfd = open(lockp.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd >= 0)
+        flock(lfd, LOCK_EX);
+    /* Merge what others saved since we loaded. */
+    int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        kh_cache tmp = {0};
+        memcpy(tmp.rules, c->rules, 32);
+        load(&tmp, fd);
+        close(fd);
+        for (size_t i = 0; i < tmp.cap; i++)
+            if (tmp.slot[i].used)
+                insert(c, &tmp.slot[i], 1);
+        free(tmp.slot);
+    }
+    size_t n = 0;
+    centry *v = malloc(sizeof(centry) * (c->n ? c->n : 1));
+    if (!v) {
+        rc = KH_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slot[i].used)
+            v[n++] = c->slot[i];
+    if (n > c->max) {
+        qsort(v, n, sizeof(centry), cmp_seen_desc);
+        n = c->max;
+    }
+    chdr h;
+    memset(&h, 0, sizeof(h));
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    h.version = 1;
+    h.entsize = sizeof(centry);
+    memcpy(h.rules, c->rules, 32);
+    h.n = n;
+    if (kh_sha256(v, n * sizeof(centry), h.sum)) {
+        rc = KH_EINTERNAL;
+        goto done;
+    }
+    kh_buf data = KH_BUF_INIT(0);
+    if (!(rc = kh_buf_append(&data, &h, sizeof(h))) && !(rc = kh_buf_append(&data, v, n * sizeof(centry))))
+        rc = kh_write_atomic(c->path, data.data, data.len);
+    kh_buf_dispose(&data);
+    if (!rc)
+        c->dirty = 0;
+done:
+    free(v);
+    if (lfd >= 0)
+        close(lfd);
+    kh_buf_dispose(&lockp);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void kh_cache_destroy(kh_cache *c)
+{
+    if (!c)
+        return;
+    free(c->slot);
+    free(c->path);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}

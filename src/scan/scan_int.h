@@ -1,0 +1,71 @@
+/* Khiên — scan: internals shared by scanner.c, archive.c, walk.c and cache.c. */
+#ifndef KH_SCAN_INT_H
+#define KH_SCAN_INT_H
+
+#include <sys/stat.h>
+
+#include "engine/confirm.h"
+#include "engine/digest.h"
+#include "engine/mpm.h"
+#include "engine/rules_int.h"
+#include "khien/scan.h"
+
+/* Positive internal code: stop scanning this file, nothing went wrong
+ * (first detection found without --allmatch). Never returned publicly. */
+#define KH_STOP 1
+
+typedef struct kh_det {
+    uint32_t sig;      /* UINT32_MAX for heuristic results */
+    const char *heur;  /* name of a heuristic result */
+    int64_t offset;
+    uint8_t kind;
+} kh_det;
+
+struct kh_scanner {
+    const struct kh_rules *r;
+    kh_scan_options o;
+    kh_mpm_scratch *scratch;
+    kh_confirm cx;
+    kh_digest dg;
+    /* hits of the current buffer */
+    uint8_t *hitbits;
+    uint32_t *hits;
+    uint64_t *hitend;
+    size_t nhits;
+    /* detections of the current object */
+    KH_VEC(kh_det) dets;
+    /* the current file */
+    kh_detection_cb on_detect;
+    kh_warning_cb on_warn;
+    void *payload;
+    kh_buf member;      /* "a.zip!b.tar!c" of the object being scanned */
+    const char *name_hint; /* path of the file, for naming the content of a lone .gz */
+    uint64_t file_bytes; /* scanned so far in this file, members included */
+    unsigned file_members;
+    unsigned reported;   /* detections emitted for this file */
+    int stop_on_hit;     /* 1 unless ALLMATCH */
+    uint64_t bytes_total;
+    char err[512];
+};
+
+/* Scans one object (a file's bytes or an archive member) at `depth`. The
+ * member path of the object is s->member. Returns 0, KH_STOP, KH_EUSER or an error. */
+int kh_scan_object(kh_scanner *s, const uint8_t *buf, size_t len, unsigned depth);
+
+/* Emits a heuristic result (limits) for the current object. */
+int kh_scan_heuristic(kh_scanner *s, const char *name);
+void kh_scan_warn(kh_scanner *s, const char *fmt, ...) KH_PRINTF(2, 3);
+
+/* archive.c: is this buffer an archive/compressed stream we open? */
+int kh_archive_sniff(const uint8_t *buf, size_t len);
+/* Scans every member of an archive held in buf (depth of the archive). */
+int kh_archive_scan_mem(kh_scanner *s, const uint8_t *buf, size_t len, unsigned depth);
+/* Same for an archive read from an open file (large files). */
+int kh_archive_scan_fd(kh_scanner *s, int fd, unsigned depth);
+
+/* cache.c, used by walk.c: is this file known clean? remember / forget it. Thread-safe. */
+int kh_cache_check(kh_cache *c, const struct stat *st);
+void kh_cache_put(kh_cache *c, const struct stat *st);
+void kh_cache_drop(kh_cache *c, const struct stat *st);
+
+#endif

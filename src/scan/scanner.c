@@ -1,0 +1,550 @@
+/* Khiên — scan: scanning one file or buffer.
+ *
+ * The hot path of the product. For every object (a file, or a member of an
+ * archive inside it) the scanner:
+ *   1. hashes it, but only with the algorithms whose tables hold a record of
+ *      exactly its size (or of any size), and looks the digests up;
+ *   2. runs the one Vectorscan database of all body patterns over it once,
+ *      collecting which patterns occur (each at most once: SINGLEMATCH);
+ *   3. settles each hit: an exact, unanchored pattern is a detection as is;
+ *      one with an offset constraint or an approximate expression is
+ *      confirmed against its tree (confirm.c) at the allowed positions;
+ *   4. drops everything if the object is on an allow-list (.fp/.sfp);
+ *   5. recurses into it if it is an archive (archive.c), within the limits.
+ * Without ALLMATCH the first detection ends the file, as in clamscan.
+ *
+ * Files up to stream_threshold are mapped and scanned in block mode; larger
+ * ones are read in 1 MiB chunks through a Vectorscan stream with bounded
+ * memory, and mapped only if a hit needs confirming. A kh_scanner is used
+ * by one thread at a time; each worker of kh_scan_paths() has its own.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "platform/platform.h"
+#include "scan/scan_int.h"
+
+#define STREAM_CHUNK (1u << 20)
+
+int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_options *opts)
+{
+    kh_scan_options def = KH_SCAN_OPTIONS_INIT;
+    if (!out || !rules || (opts && opts->version != KH_SCAN_OPTIONS_VERSION))
+        return KH_EINVAL;
+    kh_scanner *s = calloc(1, sizeof(*s));
+    if (!s)
+        return KH_ENOMEM;
+    s->r = rules;
+    s->o = opts ? *opts : def;
+    kh_buf_init(&s->member, 1u << 16);
+    kh_confirm_init(&s->cx);
+    int rc = kh_digest_init(&s->dg);
+    size_t np = rules->npats ? rules->npats : 1;
+    if (!rc && rules->mpm)
+        rc = kh_mpm_vs.scratch_create(&s->scratch, rules->mpm);
+    if (!rc) {
+        s->hitbits = calloc((np + 7) / 8, 1);
+        s->hits = malloc(np * sizeof(uint32_t));
+        s->hitend = malloc(np * sizeof(uint64_t));
+        if (!s->hitbits || !s->hits || !s->hitend)
+            rc = KH_ENOMEM;
+    }
+    if (rc) {
+        kh_scanner_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void kh_scanner_destroy(kh_scanner *s)
+{
+    if (!s)
+        return;
+    if (s->scratch)
+        kh_mpm_vs.scratch_destroy(s->scratch);
+    kh_confirm_dispose(&s->cx);
+    kh_digest_dispose(&s->dg);
+    free(s->hitbits);
+    free(s->hits);
+    free(s->hitend);
+    KH_VEC_FREE(s->dets);
+    kh_buf_dispose(&s->member);
+    free(s);
+}
+
+const char *kh_scanner_last_error(const kh_scanner *s) { return s ? s->err : "no scanner"; }
+uint64_t kh_scanner_bytes_scanned(const kh_scanner *s) { return s ? s->bytes_total : 0; }
+
+void kh_scan_warn(kh_scanner *s, const char *fmt, ...)
+{
+    if (!s->on_warn)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    s->on_warn(s->member.len ? s->member.data : NULL, msg, s->payload);
+}
+
+/* ---- Collecting hits ---------------------------------------------------- */
+
+typedef struct hitctx {
+    kh_scanner *s;
+    int stop_early; /* stop the matcher at the first exact, unanchored hit */
+} hitctx;
+
+static int on_hit(uint32_t pat, uint64_t end, void *ctx)
+{
+    hitctx *h = ctx;
+    kh_scanner *s = h->s;
+    if ((s->hitbits[pat >> 3] >> (pat & 7)) & 1)
+        return 0;
+    s->hitbits[pat >> 3] |= (uint8_t)(1u << (pat & 7));
+    s->hits[s->nhits] = pat;
+    s->hitend[pat] = end;
+    s->nhits++;
+    const kh_pat *p = &s->r->pats[pat];
+    return h->stop_early && p->exact && p->offkind == KH_OFF_ANY;
+}
+
+static void clear_hits(kh_scanner *s)
+{
+    for (size_t i = 0; i < s->nhits; i++)
+        s->hitbits[s->hits[i] >> 3] = 0;
+    s->nhits = 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int add_det(kh_scanner *s, uint32_t sig, uint8_t kind, int64_t off, const char *heur)
+{
+    int rc = KH_VEC_RESERVE(s->dets, 1, 1u << 20);
+    if (rc)
+        return rc;
+    kh_det *d = &s->dets.v[s->dets.n++];
+    d->sig = sig;
+    d->kind = kind;
+    d->offset = off;
+    d->heur = heur;
+    return 0;
+}
+
+/* Allowed start positions of a pattern in a buffer of len bytes. */
+static int start_set(const kh_pat *p, uint64_t len, kh_pset *set)
+{
+    kh_pset_clear(set);
+    uint64_t lo, hi;
+    switch (p->offkind) {
+    case KH_OFF_ABS:
+        lo = p->off;
+        hi = p->off + p->shift;
+        break;
+    case KH_OFF_EOF:
+        if (p->off > len)
+            return 0;
+        lo = len - p->off;
+        hi = lo + p->shift;
+        break;
+    default:
+        lo = 0;
+        hi = len;
+    }
+    if (lo > len)
+        return 0;
+    return kh_pset_add(set, lo, KH_MIN(hi, len));
+}
+
+/* Settles the collected hits against the buffer (NULL: not available). */
+static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
+{
+    const struct kh_rules *r = s->r;
+    int rc = 0;
+    kh_pset starts = {0};
+    qsort(s->hits, s->nhits, sizeof(uint32_t), cmp_u32);
+    for (size_t i = 0; i < s->nhits && !rc; i++) {
+        uint32_t pi = s->hits[i];
+        const kh_pat *p = &r->pats[pi];
+        int64_t off = -1;
+        if (p->exact && p->offkind == KH_OFF_ANY) {
+            if (p->minlen == p->maxlen && s->hitend[pi] >= p->minlen)
+                off = (int64_t)(s->hitend[pi] - p->minlen);
+            else if (buf) {
+                uint64_t st;
+                if ((rc = start_set(p, len, &starts)))
+                    break;
+                if (kh_confirm_first(&s->cx, r, p->root, buf, len, &starts, &st) == 0)
+                    off = (int64_t)st;
+            }
+        } else {
+            if (!buf) {
+                kh_scan_warn(s, "signature %s could not be confirmed (data not available)",
+                             kh_rules_str(r, r->sigs[p->sig].name));
+                continue;
+            }
+            if ((rc = start_set(p, len, &starts)))
+                break;
+            uint64_t st;
+            int frc = kh_confirm_first(&s->cx, r, p->root, buf, len, &starts, &st);
+            if (frc == KH_ENOTFOUND)
+                continue;
+            if (frc == KH_ELIMIT) {
+                int m = 0;
+                frc = kh_confirm_match(&s->cx, r, p->root, buf, len, &starts, &m);
+                if (frc == KH_ELIMIT) {
+                    kh_scan_warn(s, "signature %s: confirmation stopped at its work limit",
+                                 kh_rules_str(r, r->sigs[p->sig].name));
+                    continue;
+                }
+                if (frc) {
+                    rc = frc;
+                    break;
+                }
+                if (!m)
+                    continue;
+            } else if (frc) {
+                rc = frc;
+                break;
+            } else {
+                off = (int64_t)st;
+            }
+        }
+        rc = add_det(s, p->sig, KH_DET_BODY, off, NULL);
+        if (!rc && s->stop_on_hit)
+            break;
+    }
+    kh_pset_free(&starts);
+    clear_hits(s);
+    return rc;
+}
+
+/* ---- Hashes --------------------------------------------------------------- */
+
+static unsigned wanted_algs(const struct kh_rules *r, const kh_htab *tabs, uint64_t size)
+{
+    unsigned mask = 0;
+    for (unsigned a = 0; a < KH_NALG; a++)
+        if (kh_htab_size_wanted(&tabs[a], size))
+            mask |= 1u << a;
+    KH_UNUSED(r);
+    return mask;
+}
+
+typedef struct hhit {
+    kh_scanner *s;
+    int found;
+} hhit;
+
+static int on_hash_detect(uint32_t sig, void *ctx)
+{
+    hhit *h = ctx;
+    h->found = 1;
+    int rc = add_det(h->s, sig, KH_DET_HASH, -1, NULL);
+    return rc ? rc : (h->s->stop_on_hit ? KH_STOP : 0);
+}
+
+static int on_hash_allow(uint32_t sig, void *ctx)
+{
+    KH_UNUSED(sig);
+    ((hhit *)ctx)->found = 1;
+    return KH_STOP;
+}
+
+static int lookup_hashes(kh_scanner *s, const kh_htab *tabs, unsigned mask, uint8_t dig[KH_NALG][32], uint64_t size,
+                         int allow, int *found)
+{
+    hhit h = {s, 0};
+    for (unsigned a = 0; a < KH_NALG; a++) {
+        if (!((mask >> a) & 1))
+            continue;
+        int rc = kh_htab_lookup(&tabs[a], a, dig[a], size, allow ? on_hash_allow : on_hash_detect, &h);
+        if (rc == KH_STOP)
+            break;
+        if (rc)
+            return rc;
+    }
+    *found = h.found;
+    return 0;
+}
+
+/* ---- Emitting ---------------------------------------------------------------- */
+
+static int emit(kh_scanner *s, size_t from)
+{
+    const struct kh_rules *r = s->r;
+    for (size_t i = from; i < s->dets.n; i++) {
+        const kh_det *d = &s->dets.v[i];
+        kh_detection out;
+        if (d->sig == UINT32_MAX) {
+            out.name = d->heur;
+            out.source = "<heuristics>";
+        } else {
+            const kh_sig *sg = &r->sigs[d->sig];
+            out.name = kh_rules_str(r, sg->name);
+            out.source = sg->source < r->nsources ? kh_rules_str(r, r->sources[sg->source]) : "?";
+        }
+        out.member = s->member.len ? s->member.data : NULL;
+        out.kind = (kh_detection_kind)d->kind;
+        out.offset = d->offset;
+        s->reported++;
+        if (s->on_detect && s->on_detect(&out, s->payload))
+            return KH_EUSER;
+        if (s->stop_on_hit)
+            return KH_STOP;
+    }
+    s->dets.n = from;
+    return 0;
+}
+
+int kh_scan_heuristic(kh_scanner *s, const char *name)
+{
+    size_t from = s->dets.n;
+    int rc = add_det(s, UINT32_MAX, KH_DET_HEURISTIC, -1, name);
+    return rc ? rc : emit(s, from);
+}
+
+/* Hash and allow-list handling shared by the block and stream paths, once
+ * the body hits are settled. `dig` holds digests for `have` algorithms. */
+static int finish_object(kh_scanner *s, size_t from, uint8_t dig[KH_NALG][32], unsigned have, const uint8_t *buf,
+                         uint64_t len, int *allowed)
+{
+    *allowed = 0;
+    const struct kh_rules *r = s->r;
+    if (s->dets.n > from) {
+        unsigned need = wanted_algs(r, r->allow, len);
+        if (need) {
+            if (need & ~have) {
+                if (!buf)
+                    need &= have;
+                else if (kh_digest_buf(need & ~have, buf, len, dig))
+                    return KH_EINTERNAL;
+            }
+            int found = 0;
+            int rc = lookup_hashes(s, r->allow, need, dig, len, 1, &found);
+            if (rc)
+                return rc;
+            if (found) {
+                s->dets.n = from;
+                *allowed = 1;
+                return 0;
+            }
+        }
+    }
+    return emit(s, from);
+}
+
+/* ---- Block mode ------------------------------------------------------------- */
+
+int kh_scan_object(kh_scanner *s, const uint8_t *buf, size_t len, unsigned depth)
+{
+    const struct kh_rules *r = s->r;
+    size_t from = s->dets.n;
+    int rc = 0;
+    s->file_bytes += len;
+    s->bytes_total += len;
+    uint8_t dig[KH_NALG][32];
+    unsigned have = wanted_algs(r, r->detect, len);
+    if (have) {
+        if (kh_digest_buf(have, buf, len, dig))
+            return KH_EINTERNAL;
+        int found;
+        if ((rc = lookup_hashes(s, r->detect, have, dig, len, 0, &found)))
+            return rc;
+    }
+    if (r->mpm && !(s->stop_on_hit && s->dets.n > from)) {
+        hitctx h = {s, s->stop_on_hit};
+        rc = kh_mpm_vs.scan(r->mpm, s->scratch, buf, len, on_hit, &h);
+        if (rc == KH_EUSER)
+            rc = 0; /* stopped early on purpose */
+        if (!rc)
+            rc = settle_hits(s, buf, len);
+        else
+            clear_hits(s);
+        if (rc)
+            return rc;
+    }
+    int allowed;
+    if ((rc = finish_object(s, from, dig, have, buf, len, &allowed)))
+        return rc;
+    if (allowed || (s->o.flags & KH_SCAN_NO_ARCHIVE) || !kh_archive_sniff(buf, len))
+        return 0;
+    return kh_archive_scan_mem(s, buf, len, depth);
+}
+
+/* ---- Stream mode (large files) ----------------------------------------------- */
+
+static int scan_stream(kh_scanner *s, int fd, uint64_t size)
+{
+    const struct kh_rules *r = s->r;
+    size_t from = s->dets.n;
+    int rc = 0;
+    uint8_t dig[KH_NALG][32];
+    unsigned have = wanted_algs(r, r->detect, size);
+    uint8_t *chunk = malloc(STREAM_CHUNK);
+    kh_mpm_stream *st = NULL;
+    hitctx h = {s, s->stop_on_hit};
+    if (!chunk)
+        return KH_ENOMEM;
+    if (have && kh_digest_start(&s->dg, have))
+        rc = KH_EINTERNAL;
+    if (!rc && r->mpm)
+        rc = kh_mpm_vs.stream_open(r->mpm, s->scratch, &st);
+    uint64_t got = 0;
+    int stopped = 0;
+    while (!rc) {
+        ssize_t n = pread(fd, chunk, STREAM_CHUNK, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(s->err, sizeof(s->err), "read error: %s", strerror(errno));
+            rc = KH_EIO;
+            break;
+        }
+        if (n == 0)
+            break;
+        got += (uint64_t)n;
+        if (have && kh_digest_update(&s->dg, chunk, (size_t)n))
+            rc = KH_EINTERNAL;
+        if (!rc && st && !stopped) {
+            rc = kh_mpm_vs.stream_feed(st, s->scratch, chunk, (size_t)n, on_hit, &h);
+            if (rc == KH_EUSER) {
+                rc = 0;
+                stopped = 1;
+                if (!have)
+                    break;
+            }
+        }
+        if (got >= s->o.max_scansize && s->o.max_scansize) {
+            kh_scan_warn(s, "only the first %llu bytes were scanned (max-scansize)",
+                         (unsigned long long)s->o.max_scansize);
+            break;
+        }
+    }
+    if (st) {
+        int crc = kh_mpm_vs.stream_close(st, s->scratch, stopped || rc ? NULL : on_hit, &h);
+        if (!rc && crc && crc != KH_EUSER)
+            rc = crc;
+    }
+    free(chunk);
+    s->file_bytes += got;
+    s->bytes_total += got;
+    if (!rc && have) {
+        if (kh_digest_finish(&s->dg, dig))
+            rc = KH_EINTERNAL;
+        int found;
+        if (!rc)
+            rc = lookup_hashes(s, r->detect, have, dig, got, 0, &found);
+    }
+    /* Confirming needs random access: map the file only if a hit asks for it. */
+    kh_map m = {0};
+    if (!rc && s->nhits) {
+        int need_map = 0;
+        for (size_t i = 0; i < s->nhits; i++) {
+            const kh_pat *p = &r->pats[s->hits[i]];
+            need_map |= !p->exact || p->offkind != KH_OFF_ANY || p->minlen != p->maxlen;
+        }
+        if (need_map && kh_map_fd(&m, fd, (size_t)got) != 0)
+            kh_scan_warn(s, "could not map the file to confirm matches");
+    }
+    if (!rc)
+        rc = settle_hits(s, m.data, m.data ? m.len : got);
+    else
+        clear_hits(s);
+    kh_map_release(&m);
+    if (rc)
+        return rc;
+    int allowed;
+    if ((rc = finish_object(s, from, dig, have, NULL, got, &allowed)))
+        return rc;
+    if (allowed || (s->o.flags & KH_SCAN_NO_ARCHIVE))
+        return 0;
+    uint8_t head[512];
+    ssize_t hn = pread(fd, head, sizeof(head), 0);
+    if (hn > 0 && kh_archive_sniff(head, (size_t)hn))
+        return kh_archive_scan_fd(s, fd, 0);
+    return 0;
+}
+
+/* ---- Public entry points -------------------------------------------------------- */
+
+static void begin_file(kh_scanner *s, kh_detection_cb cb, kh_warning_cb wcb, void *payload)
+{
+    s->on_detect = cb;
+    s->on_warn = wcb;
+    s->payload = payload;
+    s->file_bytes = 0;
+    s->file_members = 0;
+    s->reported = 0;
+    s->dets.n = 0;
+    s->err[0] = 0;
+    s->stop_on_hit = !(s->o.flags & KH_SCAN_ALLMATCH);
+    kh_buf_clear(&s->member);
+}
+
+static int end_file(int rc) { return rc == KH_STOP ? 0 : rc; }
+
+int kh_scanner_scan_mem(kh_scanner *s, const void *data, size_t len, kh_detection_cb on_detect,
+                        kh_warning_cb on_warn, void *payload)
+{
+    if (!s || (!data && len))
+        return KH_EINVAL;
+    begin_file(s, on_detect, on_warn, payload);
+    static const uint8_t empty[1];
+    return end_file(kh_scan_object(s, data ? data : empty, len, 0));
+}
+
+int kh_scanner_scan_fd(kh_scanner *s, int fd, kh_detection_cb on_detect, kh_warning_cb on_warn, void *payload)
+{
+    if (!s || fd < 0)
+        return KH_EINVAL;
+    begin_file(s, on_detect, on_warn, payload);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(s->err, sizeof(s->err), "%s", strerror(errno));
+        return kh_errno_to_kh(errno);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(s->err, sizeof(s->err), "not a regular file");
+        return KH_EINVAL;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size > s->o.stream_threshold || size > SIZE_MAX)
+        return end_file(scan_stream(s, fd, size));
+    kh_map m;
+    int rc = kh_map_fd(&m, fd, (size_t)size);
+    if (rc) {
+        snprintf(s->err, sizeof(s->err), "cannot map file: %s", kh_strerror(rc));
+        return rc;
+    }
+    rc = kh_scan_object(s, m.data, m.len, 0);
+    kh_map_release(&m);
+    return end_file(rc);
+}
+
+int kh_scanner_scan_file(kh_scanner *s, const char *path, kh_detection_cb on_detect, kh_warning_cb on_warn,
+                         void *payload)
+{
+    if (!s || !path)
+        return KH_EINVAL;
+    int fd = kh_open_scan(AT_FDCWD, path, 0);
+    if (fd < 0) {
+        snprintf(s->err, sizeof(s->err), "%s", strerror(-fd));
+        return kh_errno_to_kh(-fd);
+    }
+    s->name_hint = path;
+    int rc = kh_scanner_scan_fd(s, fd, on_detect, on_warn, payload);
+    s->name_hint = NULL;
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,473 @@
+/* Khiên — scan: walking paths and scanning them with a pool of threads.
+ *
+ * The calling thread walks: it visits the given paths in order and
+ * directories depth-first with their entries sorted by name, classifies
+ * each entry with one fstatat (regular file, directory, symlink, special),
+ * applies the exclude patterns, and queues regular files. Worker threads,
+ * each with its own kh_scanner, take files from the queue, consult the
+ * clean-file cache (device, inode, size, mtime, ctime), scan, and store the
+ * result in the entry. Results are delivered in walk order whatever the
+ * thread count: an entry is reported once every earlier one has been, so
+ * output is deterministic; a window bounds how far the walker runs ahead.
+ *
+ * Never blocks on special files (FIFOs, sockets and devices are skipped
+ * from their stat, and files are opened O_NONBLOCK in case one appears in
+ * between), never follows symlinks unless asked (and then remembers every
+ * directory it entered, so loops and diamonds are walked once), never stops
+ * because one file could not be read: that file's report carries the error.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "platform/platform.h"
+#include "scan/scan_int.h"
+
+#define WINDOW 4096u     /* entries walked ahead of delivery */
+#define MAX_DEPTH 512u   /* directory nesting */
+#define MAX_PATH 16384u
+
+typedef struct entry {
+    char *path;
+    struct stat st;
+    int kind;   /* 0 file to scan, 1 finished (skip/error) */
+    int done;
+    kh_file_report rep;
+    KH_VEC(kh_detection) dets;
+    KH_VEC(char *) warns;
+    kh_buf strs; /* member names of detections, NUL-separated */
+} entry;
+
+typedef struct job {
+    const kh_rules *rules;
+    const kh_scan_options *sopts;
+    const kh_walk_options *wopts;
+    kh_report_cb cb;
+    void *payload;
+    kh_walk_stats stats;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work;  /* workers wait for work */
+    pthread_cond_t cv_space; /* walker waits for window space */
+    entry *ring[WINDOW];
+    uint64_t next_seq;      /* next sequence number the walker assigns */
+    uint64_t next_take;     /* next entry a worker takes (in order) */
+    uint64_t next_deliver;  /* next entry to report */
+    int walking_done;
+    int abort;
+    int failed;             /* a hard error (ENOMEM) */
+    pthread_mutex_t deliver_mu;
+
+    /* directories entered (dev, ino), when following symlinks */
+    KH_VEC(uint64_t) seen;
+} job;
+
+static void entry_free(entry *e)
+{
+    if (!e)
+        return;
+    free(e->path);
+    KH_VEC_FREE(e->dets);
+    for (size_t i = 0; i < e->warns.n; i++)
+        free(e->warns.v[i]);
+    KH_VEC_FREE(e->warns);
+    kh_buf_dispose(&e->strs);
+    free((void *)e->rep.error);
+    free(e);
+}
+
+/* ---- Delivery --------------------------------------------------------------- */
+
+static void deliver_ready(job *j)
+{
+    pthread_mutex_lock(&j->deliver_mu);
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        entry *e = j->next_deliver < j->next_seq ? j->ring[j->next_deliver % WINDOW] : NULL;
+        int ready = e && e->done;
+        pthread_mutex_unlock(&j->mu);
+        if (!ready)
+            break;
+        kh_file_report *r = &e->rep;
+        r->path = e->path;
+        r->detections = e->dets.v;
+        r->ndetections = e->dets.n;
+        r->warnings = (const char *const *)e->warns.v;
+        r->nwarnings = e->warns.n;
+        /* Member strings were stored as offsets while the buffer grew. */
+        for (size_t i = 0; i < e->dets.n; i++)
+            if (e->dets.v[i].member)
+                e->dets.v[i].member = e->strs.data + (uintptr_t)e->dets.v[i].member - 1;
+        if (r->status)
+            j->stats.errors++;
+        else if (r->skipped)
+            j->stats.skipped++;
+        else {
+            j->stats.files++;
+            j->stats.cached += (uint64_t)r->cached;
+            j->stats.bytes += r->bytes_scanned;
+            j->stats.detections += e->dets.n;
+            j->stats.infected += e->dets.n > 0;
+        }
+        int stop = !j->abort && j->cb && j->cb(r, j->payload) != 0;
+        pthread_mutex_lock(&j->mu);
+        if (stop)
+            j->abort = 1;
+        j->ring[j->next_deliver % WINDOW] = NULL;
+        j->next_deliver++;
+        pthread_cond_broadcast(&j->cv_space);
+        pthread_mutex_unlock(&j->mu);
+        entry_free(e);
+    }
+    pthread_mutex_unlock(&j->deliver_mu);
+}
+
+/* Adds an entry at the end of the walk order (blocks while the window is full). */
+static int enqueue(job *j, entry *e)
+{
+    pthread_mutex_lock(&j->mu);
+    while (!j->abort && j->next_seq - j->next_deliver >= WINDOW)
+        pthread_cond_wait(&j->cv_space, &j->mu);
+    if (j->abort) {
+        pthread_mutex_unlock(&j->mu);
+        entry_free(e);
+        return KH_EUSER;
+    }
+    j->ring[j->next_seq % WINDOW] = e;
+    j->next_seq++;
+    pthread_cond_signal(&j->cv_work);
+    pthread_mutex_unlock(&j->mu);
+    if (e->done)
+        deliver_ready(j);
+    return 0;
+}
+
+static entry *new_entry(const char *path)
+{
+    entry *e = calloc(1, sizeof(*e));
+    if (!e || !(e->path = kh_strdup(path))) {
+        free(e);
+        return NULL;
+    }
+    kh_buf_init(&e->strs, 1u << 24);
+    return e;
+}
+
+static int finished(job *j, const char *path, const struct stat *st, kh_skip_reason why, int err, const char *msg)
+{
+    entry *e = new_entry(path);
+    if (!e)
+        return KH_ENOMEM;
+    e->kind = 1;
+    e->done = 1;
+    if (st) {
+        e->st = *st;
+        e->rep.size = (uint64_t)st->st_size;
+    }
+    e->rep.skipped = why;
+    e->rep.status = err;
+    if (msg && !(e->rep.error = kh_strdup(msg))) {
+        entry_free(e);
+        return KH_ENOMEM;
+    }
+    return enqueue(j, e);
+}
+
+/* ---- Workers ---------------------------------------------------------------- */
+
+static int on_detect(const kh_detection *d, void *payload)
+{
+    entry *e = payload;
+    if (KH_VEC_RESERVE(e->dets, 1, 1u << 20))
+        return 0;
+    kh_detection c = *d;
+    if (d->member) {
+        size_t off = e->strs.len;
+        if (kh_buf_append(&e->strs, d->member, strlen(d->member) + 1))
+            c.member = NULL;
+        else
+            c.member = (const char *)(uintptr_t)(off + 1); /* fixed up at delivery */
+    }
+    e->dets.v[e->dets.n++] = c;
+    return 0;
+}
+
+static void on_warn(const char *member, const char *msg, void *payload)
+{
+    entry *e = payload;
+    if (e->warns.n >= 64 || KH_VEC_RESERVE(e->warns, 1, 64))
+        return;
+    kh_buf w = KH_BUF_INIT(4096);
+    if (member)
+        kh_buf_printf(&w, "%s: %s", member, msg);
+    else
+        kh_buf_puts(&w, msg);
+    char *s = kh_buf_detach(&w, NULL);
+    if (s)
+        e->warns.v[e->warns.n++] = s;
+}
+
+static void scan_entry(job *j, kh_scanner *s, entry *e)
+{
+    kh_file_report *r = &e->rep;
+    kh_cache *cache = j->wopts->cache;
+    if (cache && kh_cache_check(cache, &e->st)) {
+        r->cached = 1;
+        r->size = (uint64_t)e->st.st_size;
+        return;
+    }
+    int fd = kh_open_scan(AT_FDCWD, e->path, !j->wopts->follow_symlinks);
+    if (fd < 0) {
+        r->status = kh_errno_to_kh(-fd);
+        r->error = kh_strdup(strerror(-fd));
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        /* Replaced by something else since the walk saw it. */
+        r->skipped = KH_SKIP_SPECIAL;
+        close(fd);
+        return;
+    }
+    r->size = (uint64_t)st.st_size;
+    if (j->sopts->max_filesize && (uint64_t)st.st_size > j->sopts->max_filesize) {
+        r->skipped = KH_SKIP_TOO_BIG;
+        close(fd);
+        return;
+    }
+    uint64_t before = kh_scanner_bytes_scanned(s);
+    s->name_hint = e->path;
+    int rc = kh_scanner_scan_fd(s, fd, on_detect, on_warn, e);
+    s->name_hint = NULL;
+    close(fd);
+    r->bytes_scanned = kh_scanner_bytes_scanned(s) - before;
+    if (rc) {
+        r->status = rc;
+        r->error = kh_strdup(kh_scanner_last_error(s)[0] ? kh_scanner_last_error(s) : kh_strerror(rc));
+        return;
+    }
+    if (cache) {
+        if (e->dets.n == 0 && e->warns.n == 0)
+            kh_cache_put(cache, &st);
+        else
+            kh_cache_drop(cache, &st);
+    }
+}
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    kh_scanner *s = NULL;
+    if (kh_scanner_create(&s, j->rules, j->sopts) != 0) {
+        pthread_mutex_lock(&j->mu);
+        j->failed = KH_ENOMEM;
+        j->abort = 1;
+        pthread_cond_broadcast(&j->cv_space);
+        pthread_cond_broadcast(&j->cv_work);
+        pthread_mutex_unlock(&j->mu);
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        entry *e = NULL;
+        while (!j->abort) {
+            while (j->next_take < j->next_seq && j->ring[j->next_take % WINDOW]->kind == 1)
+                j->next_take++;
+            if (j->next_take < j->next_seq) {
+                e = j->ring[j->next_take % WINDOW];
+                j->next_take++;
+                break;
+            }
+            if (j->walking_done)
+                break;
+            pthread_cond_wait(&j->cv_work, &j->mu);
+        }
+        pthread_mutex_unlock(&j->mu);
+        if (!e)
+            break;
+        scan_entry(j, s, e);
+        pthread_mutex_lock(&j->mu);
+        e->done = 1;
+        pthread_mutex_unlock(&j->mu);
+        deliver_ready(j);
+    }
+    kh_scanner_destroy(s);
+    return NULL;
+}
+
+/* ---- Walking ------------------------------------------------------------------ */
+
+static int excluded(const kh_walk_options *w, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : path;
+    for (size_t i = 0; i < w->nexcludes; i++)
+        if (fnmatch(w->excludes[i], path, 0) == 0 || fnmatch(w->excludes[i], base, 0) == 0)
+            return 1;
+    return 0;
+}
+
+static int seen_dir(job *j, const struct stat *st)
+{
+    uint64_t dev = (uint64_t)st->st_dev, ino = (uint64_t)st->st_ino;
+    for (size_t i = 0; i + 1 < j->seen.n; i += 2)
+        if (j->seen.v[i] == dev && j->seen.v[i + 1] == ino)
+            return 1;
+    if (KH_VEC_RESERVE(j->seen, 2, 0) == 0) {
+        j->seen.v[j->seen.n++] = dev;
+        j->seen.v[j->seen.n++] = ino;
+    }
+    return 0;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int walk_path(job *j, const char *path, int top, unsigned depth);
+
+static int walk_dir(job *j, const char *path, const struct stat *st, unsigned depth)
+{
+    if (depth > MAX_DEPTH)
+        return finished(j, path, st, KH_SKIP_NONE, KH_ELIMIT, "directory nesting too deep");
+    if (j->wopts->follow_symlinks && seen_dir(j, st))
+        return finished(j, path, st, KH_SKIP_LOOP, 0, NULL);
+    DIR *d = opendir(path);
+    if (!d) {
+        int e = errno;
+        return finished(j, path, st, KH_SKIP_NONE, kh_errno_to_kh(e), strerror(e));
+    }
+    j->stats.dirs++;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if ((rc = kh_grow((void **)&names, &cap, n + 1, sizeof(char *), 0)) || !(names[n] = kh_strdup(de->d_name))) {
+            rc = KH_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (!rc)
+        qsort(names, n, sizeof(char *), cmp_name);
+    kh_buf p = KH_BUF_INIT(MAX_PATH);
+    size_t plen = strlen(path);
+    while (plen > 1 && path[plen - 1] == '/')
+        plen--;
+    for (size_t i = 0; i < n && !rc; i++) {
+        kh_buf_clear(&p);
+        if (kh_buf_append(&p, path, plen) || (!(plen == 1 && path[0] == '/') && kh_buf_putc(&p, '/')) ||
+            kh_buf_puts(&p, names[i])) {
+            rc = finished(j, names[i], NULL, KH_SKIP_NONE, KH_ELIMIT, "path too long");
+            continue;
+        }
+        rc = walk_path(j, p.data, 0, depth + 1);
+    }
+    kh_buf_dispose(&p);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int walk_path(job *j, const char *path, int top, unsigned depth)
+{
+    struct stat st;
+    if (j->abort)
+        return KH_EUSER;
+    if (!top && excluded(j->wopts, path))
+        return finished(j, path, NULL, KH_SKIP_EXCLUDED, 0, NULL);
+    if (lstat(path, &st) != 0) {
+        int e = errno;
+        return finished(j, path, NULL, KH_SKIP_NONE, kh_errno_to_kh(e), strerror(e));
+    }
+    if (S_ISLNK(st.st_mode)) {
+        if (!top && !j->wopts->follow_symlinks)
+            return finished(j, path, &st, KH_SKIP_SYMLINK, 0, NULL);
+        if (stat(path, &st) != 0) {
+            int e = errno;
+            return finished(j, path, NULL, e == ELOOP ? KH_SKIP_LOOP : KH_SKIP_NONE,
+                            e == ELOOP ? 0 : kh_errno_to_kh(e), e == ELOOP ? NULL : strerror(e));
+        }
+    }
+    if (S_ISDIR(st.st_mode))
+        return walk_dir(j, path, &st, depth);
+    if (!S_ISREG(st.st_mode))
+        return finished(j, path, &st, KH_SKIP_SPECIAL, 0, NULL);
+    entry *e = new_entry(path);
+    if (!e)
+        return KH_ENOMEM;
+    e->st = st;
+    e->rep.size = (uint64_t)st.st_size;
+    return enqueue(j, e);
+}
+
+int kh_scan_paths(const kh_rules *rules, const kh_scan_options *sopts, const kh_walk_options *wopts,
+                  const char *const *paths, size_t npaths, kh_report_cb on_report, void *payload,
+                  kh_walk_stats *stats_out)
+{
+    kh_scan_options sdef = KH_SCAN_OPTIONS_INIT;
+    kh_walk_options wdef = KH_WALK_OPTIONS_INIT;
+    if (!rules || (!paths && npaths) || (sopts && sopts->version != KH_SCAN_OPTIONS_VERSION) ||
+        (wopts && wopts->version != KH_WALK_OPTIONS_VERSION))
+        return KH_EINVAL;
+    job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return KH_ENOMEM;
+    j->rules = rules;
+    j->sopts = sopts ? sopts : &sdef;
+    j->wopts = wopts ? wopts : &wdef;
+    j->cb = on_report;
+    j->payload = payload;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_mutex_init(&j->deliver_mu, NULL);
+    pthread_cond_init(&j->cv_work, NULL);
+    pthread_cond_init(&j->cv_space, NULL);
+    unsigned nthreads = j->wopts->threads ? j->wopts->threads : kh_ncpu();
+    if (nthreads > 256)
+        nthreads = 256;
+    pthread_t th[256];
+    unsigned started = 0;
+    int rc = 0;
+    for (; started < nthreads; started++)
+        if (pthread_create(&th[started], NULL, worker, j) != 0)
+            break;
+    if (!started)
+        rc = KH_ENOMEM;
+    for (size_t i = 0; i < npaths && !rc; i++)
+        rc = walk_path(j, paths[i], 1, 0);
+    pthread_mutex_lock(&j->mu);
+    j->walking_done = 1;
+    if (rc && rc != KH_EUSER)
+        j->abort = 1;
+    pthread_cond_broadcast(&j->cv_work);
+    pthread_mutex_unlock(&j->mu);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    deliver_ready(j);
+    if (!rc && j->failed)
+        rc = j->failed;
+    if (!rc && j->abort)
+        rc = KH_EUSER;
+    /* Entries never delivered (abort). */
+    for (uint64_t s = j->next_deliver; s < j->next_seq; s++)
+        entry_free(j->ring[s % WINDOW]);
+    if (stats_out)
+        *stats_out = j->stats;
+    KH_VEC_FREE(j->seen);
+    pthread_mutex_destroy(&j->mu);
+    pthread_mutex_destroy(&j->deliver_mu);
+    pthread_cond_destroy(&j->cv_work);
+    pthread_cond_destroy(&j->cv_space);
+    free(j);
+    return rc;
+}

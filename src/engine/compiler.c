@@ -547,7 +547,7 @@ int kh_compiler_build(kh_compiler *c, kh_rules **out)
     if (!(c->opts.flags & KH_COMPILE_NO_BUILTIN) && (rc = builtin_text(&builtin)))
         return rc;
     if (c->nsrc == 0 && builtin.len == 0) {
-        cdiag(c, KH_DIAG_ERROR, NULL, "no signatures to load");
+        cdiag(c, KH_DIAG_ERROR, NULL, "no signatures to load: give a database with -d, or leave out --no-builtin");
         return KH_EINVAL;
     }
     uint8_t key[32];

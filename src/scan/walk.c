@@ -278,7 +278,10 @@ static void *worker(void *arg)
         pthread_mutex_lock(&j->mu);
         entry *e = NULL;
         while (!j->abort) {
-            while (j->next_take < j->next_seq && j->ring[j->next_take % WINDOW]->kind == 1)
+            /* Skip finished entries (skips, errors); those before next_deliver
+             * may already be freed. */
+            while (j->next_take < j->next_seq &&
+                   (j->next_take < j->next_deliver || j->ring[j->next_take % WINDOW]->kind == 1))
                 j->next_take++;
             if (j->next_take < j->next_seq) {
                 e = j->ring[j->next_take % WINDOW];

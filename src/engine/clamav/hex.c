@@ -275,12 +275,12 @@ static int parse_group(hexp *p, kidvec *kv)
                 goto done;
             a->n++;
         }
-        if (a->n == 0) {
-            rc = fail(p, p->i, "empty alternative");
+        if (p->i >= p->n) {
+            rc = fail(p, st + (size_t)neg, "unterminated '('");
             goto done;
         }
-        if (p->i >= p->n) {
-            rc = fail(p, st, "unterminated '('");
+        if (a->n == 0) {
+            rc = fail(p, p->i, "empty alternative");
             goto done;
         }
         if (p->s[p->i++] == ')')

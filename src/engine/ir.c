@@ -87,6 +87,12 @@ void kh_ir_lengths(const kh_node *nodes, const uint32_t *kids, uint32_t root, ui
         break;
     case KH_OP_ASSERT:
         break;
+    case KH_OP_REPEAT:
+        kh_ir_lengths(nodes, kids, n->a, &a, &b);
+        lo = (uint32_t)KH_MIN((uint64_t)a * n->b, (uint64_t)KH_INF);
+        hi = (n->c == KH_INF || b == KH_INF) ? (b == 0 ? 0 : KH_INF)
+                                             : (uint32_t)KH_MIN((uint64_t)b * n->c, (uint64_t)KH_INF);
+        break;
     case KH_OP_SEQ:
         for (uint32_t i = 0; i < n->b; i++) {
             kh_ir_lengths(nodes, kids, kids[n->a + i], &a, &b);

@@ -41,12 +41,20 @@ enum kh_op {
     KH_OP_ALT,     /* a = kids offset, b = count: any one child */
     KH_OP_NALT,    /* a = kids offset, b = count, c = length: c bytes equal to no child */
     KH_OP_ASSERT,  /* a = KH_AS_*: a condition at the current position */
+    KH_OP_REPEAT,  /* a = child, b = min, c = max (KH_INF): the child repeated */
 };
+
+/* Node flags (kh_node.pad[0]). */
+#define KH_NF_LAZY 1u /* GAP/REPEAT: prefer fewer repetitions (yara hex jumps, `*?`) */
 
 enum kh_assert {
     KH_AS_BOUNDARY = 1, /* ClamAV (B): word boundary, file edges included */
     KH_AS_LINE,         /* ClamAV (L): CR, CRLF or file edges */
     KH_AS_NONALNUM,     /* ClamAV (W): a non-alphanumeric byte follows */
+    KH_AS_START,        /* regex ^: start of the data */
+    KH_AS_END,          /* regex $: end of the data */
+    KH_AS_WORDB,        /* regex \b */
+    KH_AS_NWORDB,       /* regex \B */
 };
 
 typedef struct kh_node {

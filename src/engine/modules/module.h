@@ -47,8 +47,10 @@ typedef struct kh_ycall {
     size_t len;
     kh_yarena *arena;
     void *scan;               /* opaque: the evaluator (for regex arguments) */
-    /* Tests a regex argument against bytes (set by the evaluator). */
+    /* Tests a regex argument against bytes (set by the evaluator): 1 match, 0 not. */
     int (*regex_match)(void *scan, uint32_t regex, const uint8_t *p, size_t n);
+    /* Delivers a console.log message to the application (the library never prints). */
+    void (*log)(void *scan, const char *msg, size_t n);
 } kh_ycall;
 
 typedef int (*kh_yfn)(const kh_ycall *c, const kh_yval *args, kh_yval *out);

@@ -27,6 +27,7 @@ typedef struct kh_cache kh_cache;
 
 #define KH_SCAN_ALLMATCH 0x1u   /**< report every matching signature, not the first */
 #define KH_SCAN_NO_ARCHIVE 0x2u /**< do not look inside archives */
+#define KH_SCAN_STRINGS 0x8u  /**< collect the matched strings of YARA rules */
 #define KH_SCAN_ALERT_LIMITS 0x4u /**< report exceeded limits as Heuristics.Limits.Exceeded.* results */
 
 typedef struct kh_scan_options {
@@ -51,7 +52,39 @@ typedef enum kh_detection_kind {
     KH_DET_HASH = 0,      /**< whole-file hash signature (.hdb .hsb) */
     KH_DET_BODY = 1,      /**< body signature (.ndb, built-in) */
     KH_DET_HEURISTIC = 2, /**< limits exceeded (Heuristics.Limits.Exceeded.*) */
+    KH_DET_RULE = 3,      /**< a YARA rule matched (details in kh_detection.rule) */
 } kh_detection_kind;
+
+/** A meta field of a YARA rule. */
+typedef struct kh_meta {
+    const char *key;
+    int type;          /**< 1 string, 2 integer, 3 boolean */
+    const char *str;   /**< string value (may hold NUL bytes: use len) */
+    size_t len;
+    int64_t num;       /**< integer or boolean value */
+} kh_meta;
+
+/** One match of a YARA string. */
+typedef struct kh_string_match {
+    const char *id;       /**< "$a" */
+    uint64_t offset;
+    uint32_t length;      /**< match length */
+    const uint8_t *data;  /**< the matched bytes (at most the first 512) */
+    uint32_t data_len;
+    int hex;              /**< 1 for hex strings (printed as hex bytes by yara -s) */
+} kh_string_match;
+
+/** What a matching YARA rule carries. Valid during the callback only. */
+typedef struct kh_rule_info {
+    const char *name;
+    const char *ns;              /**< namespace ("default") */
+    const char *const *tags;
+    size_t ntags;
+    const kh_meta *meta;
+    size_t nmeta;
+    const kh_string_match *strings; /**< filled when asked for (KH_SCAN_STRINGS) */
+    size_t nstrings;
+} kh_rule_info;
 
 typedef struct kh_detection {
     const char *name;       /**< signature name */
@@ -59,6 +92,7 @@ typedef struct kh_detection {
     const char *member;     /**< "inner.zip!dir/file" inside the scanned file; NULL: the file itself */
     kh_detection_kind kind;
     int64_t offset;         /**< start of the match in the member/file; -1 if not known */
+    const kh_rule_info *rule; /**< KH_DET_RULE only: namespace, tags, meta, strings */
 } kh_detection;
 
 /** Receives each detection of kh_scanner_scan_*(). */

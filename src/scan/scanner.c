@@ -286,6 +286,7 @@ static int emit(kh_scanner *s, size_t from)
     for (size_t i = from; i < s->dets.n; i++) {
         const kh_det *d = &s->dets.v[i];
         kh_detection out;
+        out.rule = NULL;
         if (d->sig == UINT32_MAX) {
             out.name = d->heur;
             out.source = "<heuristics>";

@@ -18,7 +18,11 @@
  *
  * In memory: an open-addressing hash table keyed by (device, inode),
  * guarded by one mutex (lookups are a few nanoseconds; workers take it
- * once per file).
+ * once per file). A dropped entry stays in the table as a tombstone with
+ * the time of the drop, so that the merge at save time cannot bring back
+ * the older record still on disk; tombstones are never written. The table
+ * holds at most twice the bound of live entries: beyond that new files are
+ * simply not remembered until the next save has trimmed it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,9 +44,11 @@
 typedef struct centry {
     uint64_t dev, ino, size;
     int64_t mtime_ns, ctime_ns;
-    uint32_t seen; /* minutes since the epoch when last confirmed clean */
-    uint32_t used; /* 1: slot in use (in memory only meaningful) */
+    uint32_t seen; /* minutes since the epoch when last confirmed clean (or dropped) */
+    uint32_t used; /* SLOT_*; only SLOT_LIVE entries are ever written */
 } centry;
+
+enum { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DROPPED = 2 };
 
 typedef struct chdr {
     char magic[8];
@@ -58,7 +64,8 @@ struct kh_cache {
     size_t max;
     pthread_mutex_t mu;
     centry *slot;
-    size_t cap, n; /* cap is a power of two */
+    size_t cap, n; /* cap is a power of two; n counts occupied slots */
+    size_t ndropped; /* tombstones among the n */
     int dirty;
 };
 
@@ -111,33 +118,15 @@ static int insert(kh_cache *c, const centry *e, int merge)
     centry *s = find(c, e->dev, e->ino);
     if (s->used) {
         if (merge && s->seen >= e->seen)
-            return 0;
+            return 0; /* ours is newer: a live entry, or a drop */
+        if (s->used == SLOT_DROPPED)
+            c->ndropped--;
     } else {
         c->n++;
     }
     *s = *e;
-    s->used = 1;
+    s->used = SLOT_LIVE;
     return 0;
-}
-
-static void remove_at(kh_cache *c, centry *s)
-{
-    /* Backward-shift deletion keeps probe chains intact. */
-    size_t i = (size_t)(s - c->slot);
-    s->used = 0;
-    c->n--;
-    size_t j = i;
-    for (;;) {
-        j = (j + 1) & (c->cap - 1);
-        if (!c->slot[j].used)
-            return;
-        size_t k = (size_t)mix(c->slot[j].dev, c->slot[j].ino) & (c->cap - 1);
-        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
-            c->slot[i] = c->slot[j];
-            c->slot[j].used = 0;
-            i = j;
-        }
-    }
 }
 
 /* Reads a cache file into c if it is intact and for the same rules. */
@@ -161,7 +150,7 @@ static void load(kh_cache *c, int fd)
         return;
     }
     for (uint64_t i = 0; i < h.n; i++)
-        if (v[i].used == 1)
+        if (v[i].used == SLOT_LIVE)
             insert(c, &v[i], 1);
     free(v);
 }
@@ -187,13 +176,13 @@ int kh_cache_open(kh_cache **out, const char *path, const kh_rules *rules, size_
     return 0;
 }
 
-size_t kh_cache_count(const kh_cache *c) { return c ? c->n : 0; }
+size_t kh_cache_count(const kh_cache *c) { return c ? c->n - c->ndropped : 0; }
 
 int kh_cache_check(kh_cache *c, const struct stat *st)
 {
     pthread_mutex_lock(&c->mu);
     centry *e = find(c, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
-    int hit = e && e->used && e->size == (uint64_t)st->st_size && e->mtime_ns == ns(&st->st_mtim) &&
+    int hit = e && e->used == SLOT_LIVE && e->size == (uint64_t)st->st_size && e->mtime_ns == ns(&st->st_mtim) &&
               e->ctime_ns == ns(&st->st_ctim);
     if (hit) {
         uint32_t now = (uint32_t)(time(NULL) / 60);
@@ -211,7 +200,9 @@ void kh_cache_put(kh_cache *c, const struct stat *st)
     centry e = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size, ns(&st->st_mtim),
                 ns(&st->st_ctim), (uint32_t)(time(NULL) / 60), 1};
     pthread_mutex_lock(&c->mu);
-    if (insert(c, &e, 0) == 0)
+    const centry *s = find(c, e.dev, e.ino);
+    int known = s && s->used == SLOT_LIVE;
+    if ((known || c->n - c->ndropped < 2 * c->max) && insert(c, &e, 0) == 0)
         c->dirty = 1;
     pthread_mutex_unlock(&c->mu);
 }
@@ -220,8 +211,10 @@ void kh_cache_drop(kh_cache *c, const struct stat *st)
 {
     pthread_mutex_lock(&c->mu);
     centry *e = find(c, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
-    if (e && e->used) {
-        remove_at(c, e);
+    if (e && e->used == SLOT_LIVE) {
+        e->used = SLOT_DROPPED;
+        e->seen = (uint32_t)(time(NULL) / 60);
+        c->ndropped++;
         c->dirty = 1;
     }
     pthread_mutex_unlock(&c->mu);
@@ -256,7 +249,7 @@ int kh_cache_save(kh_cache *c)
         load(&tmp, fd);
         close(fd);
         for (size_t i = 0; i < tmp.cap; i++)
-            if (tmp.slot[i].used)
+            if (tmp.slot[i].used == SLOT_LIVE)
                 insert(c, &tmp.slot[i], 1);
         free(tmp.slot);
     }
@@ -267,7 +260,7 @@ int kh_cache_save(kh_cache *c)
         goto done;
     }
     for (size_t i = 0; i < c->cap; i++)
-        if (c->slot[i].used)
+        if (c->slot[i].used == SLOT_LIVE)
             v[n++] = c->slot[i];
     if (n > c->max) {
         qsort(v, n, sizeof(centry), cmp_seen_desc);

@@ -21,6 +21,7 @@ typedef struct kh_cmd {
 } kh_cmd;
 
 int cmd_scan(int argc, char **argv);
+int cmd_inventory(int argc, char **argv);
 
 /* output.c */
 void kh_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

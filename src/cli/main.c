@@ -11,6 +11,7 @@
 
 static const kh_cmd cmds[] = {
     {"scan", cmd_scan, "scan files and folders for malware (ClamAV signatures)"},
+    {"inventory", cmd_inventory, "kiểm kê máy / host inventory: hardware, software, accounts, network, services"},
 };
 
 static void usage(FILE *f)

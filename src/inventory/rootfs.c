@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -209,4 +210,10 @@ const char *kh_trim(const char *s, size_t *n)
         b--;
     *n = b - a;
     return s + a;
+}
+
+int kh_path_join(char *out, size_t n, const char *dir, const char *name)
+{
+    int k = snprintf(out, n, "%s/%s", dir, name);
+    return k < 0 || (size_t)k >= n ? KH_ELIMIT : 0;
 }

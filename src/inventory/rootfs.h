@@ -58,6 +58,9 @@ int kh_root_lkind(const char *root, const char *path);
  * terminated; its length in *len) and advances *pos; NULL at the end. */
 const char *kh_next_line(const char *text, size_t size, size_t *pos, size_t *len);
 
+/* Writes "dir/name" into out (n bytes). @return 0, or KH_ELIMIT if it does not fit. */
+int kh_path_join(char *out, size_t n, const char *dir, const char *name);
+
 /* Trims blanks (space, tab, CR) at both ends of [s, s+*n). */
 const char *kh_trim(const char *s, size_t *n);
 

@@ -1,0 +1,68 @@
+/* Khiên — inventory: installed software packages.
+ *
+ * dpkg's status database is read by pkg_dpkg.c; this file turns it into
+ * the "packages" table: one row per package whose files are on the system
+ * (removed packages that left only configuration files are not installed
+ * software), keyed by name and architecture because multiarch hosts can
+ * have libfoo:amd64 and libfoo:i386 side by side. The source package and
+ * its version are kept when they differ from the binary package's, since
+ * advisories are written against source packages.
+ *
+ * An RPM database (rpmdb.sqlite, Packages, Packages.db) is detected but
+ * not read yet; the snapshot says so in a warning rather than pretending
+ * the host has no packages.
+ */
+#include <string.h>
+
+#include "inventory/inv_int.h"
+#include "inventory/pkg_dpkg.h"
+#include "inventory/rootfs.h"
+
+void kh_inv__collect_packages(kh_inventory *inv)
+{
+    kh_dpkg_db db;
+    kh_dpkg_init(&db);
+    int rc = kh_dpkg_read(&db, inv->rootdir);
+    int have_dpkg = rc != KH_ENOENT;
+    if (rc && rc != KH_ENOENT) {
+        if (rc == KH_ENOMEM)
+            inv->err = inv->err ? inv->err : rc;
+        kh_inv__warn(inv, "cannot read /var/lib/dpkg/status: %s", kh_strerror(rc));
+    }
+    for (size_t i = 0; i < db.ndiags; i++)
+        kh_inv__warn(inv, "/var/lib/dpkg/status:%u: %s (skipped)", db.diags[i].line, db.diags[i].message);
+    if (db.nbad > db.ndiags)
+        kh_inv__warn(inv, "/var/lib/dpkg/status: %zu more malformed entries skipped", db.nbad - db.ndiags);
+    kh_inv_table *t = kh_inv__table(inv, "packages", KH_INV_SOFTWARE);
+    for (size_t i = 0; i < db.n; i++) {
+        const kh_dpkg_pkg *p = &db.pkgs[i];
+        if (!kh_dpkg_is_present(p))
+            continue;
+        kh_inv_row *r = *p->arch ? kh_inv__rowf(inv, t, "%s:%s", p->name, p->arch) : kh_inv__row(inv, t, p->name);
+        kh_inv__set(inv, r, "name", p->name, 0);
+        kh_inv__set(inv, r, "version", p->version, 0);
+        kh_inv__set(inv, r, "arch", p->arch, 0);
+        if (strcmp(p->source, p->name) != 0)
+            kh_inv__set(inv, r, "source", p->source, 0);
+        if (strcmp(p->source_version, p->version) != 0)
+            kh_inv__set(inv, r, "source_version", p->source_version, 0);
+        if (strcmp(p->state, "installed") != 0)
+            kh_inv__set(inv, r, "state", p->state, 0);
+        if (strcmp(p->want, "hold") == 0)
+            kh_inv__set(inv, r, "hold", "yes", 0);
+        kh_inv__set(inv, r, "manager", "dpkg", 0);
+        kh_inv__set(inv, r, "summary", p->summary, 0);
+    }
+    kh_dpkg_dispose(&db);
+
+    static const char *const rpmdbs[] = {"/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages",
+                                         "/var/lib/rpm/Packages.db", "/usr/lib/sysimage/rpm/rpmdb.sqlite"};
+    int have_rpm = 0;
+    for (size_t i = 0; i < KH_ARRAY_LEN(rpmdbs) && !have_rpm; i++)
+        if (kh_root_kind(inv->rootdir, rpmdbs[i]) == KH_ROOT_FILE) {
+            have_rpm = 1;
+            kh_inv__warn(inv, "RPM database %s found but not read (RPM support is not implemented yet)", rpmdbs[i]);
+        }
+    if (!have_dpkg && !have_rpm)
+        kh_inv__warn(inv, "no package database found (/var/lib/dpkg/status, /var/lib/rpm)");
+}

@@ -17,6 +17,13 @@
  * and never stops the scan of the rest. We only hand libarchive buffers
  * whose first bytes look like a format we enabled (kh_archive_sniff), so
  * ordinary files never reach it.
+ *
+ * libarchive picks the format inside a compressed stream by bidding, and
+ * some bids accept content that is not that format: a stream starting with
+ * a block of zeros is an *empty* tar archive to it. A compressed stream in
+ * which no format found a single member is therefore read a second time
+ * with only the "raw" format, and its content is scanned as it is.
+ * Otherwise a few zero bytes in front of any payload would hide it.
  */
 #define _GNU_SOURCE
 #include <archive.h>
@@ -50,7 +57,9 @@ int kh_archive_sniff(const uint8_t *b, size_t n)
 #undef HAS
 }
 
-static struct archive *open_reader(void)
+/* A reader for every container we open, or (raw_only) for the content of
+ * a compressed stream as one member. */
+static struct archive *open_reader(int raw_only)
 {
     struct archive *a = archive_read_new();
     if (!a)
@@ -61,6 +70,10 @@ static struct archive *open_reader(void)
     archive_read_support_filter_lzma(a);
     archive_read_support_filter_zstd(a);
     archive_read_support_filter_lzip(a);
+    if (raw_only) {
+        archive_read_support_format_raw(a);
+        return a;
+    }
     archive_read_support_format_zip(a);
     archive_read_support_format_tar(a);
     archive_read_support_format_gnutar(a);
@@ -129,7 +142,10 @@ static int bomb(kh_scanner *s, unsigned long long out, unsigned long long in)
     return kh_scan_heuristic(s, "Heuristics.Limits.Exceeded.MaxRatio");
 }
 
-static int scan_members(kh_scanner *s, struct archive *a, uint64_t container_len, unsigned depth)
+/* Scans every member of an opened archive. *nmembers counts the members
+ * reached (regular files, or the content of a raw stream). */
+static int scan_members(kh_scanner *s, struct archive *a, uint64_t container_len, unsigned depth,
+                        unsigned *nmembers)
 {
     size_t mlen = s->member.len;
     kh_buf data = KH_BUF_INIT(0);
@@ -150,14 +166,16 @@ static int scan_members(kh_scanner *s, struct archive *a, uint64_t container_len
             break; /* uncompressed data read as "raw": not an archive after all */
         if (!raw && archive_entry_filetype(e) != AE_IFREG)
             continue;
+        (*nmembers)++;
+        /* The limit is about the archive, not about the member before. */
+        s->member.len = mlen;
+        if (s->member.data)
+            s->member.data[mlen] = 0;
         if (++s->file_members > s->o.max_files) {
             rc = limit_hit(s, "files", "too many archive members, the rest were not scanned: max-files",
                            (unsigned long long)s->o.max_files);
             break;
         }
-        s->member.len = mlen;
-        if (s->member.data)
-            s->member.data[mlen] = 0;
         kh_buf name = KH_BUF_INIT(8192);
         if (raw)
             raw_name(s, &name, "data");
@@ -245,18 +263,44 @@ static int check_depth(kh_scanner *s, unsigned depth)
     return 0;
 }
 
+/* One pass over an archive held in memory (fd < 0) or read from fd.
+ * *compressed tells whether a compression filter was found. */
+static int scan_pass(kh_scanner *s, int raw_only, const uint8_t *buf, size_t len, int fd, uint64_t container_len,
+                     unsigned depth, unsigned *nmembers, int *compressed)
+{
+    struct archive *a = open_reader(raw_only);
+    if (!a)
+        return KH_ENOMEM;
+    int rc = 0;
+    int orc = fd < 0 ? archive_read_open_memory(a, buf, len) : archive_read_open_fd(a, fd, 1u << 20);
+    if (orc == ARCHIVE_OK) {
+        rc = scan_members(s, a, container_len, depth, nmembers);
+        *compressed = archive_filter_count(a) > 1;
+    }
+    archive_read_free(a);
+    return rc;
+}
+
+/* Both passes: the archive, then (see the top of this file) the content of
+ * a compressed stream in which no format found a member. */
+static int scan_archive(kh_scanner *s, const uint8_t *buf, size_t len, int fd, uint64_t container_len, unsigned depth)
+{
+    unsigned n = 0;
+    int compressed = 0;
+    int rc = scan_pass(s, 0, buf, len, fd, container_len, depth, &n, &compressed);
+    if (rc || n || !compressed)
+        return rc;
+    if (fd >= 0 && lseek(fd, 0, SEEK_SET) != 0)
+        return 0;
+    return scan_pass(s, 1, buf, len, fd, container_len, depth, &n, &compressed);
+}
+
 int kh_archive_scan_mem(kh_scanner *s, const uint8_t *buf, size_t len, unsigned depth)
 {
     int rc = check_depth(s, depth);
     if (rc)
         return rc > 0 ? 0 : rc;
-    struct archive *a = open_reader();
-    if (!a)
-        return KH_ENOMEM;
-    if (archive_read_open_memory(a, buf, len) == ARCHIVE_OK)
-        rc = scan_members(s, a, len, depth);
-    archive_read_free(a);
-    return rc;
+    return scan_archive(s, buf, len, -1, len, depth);
 }
 
 int kh_archive_scan_fd(kh_scanner *s, int fd, unsigned depth)
@@ -267,11 +311,5 @@ int kh_archive_scan_fd(kh_scanner *s, int fd, unsigned depth)
     struct stat st;
     if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0)
         return 0;
-    struct archive *a = open_reader();
-    if (!a)
-        return KH_ENOMEM;
-    if (archive_read_open_fd(a, fd, 1u << 20) == ARCHIVE_OK)
-        rc = scan_members(s, a, (uint64_t)st.st_size, depth);
-    archive_read_free(a);
-    return rc;
+    return scan_archive(s, NULL, 0, fd, (uint64_t)st.st_size, depth);
 }

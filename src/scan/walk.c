@@ -150,9 +150,11 @@ static int enqueue(job *j, entry *e)
     }
     j->ring[j->next_seq % WINDOW] = e;
     j->next_seq++;
+    /* Once unlocked, a worker may scan, deliver and free e: read it now. */
+    int done = e->done;
     pthread_cond_signal(&j->cv_work);
     pthread_mutex_unlock(&j->mu);
-    if (e->done)
+    if (done)
         deliver_ready(j);
     return 0;
 }

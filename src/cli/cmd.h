@@ -22,6 +22,7 @@ typedef struct kh_cmd {
 
 int cmd_scan(int argc, char **argv);
 int cmd_inventory(int argc, char **argv);
+int cmd_vuln(int argc, char **argv);
 
 /* output.c */
 void kh_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

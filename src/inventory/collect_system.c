@@ -35,31 +35,6 @@ char *kh_inv__line(kh_inventory *inv, const char *fmt, ...)
 
 /* ---- os-release ------------------------------------------------------------------ */
 
-/* Value of KEY in an os-release text, unquoted (shell rules, simplified). */
-static char *osrel_get(const char *text, size_t len, const char *key)
-{
-    size_t pos = 0, n, kl = strlen(key);
-    const char *line;
-    while ((line = kh_next_line(text, len, &pos, &n)) != NULL) {
-        if (n <= kl || memcmp(line, key, kl) != 0 || line[kl] != '=')
-            continue;
-        const char *v = line + kl + 1;
-        size_t vn = n - kl - 1;
-        v = kh_trim(v, &vn);
-        kh_buf b = KH_BUF_INIT(4096);
-        char q = vn && (v[0] == '"' || v[0] == '\'') ? v[0] : 0;
-        for (size_t i = q ? 1 : 0; i < vn; i++) {
-            if (q && v[i] == q)
-                break;
-            if (q == '"' && v[i] == '\\' && i + 1 < vn)
-                i++;
-            kh_buf_putc(&b, v[i]);
-        }
-        return kh_buf_detach(&b, NULL);
-    }
-    return NULL;
-}
-
 static void collect_os(kh_inventory *inv)
 {
     kh_inv_table *t = kh_inv__table(inv, "os", KH_INV_SOFTWARE);
@@ -73,7 +48,7 @@ static void collect_os(kh_inventory *inv)
                                               {"VERSION_ID", "version_id"}, {"VERSION_CODENAME", "codename"},
                                               {"ID", "id"},             {"PRETTY_NAME", "pretty_name"}};
         for (size_t i = 0; i < KH_ARRAY_LEN(keys); i++) {
-            char *v = osrel_get(b.data, b.len, keys[i][0]);
+            char *v = kh_osrelease_value(b.data, b.len, keys[i][0]);
             kh_inv__set(inv, r, keys[i][1], v, 0);
             free(v);
         }

@@ -217,3 +217,37 @@ int kh_path_join(char *out, size_t n, const char *dir, const char *name)
     int k = snprintf(out, n, "%s/%s", dir, name);
     return k < 0 || (size_t)k >= n ? KH_ELIMIT : 0;
 }
+
+char *kh_osrelease_value(const char *text, size_t len, const char *key)
+{
+    size_t pos = 0, n, kl = strlen(key);
+    const char *line;
+    while ((line = kh_next_line(text, len, &pos, &n)) != NULL) {
+        if (n <= kl || memcmp(line, key, kl) != 0 || line[kl] != '=')
+            continue;
+        size_t vn = n - kl - 1;
+        const char *v = kh_trim(line + kl + 1, &vn);
+        kh_buf b = KH_BUF_INIT(4096);
+        char q = vn && (v[0] == '"' || v[0] == '\'') ? v[0] : 0;
+        for (size_t i = q ? 1 : 0; i < vn; i++) {
+            if (q && v[i] == q)
+                break;
+            if (q == '"' && v[i] == '\\' && i + 1 < vn)
+                i++;
+            kh_buf_putc(&b, v[i]);
+        }
+        return kh_buf_detach(&b, NULL);
+    }
+    return NULL;
+}
+
+char *kh_osrelease_get(const char *root, const char *key)
+{
+    kh_buf b = KH_BUF_INIT(0);
+    char *v = NULL;
+    if (kh_root_read(root, "/etc/os-release", 1u << 20, &b) == 0 ||
+        kh_root_read(root, "/usr/lib/os-release", 1u << 20, &b) == 0)
+        v = kh_osrelease_value(b.data, b.len, key);
+    kh_buf_dispose(&b);
+    return v;
+}

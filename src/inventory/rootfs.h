@@ -58,6 +58,12 @@ int kh_root_lkind(const char *root, const char *path);
  * terminated; its length in *len) and advances *pos; NULL at the end. */
 const char *kh_next_line(const char *text, size_t size, size_t *pos, size_t *len);
 
+/* The value of KEY in an os-release text (quotes and escapes removed), or
+ * NULL. Caller frees. */
+char *kh_osrelease_value(const char *text, size_t len, const char *key);
+/* The same, reading ROOT/etc/os-release or ROOT/usr/lib/os-release. */
+char *kh_osrelease_get(const char *root, const char *key);
+
 /* Writes "dir/name" into out (n bytes). @return 0, or KH_ELIMIT if it does not fit. */
 int kh_path_join(char *out, size_t n, const char *dir, const char *name);
 

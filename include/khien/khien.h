@@ -5,4 +5,5 @@
 #include "error.h"
 #include "rules.h"
 #include "scan.h"
+#include "audit.h"
 #endif

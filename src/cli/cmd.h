@@ -21,6 +21,7 @@ typedef struct kh_cmd {
 } kh_cmd;
 
 int cmd_scan(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_inventory(int argc, char **argv);
 int cmd_vuln(int argc, char **argv);
 

@@ -1,8 +1,9 @@
 """Sorts the detections two tools disagree on into likely causes, so a
 difference in a benchmark run points at a reproducer, not a pile of lines.
 
-Works for fixed body signatures (Name:0:*:HEX without wildcards) and hash
-signatures (hash:size:Name); anything else is "not analysed". Causes:
+Works for body signatures of target type 0 (translated to Python regular
+expressions, offsets *, n, n,m and EOF-n honoured) and hash signatures
+(hash:size:Name); anything else is "not analysed". Causes:
   clamscan only
     raw-missed-by-khien   the file's own bytes (or, "(decompressed)", the
                           content of a gzip/bzip2/xz file) hold the
@@ -13,6 +14,7 @@ signatures (hash:size:Name); anything else is "not analysed". Causes:
                           ClamAV decoded or unpacked something (gzip stream,
                           PDF stream, embedded file) that khien did not
     hash-missed-by-khien  a hash signature of the whole file
+    hash-of-decoded-content  a hash signature of something ClamAV extracted
   khien only
     clamav-skips-raw-html the raw bytes (or decompressed content) hold it
                           and they are HTML: ClamAV scans only normalised
@@ -22,9 +24,15 @@ signatures (hash:size:Name); anything else is "not analysed". Causes:
     khien-member          khien found it in an archive member that
                           clamscan did not report
     khien-unexplained     neither in the raw bytes nor reported in a member
+    clamav-skips-raw-html (hash)  the whole file's hash matches and it is
+                          HTML: ClamAV 1.4 checks hash signatures during the
+                          raw scan, which it skips for HTML
+    hash-missed-by-clamav the whole file's hash matches, other file types
+    khien-hash-mismatch   khien reported a hash the file does not have
 """
 import bz2
 import gzip
+import hashlib
 import lzma
 import os
 import re
@@ -46,13 +54,69 @@ def load_signatures(db_files):
                     continue
                 parts = line.split(":")
                 if ext in ("ndb", "ndu"):
-                    if len(parts) >= 4 and re.fullmatch(r"([0-9a-fA-F]{2})+", parts[3]) and parts[2] == "*":
-                        sigs[parts[0]] = ("body", bytes.fromhex(parts[3]), line)
-                    else:
-                        sigs[parts[0]] = ("other", None, line)
+                    m = None
+                    if len(parts) >= 4 and parts[1] == "0":
+                        try:
+                            m = body_matcher(parts[2], parts[3])
+                        except ValueError:
+                            m = None
+                    sigs[parts[0]] = ("body", m, line) if m else ("other", None, line)
                 elif ext in ("hdb", "hsb", "hdu", "hsu") and len(parts) >= 3:
                     sigs[parts[2]] = ("hash", parts[0], line)
     return sigs
+
+
+def hex_to_regex(h):
+    """A ClamAV hex signature as a Python bytes regex (DOTALL)."""
+    out, i, n = [], 0, len(h)
+    while i < n:
+        c = h[i]
+        if h.startswith("??", i):
+            out.append(b"."); i += 2
+        elif c == "*":
+            out.append(b".*?"); i += 1
+        elif c == "{":
+            j = h.index("}", i)
+            lo, dash, hi = h[i + 1:j].partition("-")
+            if not dash:
+                out.append(b".{%d}" % int(lo))
+            else:
+                out.append(b".{%d,%s}" % (int(lo or 0), hi.encode()))
+            i = j + 1
+        elif c == "!" or c == "(":
+            neg = c == "!"
+            j = h.index(")", i)
+            alts = h[i + (2 if neg else 1):j].split("|")
+            if neg:
+                if any(len(a) != 2 for a in alts):
+                    raise ValueError("negated multi-byte alternative")
+                out.append(b"[^" + b"".join(re.escape(bytes.fromhex(a)) for a in alts) + b"]")
+            else:
+                out.append(b"(?:" + b"|".join(hex_to_regex(a) for a in alts) + b")")
+            i = j + 1
+        elif h[i + 1:i + 2] == "?":
+            hi = int(c, 16) << 4
+            out.append(b"[" + re.escape(bytes([hi])) + b"-" + re.escape(bytes([hi | 15])) + b"]"); i += 2
+        elif c == "?":
+            lo = int(h[i + 1], 16)
+            out.append(b"[" + b"".join(re.escape(bytes([x << 4 | lo])) for x in range(16)) + b"]"); i += 2
+        else:
+            out.append(re.escape(bytes.fromhex(h[i:i + 2]))); i += 2
+    return b"".join(out)
+
+
+def body_matcher(offset, hexsig):
+    """match(data) -> bool for an .ndb body signature of target type 0 with
+    offset *, n, n,m or EOF-n (the ClamAV semantics: where the match starts)."""
+    rx = re.compile(hex_to_regex(hexsig), re.S)
+    if offset == "*":
+        return lambda d: rx.search(d) is not None
+    if offset.startswith("EOF-"):
+        k = int(offset[4:])
+        return lambda d: len(d) >= k and rx.match(d, len(d) - k) is not None
+    lo, _, shift = offset.partition(",")
+    lo, shift = int(lo), int(shift or 0)
+    return lambda d: any(rx.match(d, p) for p in range(lo, min(len(d), lo + shift) + 1))
 
 
 def file_type(path):
@@ -76,26 +140,34 @@ def is_html(data):
 def classify(side, rel_path, name, root, sigs, khien_where):
     kind = sigs.get(name, ("unknown", None, ""))
     path = os.path.join(root, rel_path)
-    if kind[0] == "hash":
-        return ("hash-missed-by-khien" if side == "clamscan" else "hash-extra-in-khien"), kind[2]
-    if kind[0] != "body":
+    if kind[0] not in ("hash", "body"):
         return "not-analysed", kind[2]
-    sig = kind[1]
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
         return "file-unreadable", kind[2]
+    if kind[0] == "hash":
+        want = kind[1].lower()
+        algo = {32: hashlib.md5, 40: hashlib.sha1, 64: hashlib.sha256}.get(len(want))
+        whole = algo is not None and algo(data).hexdigest() == want
+        if side == "clamscan":
+            return ("hash-missed-by-khien" if whole else "hash-of-decoded-content"), kind[2]
+        if not whole:
+            return ("khien-member" if any(m for m, _ in khien_where.get((rel_path, name), [])) else
+                    "khien-hash-mismatch"), kind[2]
+        return ("clamav-skips-raw-html (hash)" if is_html(data) else "hash-missed-by-clamav"), kind[2]
+    match = kind[1]
     views = [("", data)] + [(" (decompressed)", d) for d in decompressed(data)]
     for where, v in views:
-        if sig in v:
+        if match(v):
             if side == "clamscan":
                 return "raw-missed-by-khien" + where, kind[2]
             return ("clamav-skips-raw-html" if is_html(v) else "raw-missed-by-clamav") + where, kind[2]
     if side == "clamscan":
         for where, v in views:
             low = v.lower()
-            if sig in low or sig in WS.sub(b"", low) or sig in WS.sub(b" ", low):
+            if match(low) or match(WS.sub(b"", low)) or match(WS.sub(b" ", low)):
                 return "clamav-normalised" + where, kind[2]
         return "clamav-decoded", kind[2]
     if any(m for m, _ in khien_where.get((rel_path, name), [])):

@@ -6,6 +6,8 @@
 # decompression bombs made at test time (300 MB of zeros through a pipe,
 # never stored) that must be reported quickly and in little memory.
 . "$SRC/tests/lib.sh"
+PY=/usr/bin/python3 # the system one starts fast; a pyenv shim can take seconds
+[ -x "$PY" ] || PY=python3
 F="Eicar-Test-Signature FOUND"
 A=$T/a
 mkdir -p "$A/src/dir/inner"
@@ -127,7 +129,7 @@ head -c 300M /dev/zero | gzip -6 > "$B/bomb.gz"
 # run_measured CMD...: like expect_rc's run, and sets MAXRSS_KB and SECS.
 run_measured() {
   local r
-  r=$(python3 - "$T/out" "$T/err" "$@" <<'EOF'
+  r=$("$PY" - "$T/out" "$T/err" "$@" <<'EOF'
 import resource, subprocess, sys, time
 out, err, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
 t = time.time()

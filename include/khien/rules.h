@@ -59,6 +59,8 @@ typedef struct kh_rules_stats {
     uint64_t flevel_skipped;                   /**< outside our functionality level */
     uint64_t databases;                        /**< database files read */
     uint64_t prefiltered;                      /**< body signatures needing a confirm step */
+    uint64_t yara_rules;                       /**< YARA rules */
+    uint64_t yara_strings;                     /**< YARA strings */
     int from_cache;                            /**< 1 if loaded from the compiled cache */
 } kh_rules_stats;
 
@@ -81,6 +83,17 @@ KH_API int kh_compiler_add_path(kh_compiler *c, const char *path);
 KH_API int kh_compiler_add_text(kh_compiler *c, const char *kind, const char *origin,
                                 const char *text, size_t len);
 
+/** Adds a YARA rule file in namespace @p ns (NULL: "default"). Includes are
+ *  read relative to the including file when the set is built.
+ *  @return 0, KH_ENOENT, KH_EACCES, KH_EINVAL, KH_ENOMEM. */
+KH_API int kh_compiler_add_yara_file(kh_compiler *c, const char *path, const char *ns);
+/** Adds YARA rule text held in memory; @p origin names it in diagnostics. */
+KH_API int kh_compiler_add_yara_text(kh_compiler *c, const char *ns, const char *origin, const char *text,
+                                     size_t len);
+/** Defines a YARA external variable (as `yara -d name=value`: true/false,
+ *  an integer, a float, otherwise a string). @return 0, KH_EINVAL, KH_ENOMEM. */
+KH_API int kh_compiler_define(kh_compiler *c, const char *name, const char *value);
+
 /** Number of diagnostics recorded so far, and one of them (borrowed). */
 KH_API size_t kh_compiler_diag_count(const kh_compiler *c);
 KH_API const kh_diag *kh_compiler_diag(const kh_compiler *c, size_t i);
@@ -93,6 +106,13 @@ KH_API const kh_diag *kh_compiler_diag(const kh_compiler *c, size_t i);
 KH_API int kh_compiler_build(kh_compiler *c, kh_rules **out);
 
 KH_API void kh_rules_destroy(kh_rules *r);
+
+/** Writes a compiled set to a file (`khien compile -o`), atomically.
+ *  @return 0, KH_EIO, KH_ENOMEM. */
+KH_API int kh_rules_save(const kh_rules *r, const char *path);
+/** Loads a set written by kh_rules_save(). A damaged or foreign file is
+ *  refused (KH_EFORMAT), never trusted. @return 0, KH_ENOENT, KH_EFORMAT, KH_ENOMEM. */
+KH_API int kh_rules_load(kh_rules **out, const char *path);
 KH_API void kh_rules_get_stats(const kh_rules *r, kh_rules_stats *out);
 /** Total signatures usable for detection (hash + body). */
 KH_API uint64_t kh_rules_count(const kh_rules *r);

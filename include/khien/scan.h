@@ -29,6 +29,8 @@ typedef struct kh_cache kh_cache;
 #define KH_SCAN_NO_ARCHIVE 0x2u /**< do not look inside archives */
 #define KH_SCAN_STRINGS 0x8u  /**< collect the matched strings of YARA rules */
 #define KH_SCAN_ALERT_LIMITS 0x4u /**< report exceeded limits as Heuristics.Limits.Exceeded.* results */
+#define KH_SCAN_YARA_ALL 0x10u /**< also report YARA rules that did not match (kh_rule_info.matched = 0) */
+#define KH_SCAN_FAST 0x20u     /**< at most one match per YARA string in reports (yara -f) */
 
 typedef struct kh_scan_options {
     unsigned version;          /**< KH_SCAN_OPTIONS_VERSION */
@@ -39,12 +41,13 @@ typedef struct kh_scan_options {
     unsigned max_files;        /**< members per file, all nesting levels together */
     unsigned max_ratio;        /**< member size / compressed size above which a member is a bomb */
     uint64_t stream_threshold; /**< files above this are scanned in streaming mode */
+    unsigned timeout_ms;       /**< YARA rule evaluation time limit per file; 0: none */
 } kh_scan_options;
 
 #define KH_SCAN_OPTIONS_VERSION 1
 #define KH_SCAN_OPTIONS_INIT                                                  \
     {KH_SCAN_OPTIONS_VERSION, 0, 100ull << 20, 400ull << 20, 16, 10000, 250, \
-     64ull << 20}
+     64ull << 20, 0}
 
 /* ---- Results -------------------------------------------------------- */
 
@@ -77,6 +80,7 @@ typedef struct kh_string_match {
 /** What a matching YARA rule carries. Valid during the callback only. */
 typedef struct kh_rule_info {
     const char *name;
+    int matched;                 /**< 0 only with KH_SCAN_YARA_ALL */
     const char *ns;              /**< namespace ("default") */
     const char *const *tags;
     size_t ntags;
@@ -119,6 +123,13 @@ KH_API int kh_scanner_scan_fd(kh_scanner *s, int fd, kh_detection_cb on_detect,
 KH_API int kh_scanner_scan_file(kh_scanner *s, const char *path, kh_detection_cb on_detect,
                                 kh_warning_cb on_warn, void *payload);
 
+/** Overrides a YARA external variable for later scans (as yara -d with
+ *  compiled rules). @return 0, KH_ENOTFOUND (not declared), KH_EINVAL (bad value). */
+KH_API int kh_scanner_define(kh_scanner *s, const char *name, const char *value);
+/** Receives console.log() messages of YARA rules. */
+typedef void (*kh_log_cb)(const char *msg, size_t len, void *payload);
+KH_API void kh_scanner_set_log(kh_scanner *s, kh_log_cb cb, void *payload);
+
 /** Message about the last failure of this scanner (never NULL). */
 KH_API const char *kh_scanner_last_error(const kh_scanner *s);
 /** Bytes the scanner has examined so far (archive contents included). */
@@ -160,6 +171,8 @@ typedef struct kh_file_report {
     const kh_detection *detections; /**< in a deterministic order */
     size_t nwarnings;
     const char *const *warnings;
+    size_t nlogs;
+    const char *const *logs; /**< console.log() messages of YARA rules, in order */
     uint64_t bytes_scanned;
 } kh_file_report;
 
@@ -172,10 +185,13 @@ typedef struct kh_walk_options {
     const char *const *excludes; /**< fnmatch(3) patterns, matched against full path and name */
     size_t nexcludes;
     kh_cache *cache;             /**< NULL: no clean-file cache */
+    unsigned max_depth;          /**< 0: recurse without limit; 1: only the files directly in a folder */
+    const char *const *defines;  /**< "name=value" YARA external values set on every scanner */
+    size_t ndefines;
 } kh_walk_options;
 
 #define KH_WALK_OPTIONS_VERSION 1
-#define KH_WALK_OPTIONS_INIT {KH_WALK_OPTIONS_VERSION, 0, 0, NULL, 0, NULL}
+#define KH_WALK_OPTIONS_INIT {KH_WALK_OPTIONS_VERSION, 0, 0, NULL, 0, NULL, 0, NULL, 0}
 
 typedef struct kh_walk_stats {
     uint64_t files, dirs, skipped, errors, cached, infected, detections, bytes;

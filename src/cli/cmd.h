@@ -22,6 +22,8 @@ typedef struct kh_cmd {
 
 int cmd_scan(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_yara(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
 int cmd_inventory(int argc, char **argv);
 int cmd_vuln(int argc, char **argv);
 

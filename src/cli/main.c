@@ -12,6 +12,8 @@
 static const kh_cmd cmds[] = {
     {"scan", cmd_scan, "scan files and folders for malware (ClamAV signatures)"},
     {"audit", cmd_audit, "kiểm tra cấu hình bảo mật / security configuration audit (Wazuh SCA policies)"},
+    {"yara", cmd_yara, "scan with YARA rules, as the yara command"},
+    {"compile", cmd_compile, "compile YARA rules for khien yara -C"},
     {"inventory", cmd_inventory, "kiểm kê máy / host inventory: hardware, software, accounts, network, services"},
     {"vuln", cmd_vuln, "lỗ hổng đã biết / known vulnerabilities of installed packages (OSV advisories)"},
 };

@@ -24,7 +24,9 @@
 
 #include "engine/clamav/clamav.h"
 #include "engine/digest.h"
+#include "engine/exec.h"
 #include "engine/rules_int.h"
+#include "engine/yara/ybuild.h"
 #include "platform/platform.h"
 
 #define MAX_SOURCES 4096u
@@ -35,6 +37,8 @@ typedef struct source {
     char *path;   /* as shown to users */
     char ext[8];
     kh_dbkind kind;
+    int yara;     /* a YARA rule file (kind unused) */
+    char *ns;     /* YARA namespace */
     char *text;   /* in-memory source, or NULL */
     size_t textlen;
     struct stat st;
@@ -46,6 +50,10 @@ struct kh_compiler {
     size_t nsrc, capsrc;
     kh_diagv diags;
     int built;
+    /* YARA external variables, as "name=value" strings in definition order */
+    KH_VEC(char *) defines;
+    /* included files read while parsing YARA sources: path and SHA-256 of content */
+    KH_VEC(kh_dep) deps;
 };
 
 void kh_diagv_add(kh_diagv *d, kh_diag_severity sev, const char *file, unsigned line, unsigned col, const char *msg)
@@ -102,7 +110,14 @@ void kh_compiler_destroy(kh_compiler *c)
     for (size_t i = 0; i < c->nsrc; i++) {
         free(c->src[i].path);
         free(c->src[i].text);
+        free(c->src[i].ns);
     }
+    for (size_t i = 0; i < c->defines.n; i++)
+        free(c->defines.v[i]);
+    KH_VEC_FREE(c->defines);
+    for (size_t i = 0; i < c->deps.n; i++)
+        free(c->deps.v[i].path);
+    KH_VEC_FREE(c->deps);
     free(c->src);
     kh_diagv_free(&c->diags);
     free((void *)c->opts.cache_dir);
@@ -141,11 +156,14 @@ static int push_source(kh_compiler *c, source *s)
     return 0;
 }
 
-static int add_file(kh_compiler *c, const char *path, int from_dir)
+static int is_yara_ext(const char *ext) { return strcmp(ext, "yar") == 0 || strcmp(ext, "yara") == 0; }
+
+static int add_file_ns(kh_compiler *c, const char *path, int from_dir, const char *ns)
 {
     const char *ext = ext_of(path);
     int pua = 0;
-    kh_dbkind kind = strlen(ext) < 8 ? kh_clamav_kind(ext, &pua) : KH_DB_UNKNOWN;
+    int yara = is_yara_ext(ext) || ns != NULL;
+    kh_dbkind kind = yara ? KH_DB_LATER : strlen(ext) < 8 ? kh_clamav_kind(ext, &pua) : KH_DB_UNKNOWN;
     if (kind == KH_DB_UNKNOWN) {
         if (from_dir)
             return 0;
@@ -169,13 +187,66 @@ static int add_file(kh_compiler *c, const char *path, int from_dir)
         return KH_EINVAL;
     }
     s.kind = kind;
-    memcpy(s.ext, ext, strlen(ext) + 1);
-    if (!(s.path = kh_strdup(path)))
+    s.yara = yara;
+    memcpy(s.ext, ext, strlen(ext) < 8 ? strlen(ext) + 1 : 1);
+    if (!(s.path = kh_strdup(path)) || (yara && !(s.ns = kh_strdup(ns ? ns : "default")))) {
+        free(s.path);
         return KH_ENOMEM;
+    }
+    int rc = push_source(c, &s);
+    if (rc) {
+        free(s.path);
+        free(s.ns);
+    }
+    return rc;
+}
+
+static int add_file(kh_compiler *c, const char *path, int from_dir) { return add_file_ns(c, path, from_dir, NULL); }
+
+int kh_compiler_add_yara_file(kh_compiler *c, const char *path, const char *ns)
+{
+    if (!c || !path || c->built)
+        return KH_EINVAL;
+    return add_file_ns(c, path, 0, ns ? ns : "default");
+}
+
+int kh_compiler_add_yara_text(kh_compiler *c, const char *ns, const char *origin, const char *text, size_t len)
+{
+    if (!c || !origin || (!text && len) || c->built)
+        return KH_EINVAL;
+    source s = {0};
+    s.kind = KH_DB_LATER;
+    s.yara = 1;
+    s.path = kh_strdup(origin);
+    s.ns = kh_strdup(ns ? ns : "default");
+    s.text = malloc(len + 1);
+    if (!s.path || !s.ns || !s.text) {
+        free(s.path), free(s.ns), free(s.text);
+        return KH_ENOMEM;
+    }
+    if (len)
+        memcpy(s.text, text, len);
+    s.text[len] = 0;
+    s.textlen = len;
     int rc = push_source(c, &s);
     if (rc)
-        free(s.path);
+        free(s.path), free(s.ns), free(s.text);
     return rc;
+}
+
+int kh_compiler_define(kh_compiler *c, const char *name, const char *value)
+{
+    if (!c || !name || !value || c->built || !*name)
+        return KH_EINVAL;
+    kh_buf b = KH_BUF_INIT(1u << 20);
+    if (kh_buf_printf(&b, "%s=%s", name, value))
+        return KH_ENOMEM;
+    if (KH_VEC_RESERVE(c->defines, 1, 65536)) {
+        kh_buf_dispose(&b);
+        return KH_ENOMEM;
+    }
+    c->defines.v[c->defines.n++] = kh_buf_detach(&b, NULL);
+    return 0;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -303,8 +374,30 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
     int rc = kh_buf_printf(&k, "khien-db/1/%s/%u/%s\n", KH_VERSION_STRING,
                            c->opts.flags & (KH_COMPILE_PUA | KH_COMPILE_NO_BUILTIN | KH_COMPILE_STRICT),
                            builtin->data ? builtin->data : "");
+    for (size_t i = 0; i < c->defines.n && !rc; i++)
+        rc = kh_buf_printf(&k, "define %s\n", c->defines.v[i]);
     for (size_t i = 0; i < c->nsrc && !rc; i++) {
         source *s = &c->src[i];
+        if (s->yara && !s->text) {
+            /* Rule files are small: key on their content (includes are checked on load). */
+            kh_map m;
+            uint8_t h[32];
+            char hex[65];
+            if ((rc = kh_map_path(&m, s->path, 1ull << 30))) {
+                cdiag(c, KH_DIAG_ERROR, s->path, "cannot read rules: %s", kh_strerror(rc));
+                break;
+            }
+            rc = kh_sha256(m.data, m.len, h);
+            kh_map_release(&m);
+            kh_hex_encode(h, 32, hex);
+            if (!rc)
+                rc = kh_buf_printf(&k, "yara %s %s %s\n", s->ns, s->path, hex);
+            continue;
+        }
+        if (s->yara)
+            rc = kh_buf_printf(&k, "yara-ns %s\n", s->ns);
+        if (rc)
+            break;
         if (s->text) {
             uint8_t h[32];
             char hex[65];
@@ -421,7 +514,7 @@ static int load_source(kh_compiler *c, size_t i, kh_dbctx *ctx, char ***ign, siz
                        int ign_pass)
 {
     source *s = &c->src[i];
-    if ((s->kind == KH_DB_IGN) != ign_pass)
+    if (s->yara || (s->kind == KH_DB_IGN) != ign_pass)
         return 0;
     kh_map m = {0};
     const char *text = s->text;
@@ -444,6 +537,113 @@ static int load_source(kh_compiler *c, size_t i, kh_dbctx *ctx, char ***ign, siz
         rc = kh_clamav_load(ctx, s->kind, s->ext, text, len);
     kh_map_release(&m);
     return rc;
+}
+
+/* ---- YARA sources ------------------------------------------------------------ */
+
+#define MAX_RULE_FILE (64u << 20)
+
+static void yara_diag(void *ud, kh_diag_severity sev, const char *file, unsigned line, unsigned col, const char *msg)
+{
+    kh_compiler *c = ud;
+    kh_diagv_add(&c->diags, sev, file, line, col, msg);
+}
+
+/* Reads an included rule file, relative to the including file's folder,
+ * and remembers its content hash as a dependency of the compiled set. */
+static int yara_include(void *ud, const char *from, const char *name, char **text, size_t *len, char **path)
+{
+    kh_compiler *c = ud;
+    kh_buf p = KH_BUF_INIT(8192);
+    int rc;
+    const char *slash = from ? strrchr(from, '/') : NULL;
+    if (name[0] == '/' || !slash)
+        rc = kh_buf_puts(&p, name);
+    else if (!(rc = kh_buf_append(&p, from, (size_t)(slash - from) + 1)))
+        rc = kh_buf_puts(&p, name);
+    if (rc) {
+        kh_buf_dispose(&p);
+        return rc;
+    }
+    kh_map m;
+    if ((rc = kh_map_path(&m, p.data, MAX_RULE_FILE))) {
+        kh_buf_dispose(&p);
+        return rc;
+    }
+    char *t = malloc(m.len + 1);
+    kh_dep d = {0};
+    if (!t || KH_VEC_RESERVE(c->deps, 1, 1u << 20) || kh_sha256(m.data, m.len, d.sum) || !(d.path = kh_strdup(p.data))) {
+        free(t);
+        kh_map_release(&m);
+        kh_buf_dispose(&p);
+        return KH_ENOMEM;
+    }
+    memcpy(t, m.data, m.len);
+    t[m.len] = 0;
+    *len = m.len;
+    kh_map_release(&m);
+    c->deps.v[c->deps.n++] = d;
+    *text = t;
+    *path = kh_buf_detach(&p, NULL);
+    return 0;
+}
+
+static int parse_yara(kh_compiler *c, kh_ybuild *yb)
+{
+    int rc = 0;
+    for (size_t i = 0; i < c->defines.n && !rc; i++) {
+        char *eq = strchr(c->defines.v[i], '=');
+        *eq = 0;
+        rc = kh_ybuild_define(yb, c->defines.v[i], eq + 1);
+        *eq = '=';
+    }
+    for (size_t i = 0; i < c->nsrc && !rc; i++) {
+        source *s = &c->src[i];
+        if (!s->yara)
+            continue;
+        kh_map m = {0};
+        const char *text = s->text;
+        size_t len = s->textlen;
+        if (!text) {
+            if ((rc = kh_map_path(&m, s->path, MAX_RULE_FILE))) {
+                cdiag(c, KH_DIAG_ERROR, s->path, "cannot read rules: %s", kh_strerror(rc));
+                break;
+            }
+            text = (const char *)m.data;
+            len = m.len;
+        }
+        rc = kh_yara_parse(yb, s->ns, s->path, text, len);
+        kh_map_release(&m);
+    }
+    return rc;
+}
+
+/* Moves the YARA arrays into the set and marks rules that need a string. */
+static void freeze_yara(struct kh_rules *r, kh_ybuild *yb)
+{
+#define TAKE(field, count, vec)                \
+    do {                                       \
+        r->field = (vec).v;                    \
+        r->count = (uint32_t)(vec).n;          \
+        r->heap[r->nheap++] = (vec).v;         \
+        (vec).v = NULL;                        \
+        (vec).n = (vec).cap = 0;               \
+    } while (0)
+    TAKE(yrules, nyrules, yb->rules);
+    TAKE(ystrs, nystrs, yb->ystrs);
+    TAKE(yexprs, nyexprs, yb->exprs);
+    TAKE(ylists, nylists, yb->lists);
+    TAKE(ymetas, nymetas, yb->metas);
+    TAKE(yregexes, nyregexes, yb->regexes);
+    TAKE(yexts, nyexts, yb->exts);
+#undef TAKE
+    r->ymodules = yb->modules_used;
+    kh_yrule *rules = (kh_yrule *)r->yrules;
+    for (uint32_t i = 0; i < r->nyrules; i++)
+        if (kh_ycond_needs_string(r, rules[i].cond))
+            rules[i].flags |= KH_YRF_NEEDS_STRING;
+    r->stats.yara_rules = r->nyrules;
+    r->stats.yara_strings = r->nystrs;
 }
 
 static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **out)
@@ -486,6 +686,16 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
     free(ign);
     if (rc)
         goto fail;
+    /* YARA rules: their strings become patterns of the same matcher. */
+    kh_ybuild yb;
+    kh_ybuild_init(&yb, &b);
+    yb.diag = yara_diag;
+    yb.include = yara_include;
+    yb.ud = c;
+    if ((rc = parse_yara(c, &yb))) {
+        kh_ybuild_dispose(&yb);
+        goto fail;
+    }
 
     /* Matcher. */
     if (b.pats.n) {
@@ -496,9 +706,17 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
             cdiag(c, KH_DIAG_ERROR, "<matcher>", "cannot compile the body signatures: %s",
                   err.data ? err.data : kh_strerror(rc));
             kh_buf_dispose(&err);
+            kh_ybuild_dispose(&yb);
             goto fail;
         }
         kh_buf_dispose(&err);
+        /* yara never reports a regex match longer than its scan limit: such
+         * patterns are confirmed with that limit. */
+        for (size_t i = 0; i < yb.ystrs.n; i++) {
+            kh_pat *pt = &b.pats.v[yb.ystrs.v[i].pat];
+            if ((yb.ystrs.v[i].flags & KH_YS_REGEX) && pt->maxlen > KH_Y_RE_SCAN_LIMIT)
+                pt->exact = 0;
+        }
         for (size_t i = 0; i < b.pats.n; i++)
             r->stats.prefiltered += !b.pats.v[i].exact || b.pats.v[i].offkind != KH_OFF_ANY;
     }
@@ -506,8 +724,10 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
     for (int role = 0; role < 2 && !rc; role++)
         for (unsigned a = 0; a < KH_NALG && !rc; a++)
             rc = finish_table(role ? &r->allow[a] : &r->detect[a], &b.hrec[role][a], a, r->heap, &r->nheap);
-    if (rc)
+    if (rc) {
+        kh_ybuild_dispose(&yb);
         goto fail;
+    }
     /* Freeze: the builder's arrays become the set's. */
     r->nodes = b.nodes.v, r->nnodes = (uint32_t)b.nodes.n;
     r->kids = b.kids.v, r->nkids = (uint32_t)b.kids.n;
@@ -523,6 +743,8 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
     r->heap[r->nheap++] = (void *)r->bytes;
     r->strs = kh_buf_detach(&b.strs, &r->nstrs);
     r->heap[r->nheap++] = (void *)r->strs;
+    freeze_yara(r, &yb);
+    kh_ybuild_dispose(&yb);
     memset(&b.nodes, 0, sizeof(b.nodes));
     memset(&b.kids, 0, sizeof(b.kids));
     memset(&b.pats, 0, sizeof(b.pats));
@@ -572,7 +794,7 @@ int kh_compiler_build(kh_compiler *c, kh_rules **out)
             goto done_path;
         if (c->opts.cache_dir && kh_mkdir_p(c->opts.cache_dir, 0700) == 0) {
             kh_diagv mine = {.v = c->diags.v + ndiag_before, .n = c->diags.n - ndiag_before};
-            if (kh_dbfile_write(r, &mine, key, path.data) == 0)
+            if (kh_dbfile_write(r, &mine, c->deps.v, c->deps.n, key, path.data) == 0)
                 prune_cache(c->opts.cache_dir);
         }
     }
@@ -606,7 +828,32 @@ void kh_rules_get_stats(const kh_rules *r, kh_rules_stats *out)
 
 uint64_t kh_rules_count(const kh_rules *r)
 {
-    return r ? r->stats.hash_md5 + r->stats.hash_sha1 + r->stats.hash_sha256 + r->stats.body : 0;
+    return r ? r->stats.hash_md5 + r->stats.hash_sha1 + r->stats.hash_sha256 + r->stats.body + r->stats.yara_rules : 0;
 }
 
 const uint8_t *kh_rules_id(const kh_rules *r) { return r ? r->id : NULL; }
+
+/* Explicitly saved sets are not tied to sources: a fixed key marks them. */
+static const uint8_t explicit_key[32] = "khien compiled rules, explicit";
+
+int kh_rules_save(const kh_rules *r, const char *path)
+{
+    if (!r || !path)
+        return KH_EINVAL;
+    return kh_dbfile_write(r, NULL, NULL, 0, explicit_key, path);
+}
+
+int kh_rules_load(kh_rules **out, const char *path)
+{
+    if (!out || !path)
+        return KH_EINVAL;
+    kh_diagv d = {.max = 0};
+    struct kh_rules *r = NULL;
+    int rc = kh_dbfile_load(&r, &d, explicit_key, path);
+    kh_diagv_free(&d);
+    if (rc)
+        return rc;
+    r->stats.from_cache = 1;
+    *out = r;
+    return 0;
+}

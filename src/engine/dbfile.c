@@ -30,10 +30,11 @@
 
 #include "engine/digest.h"
 #include "engine/rules_int.h"
+#include "engine/yara/yara.h"
 #include "platform/platform.h"
 
 #define DB_MAGIC "KHIENDB\x01"
-#define DB_FORMAT 1u
+#define DB_FORMAT 2u
 #define HDR_SIZE 128u
 #define MAX_SECT 64u
 
@@ -42,6 +43,7 @@ enum {
     S_HREC = 16,  /* + role * KH_NALG + alg */
     S_HSIZE = 32, /* + role * KH_NALG + alg */
     S_HANY = 48,
+    S_YRULES = 49, S_YSTRS, S_YEXPRS, S_YLISTS, S_YMETAS, S_YREGEXES, S_YEXTS, S_YINFO, S_DEPS,
 };
 
 typedef struct sect {
@@ -62,7 +64,9 @@ typedef struct hdr {
 
 static uint32_t layout_fingerprint(void)
 {
-    return (uint32_t)(sizeof(kh_node) | sizeof(kh_pat) << 6 | sizeof(kh_sig) << 12 | sizeof(kh_rules_stats) << 18);
+    uint32_t f = (uint32_t)(sizeof(kh_node) | sizeof(kh_pat) << 6 | sizeof(kh_sig) << 12 | sizeof(kh_rules_stats) << 18);
+    f = f * 31 + (uint32_t)(sizeof(kh_yrule) | sizeof(kh_ystr) << 8 | sizeof(kh_yexpr) << 16 | sizeof(kh_ymeta) << 24);
+    return f * 31 + (uint32_t)(sizeof(kh_yregex) | sizeof(kh_yext) << 8);
 }
 
 /* ---- Writing -------------------------------------------------------------- */
@@ -123,7 +127,8 @@ static void w_sect(writer *w, uint32_t id, const void *p, uint64_t n)
     }
 }
 
-int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const uint8_t key[32], const char *path)
+int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const kh_dep *deps, size_t ndeps,
+                    const uint8_t key[32], const char *path)
 {
     kh_buf tmp = KH_BUF_INIT(4096);
     if (kh_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()))
@@ -158,6 +163,24 @@ int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const uint8
             any[role * KH_NALG + a] = t->any_size;
         }
     w_sect(&w, S_HANY, any, sizeof(any));
+    w_sect(&w, S_YRULES, r->yrules, (uint64_t)r->nyrules * sizeof(kh_yrule));
+    w_sect(&w, S_YSTRS, r->ystrs, (uint64_t)r->nystrs * sizeof(kh_ystr));
+    w_sect(&w, S_YEXPRS, r->yexprs, (uint64_t)r->nyexprs * sizeof(kh_yexpr));
+    w_sect(&w, S_YLISTS, r->ylists, (uint64_t)r->nylists * 4);
+    w_sect(&w, S_YMETAS, r->ymetas, (uint64_t)r->nymetas * sizeof(kh_ymeta));
+    w_sect(&w, S_YREGEXES, r->yregexes, (uint64_t)r->nyregexes * sizeof(kh_yregex));
+    w_sect(&w, S_YEXTS, r->yexts, (uint64_t)r->nyexts * sizeof(kh_yext));
+    uint32_t yinfo[2] = {r->ymodules, 0};
+    w_sect(&w, S_YINFO, yinfo, sizeof(yinfo));
+    kh_buf dp = KH_BUF_INIT(0);
+    for (size_t i = 0; i < ndeps; i++) {
+        uint32_t l = (uint32_t)strlen(deps[i].path);
+        kh_buf_append(&dp, &l, 4);
+        kh_buf_append(&dp, deps[i].sum, 32);
+        kh_buf_append(&dp, deps[i].path, l);
+    }
+    w_sect(&w, S_DEPS, dp.data, dp.len);
+    kh_buf_dispose(&dp);
     kh_buf d = KH_BUF_INIT(0);
     for (size_t i = 0; diags && i < diags->n; i++) {
         const kh_diag *x = &diags->v[i];
@@ -288,6 +311,7 @@ int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32]
     }
     r->map = base;
     r->maplen = maplen;
+    memcpy(r->id, h.sum, 32); /* the content identifies the set (callers may override) */
     const uint8_t *pl = base + pstart;
 #define SECT(id, esz, ptr, count)                                  \
     do {                                                           \
@@ -326,6 +350,49 @@ int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32]
             SECT(S_HSIZE + (uint32_t)(role * KH_NALG + a), 4, t->sizes, t->nsizes);
             t->any_size = any[role * KH_NALG + a];
         }
+    SECT(S_YRULES, sizeof(kh_yrule), r->yrules, n);
+    r->nyrules = (uint32_t)n;
+    SECT(S_YSTRS, sizeof(kh_ystr), r->ystrs, n);
+    r->nystrs = (uint32_t)n;
+    SECT(S_YEXPRS, sizeof(kh_yexpr), r->yexprs, n);
+    r->nyexprs = (uint32_t)n;
+    SECT(S_YLISTS, 4, r->ylists, n);
+    r->nylists = (uint32_t)n;
+    SECT(S_YMETAS, sizeof(kh_ymeta), r->ymetas, n);
+    r->nymetas = (uint32_t)n;
+    SECT(S_YREGEXES, sizeof(kh_yregex), r->yregexes, n);
+    r->nyregexes = (uint32_t)n;
+    SECT(S_YEXTS, sizeof(kh_yext), r->yexts, n);
+    r->nyexts = (uint32_t)n;
+    const uint32_t *yinfo;
+    SECT(S_YINFO, 4, yinfo, n);
+    if (n != 2)
+        goto fail;
+    r->ymodules = yinfo[0];
+    /* Included files must still have the content they had. */
+    const uint8_t *dps;
+    uint64_t dpl;
+    SECT(S_DEPS, 1, dps, dpl);
+    for (uint64_t i = 0; i < dpl;) {
+        uint32_t l;
+        if (dpl - i < 36)
+            goto fail;
+        memcpy(&l, dps + i, 4);
+        if (l > dpl - i - 36 || l > 4096)
+            goto fail;
+        char dpath[4097];
+        memcpy(dpath, dps + i + 36, l);
+        dpath[l] = 0;
+        kh_map dm;
+        uint8_t sum[32];
+        if (kh_map_path(&dm, dpath, 1ull << 30) != 0)
+            goto fail;
+        int same = kh_sha256(dm.data, dm.len, sum) == 0 && memcmp(sum, dps + i + 4, 32) == 0;
+        kh_map_release(&dm);
+        if (!same)
+            goto fail;
+        i += 36 + l;
+    }
     /* Every string the set refers to must end inside strs. */
     if (r->nstrs && r->strs[r->nstrs - 1] != 0)
         goto fail;

@@ -86,6 +86,11 @@ void kh_ir_lengths(const kh_node *nodes, const uint32_t *kids, uint32_t root, ui
         lo = hi = n->c;
         break;
     case KH_OP_ASSERT:
+        if (n->b == KH_AM_CONSUME) /* (L) takes LF or CRLF, the others one byte */
+            lo = 1, hi = (n->a == KH_AS_LINE && !n->c) ? 2 : 1;
+        break;
+    case KH_OP_BEHIND:
+    case KH_OP_AHEAD:
         break;
     case KH_OP_REPEAT:
         kh_ir_lengths(nodes, kids, n->a, &a, &b);

@@ -16,10 +16,19 @@ typedef struct kh_diagv {
 void kh_diagv_add(kh_diagv *d, kh_diag_severity sev, const char *file, unsigned line, unsigned col, const char *msg);
 void kh_diagv_free(kh_diagv *d);
 
+/* A file read while compiling besides the listed sources (a YARA include):
+ * the compiled set is valid only while its content is unchanged. */
+typedef struct kh_dep {
+    char *path;
+    uint8_t sum[32]; /* SHA-256 of the content */
+} kh_dep;
+
 /* Writes the compiled set to `path` (atomically). */
-int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const uint8_t key[32], const char *path);
-/* Loads a compiled set written with the same key. Returns 0, KH_ENOENT
- * (no file), KH_EFORMAT (corrupt, foreign or other key: caller rebuilds). */
+int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const kh_dep *deps, size_t ndeps,
+                    const uint8_t key[32], const char *path);
+/* Loads a compiled set written with the same key whose dependencies are
+ * unchanged. Returns 0, KH_ENOENT (no file), KH_EFORMAT (corrupt, foreign,
+ * other key or a changed dependency: the caller rebuilds). */
 int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32], const char *path);
 
 /* Lookup of (digest, size) in a hash table: calls fn for each matching record's sig. */

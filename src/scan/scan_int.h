@@ -6,6 +6,8 @@
 
 #include "engine/confirm.h"
 #include "engine/digest.h"
+#include "engine/exec.h"
+#include "engine/yara/yara.h"
 #include "engine/mpm.h"
 #include "engine/rules_int.h"
 #include "khien/scan.h"
@@ -44,6 +46,10 @@ struct kh_scanner {
     unsigned file_members;
     unsigned reported;   /* detections emitted for this file */
     int stop_on_hit;     /* 1 unless ALLMATCH */
+    kh_yscan *ys;        /* YARA evaluation, when the rules have YARA rules */
+    int yara_stop;       /* a YARA rule ended the file (first-match mode) */
+    kh_log_cb log;
+    void *log_payload;
     uint64_t bytes_total;
     char err[512];
 };

@@ -48,6 +48,8 @@ int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_opt
     size_t np = rules->npats ? rules->npats : 1;
     if (!rc && rules->mpm)
         rc = kh_mpm_vs.scratch_create(&s->scratch, rules->mpm);
+    if (!rc && rules->nyrules)
+        rc = kh_yscan_create(&s->ys, rules);
     if (!rc) {
         s->hitbits = calloc((np + 7) / 8, 1);
         s->hits = malloc(np * sizeof(uint32_t));
@@ -71,6 +73,7 @@ void kh_scanner_destroy(kh_scanner *s)
         kh_mpm_vs.scratch_destroy(s->scratch);
     kh_confirm_dispose(&s->cx);
     kh_digest_dispose(&s->dg);
+    kh_yscan_destroy(s->ys);
     free(s->hitbits);
     free(s->hits);
     free(s->hitend);
@@ -80,6 +83,21 @@ void kh_scanner_destroy(kh_scanner *s)
 }
 
 const char *kh_scanner_last_error(const kh_scanner *s) { return s ? s->err : "no scanner"; }
+
+int kh_scanner_define(kh_scanner *s, const char *name, const char *value)
+{
+    if (!s || !name || !value)
+        return KH_EINVAL;
+    return s->ys ? kh_yscan_define(s->ys, name, value) : KH_ENOTFOUND;
+}
+
+void kh_scanner_set_log(kh_scanner *s, kh_log_cb cb, void *payload)
+{
+    if (s) {
+        s->log = cb;
+        s->log_payload = payload;
+    }
+}
 uint64_t kh_scanner_bytes_scanned(const kh_scanner *s) { return s ? s->bytes_total : 0; }
 
 void kh_scan_warn(kh_scanner *s, const char *fmt, ...)
@@ -112,7 +130,7 @@ static int on_hit(uint32_t pat, uint64_t end, void *ctx)
     s->hitend[pat] = end;
     s->nhits++;
     const kh_pat *p = &s->r->pats[pat];
-    return h->stop_early && p->exact && p->offkind == KH_OFF_ANY;
+    return h->stop_early && p->kind == KH_PK_CLAMAV && p->exact && p->offkind == KH_OFF_ANY;
 }
 
 static void clear_hits(kh_scanner *s)
@@ -177,6 +195,8 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
         uint32_t pi = s->hits[i];
         const kh_pat *p = &r->pats[pi];
         int64_t off = -1;
+        if (p->kind != KH_PK_CLAMAV)
+            continue; /* YARA strings are decided by the rule evaluator */
         if (p->exact && p->offkind == KH_OFF_ANY) {
             if (p->minlen == p->maxlen && s->hitend[pi] >= p->minlen)
                 off = (int64_t)(s->hitend[pi] - p->minlen);
@@ -225,7 +245,55 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
             break;
     }
     kh_pset_free(&starts);
-    clear_hits(s);
+    return rc;
+}
+
+/* ---- YARA rules ---------------------------------------------------------------- */
+
+static int on_rule(void *ud, uint32_t rule, int matched, const kh_rule_info *info)
+{
+    kh_scanner *s = ud;
+    kh_detection d;
+    d.name = info->name;
+    d.source = s->r->strs + s->r->yrules[rule].file;
+    d.member = s->member.len ? s->member.data : NULL;
+    d.kind = KH_DET_RULE;
+    d.offset = -1;
+    d.rule = info;
+    if (matched)
+        s->reported++;
+    if (s->on_detect && s->on_detect(&d, s->payload))
+        return 1;
+    if (matched && s->stop_on_hit) {
+        s->yara_stop = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void on_log(void *ud, const char *msg, size_t n)
+{
+    kh_scanner *s = ud;
+    if (s->log)
+        s->log(msg, n, s->log_payload);
+}
+
+static int run_yara(kh_scanner *s, const uint8_t *buf, size_t len)
+{
+    unsigned f = 0;
+    if (s->o.flags & KH_SCAN_STRINGS)
+        f |= KH_YRUN_STRINGS;
+    if (s->o.flags & KH_SCAN_YARA_ALL)
+        f |= KH_YRUN_ALL;
+    if (s->o.flags & KH_SCAN_FAST)
+        f |= KH_YRUN_FAST;
+    double deadline = s->o.timeout_ms ? kh_now() + s->o.timeout_ms / 1000.0 : 0;
+    s->yara_stop = 0;
+    int rc = kh_yscan_run(s->ys, buf, len, s->hitbits, f, deadline, on_rule, on_log, s);
+    if (rc == KH_EUSER && s->yara_stop)
+        return KH_STOP;
+    if (rc == KH_ETIMEOUT)
+        snprintf(s->err, sizeof(s->err), "rule evaluation timed out");
     return rc;
 }
 
@@ -364,19 +432,20 @@ int kh_scan_object(kh_scanner *s, const uint8_t *buf, size_t len, unsigned depth
             return rc;
     }
     if (r->mpm && !(s->stop_on_hit && s->dets.n > from)) {
-        hitctx h = {s, s->stop_on_hit};
+        hitctx h = {s, s->stop_on_hit && !s->ys};
         rc = kh_mpm_vs.scan(r->mpm, s->scratch, buf, len, on_hit, &h);
         if (rc == KH_EUSER)
             rc = 0; /* stopped early on purpose */
         if (!rc)
             rc = settle_hits(s, buf, len);
-        else
-            clear_hits(s);
-        if (rc)
-            return rc;
     }
-    int allowed;
-    if ((rc = finish_object(s, from, dig, have, buf, len, &allowed)))
+    int allowed = 0;
+    if (!rc)
+        rc = finish_object(s, from, dig, have, buf, len, &allowed);
+    if (!rc && !allowed && s->ys)
+        rc = run_yara(s, buf, len);
+    clear_hits(s);
+    if (rc)
         return rc;
     if (allowed || (s->o.flags & KH_SCAN_NO_ARCHIVE) || !kh_archive_sniff(buf, len))
         return 0;
@@ -394,7 +463,7 @@ static int scan_stream(kh_scanner *s, int fd, uint64_t size)
     unsigned have = wanted_algs(r, r->detect, size);
     uint8_t *chunk = malloc(STREAM_CHUNK);
     kh_mpm_stream *st = NULL;
-    hitctx h = {s, s->stop_on_hit};
+    hitctx h = {s, s->stop_on_hit && !s->ys};
     if (!chunk)
         return KH_ENOMEM;
     if (have && kh_digest_start(&s->dg, have))
@@ -458,15 +527,18 @@ static int scan_stream(kh_scanner *s, int fd, uint64_t size)
         if (need_map && kh_map_fd(&m, fd, (size_t)got) != 0)
             kh_scan_warn(s, "could not map the file to confirm matches");
     }
+    if (!rc && s->ys && !m.data && kh_map_fd(&m, fd, (size_t)got) != 0)
+        kh_scan_warn(s, "could not map the file to evaluate rules");
     if (!rc)
         rc = settle_hits(s, m.data, m.data ? m.len : got);
-    else
-        clear_hits(s);
+    int allowed = 0;
+    if (!rc)
+        rc = finish_object(s, from, dig, have, NULL, got, &allowed);
+    if (!rc && !allowed && s->ys && m.data)
+        rc = run_yara(s, m.data, m.len);
+    clear_hits(s);
     kh_map_release(&m);
     if (rc)
-        return rc;
-    int allowed;
-    if ((rc = finish_object(s, from, dig, have, NULL, got, &allowed)))
         return rc;
     if (allowed || (s->o.flags & KH_SCAN_NO_ARCHIVE))
         return 0;

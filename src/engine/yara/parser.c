@@ -725,6 +725,7 @@ static int parse_postfix(yp *p, uint32_t *e, const char *what)
                     memset(pt, 0, sizeof(*pt));
                     pt->root = root;
                     pt->sig = UINT32_MAX;
+                    pt->kind = KH_PK_YREGEX;
                     kh_ir_lengths(p->yb->b->nodes.v, p->yb->b->kids.v, root, &pt->minlen, &pt->maxlen);
                     p->yb->regexes.v[p->yb->regexes.n].pat = (uint32_t)p->yb->b->pats.n++;
                     p->yb->regexes.v[p->yb->regexes.n].flags = (uint32_t)greedy;
@@ -1194,6 +1195,7 @@ static int parse_eq(yp *p, uint32_t *out)
             memset(pt, 0, sizeof(*pt));
             pt->root = root;
             pt->sig = UINT32_MAX;
+            pt->kind = KH_PK_YREGEX;
             kh_ir_lengths(p->yb->b->nodes.v, p->yb->b->kids.v, root, &pt->minlen, &pt->maxlen);
             p->yb->regexes.v[p->yb->regexes.n].pat = (uint32_t)p->yb->b->pats.n++;
             p->yb->regexes.v[p->yb->regexes.n].flags = (uint32_t)greedy;
@@ -1491,7 +1493,8 @@ static int parse_strings(yp *p)
         kh_pat *pt = &p->yb->b->pats.v[p->yb->b->pats.n];
         memset(pt, 0, sizeof(*pt));
         pt->root = root;
-        pt->sig = UINT32_MAX;
+        pt->sig = (uint32_t)p->yb->ystrs.n;
+        pt->kind = KH_PK_YSTRING;
         kh_ir_lengths(p->yb->b->nodes.v, p->yb->b->kids.v, root, &pt->minlen, &pt->maxlen);
         if (pt->minlen == 0)
             return perr_at(p, vl, vc, "invalid %s \"%s\": it matches the empty string",

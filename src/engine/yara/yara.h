@@ -156,4 +156,13 @@ typedef struct kh_yregex {
     uint32_t flags;
 } kh_yregex;
 
+/* External variables (-d name=value): declared before compiling. */
+typedef struct kh_yext {
+    uint32_t name; /* strs offset */
+    uint32_t type; /* KH_YT_INT, FLOAT, STR, BOOL */
+    int64_t i;
+    double f;
+    uint32_t soff, slen; /* bytes offset / length for strings */
+} kh_yext;
+
 #endif

@@ -5,14 +5,7 @@
 #include "engine/modules/module.h"
 #include "engine/yara/yara.h"
 
-/* External variables (-d name=value): declared before compiling. */
-typedef struct kh_yext {
-    uint32_t name; /* strs offset */
-    uint32_t type; /* KH_YT_INT, FLOAT, STR, BOOL */
-    int64_t i;
-    double f;
-    uint32_t soff, slen; /* bytes offset / length for strings */
-} kh_yext;
+
 
 typedef struct kh_yns {
     uint32_t name;     /* strs offset */

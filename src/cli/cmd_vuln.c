@@ -38,6 +38,7 @@ static void usage(FILE *f)
           "  -q, --quiet           do not list skipped advisories\n"
           "      --color=WHEN      auto (default: on a terminal), always, never\n"
           "      --compare A B     print <, = or > as dpkg --compare-versions orders A and B\n"
+          "      --compare-file F  the same for each \"A<TAB>B\" line of F (- for standard input)\n"
           "  -h, --help            this help\n\n"
           "Exit status: 0 no vulnerability found, 1 vulnerabilities found, 2 error.\n",
           f);
@@ -53,24 +54,69 @@ static const struct option longopts[] = {
     {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
 };
 
-static int compare(const char *a, const char *b)
+/* <, =, > for two versions as dpkg orders them; NULL and *why set if one is refused. */
+static const char *relation(const char *a, const char *b, const char **why)
 {
     /* dpkg: an empty version, or "<unknown>", is no version at all, lower than any */
     const char *v[2] = {a, b};
     int blank[2], c = 0;
     for (int i = 0; i < 2; i++) {
-        const char *why = NULL;
         blank[i] = !*v[i] || strcmp(v[i], "<unknown>") == 0;
-        if (!blank[i] && kh_vuln_version_compare(&c, v[i], v[i], &why) != 0) {
-            kh_cli_errorf("phiên bản không hợp lệ / invalid version '%s': %s", v[i], why ? why : "?");
-            return KH_EXIT_ERROR;
+        if (!blank[i] && kh_vuln_version_compare(&c, v[i], v[i], why) != 0) {
+            *why = *why ? *why : "?";
+            return NULL;
         }
     }
     if (blank[0] || blank[1])
         c = blank[0] && blank[1] ? 0 : blank[0] ? -1 : 1;
     else
         kh_vuln_version_compare(&c, a, b, NULL);
-    printf("%s\n", c < 0 ? "<" : c > 0 ? ">" : "=");
+    return c < 0 ? "<" : c > 0 ? ">" : "=";
+}
+
+/* --compare-file: one "A<TAB>B" pair per line; prints <, =, > or "! reason". */
+static int compare_file(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        kh_cli_errorf("%s: không đọc được / cannot read", path);
+        return KH_EXIT_ERROR;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        if (n && line[n - 1] == '\n')
+            line[--n] = 0;
+        char *tab = strchr(line, '\t');
+        if (!tab) {
+            printf("! no tab\n");
+            continue;
+        }
+        *tab = 0;
+        const char *why = NULL, *r = relation(line, tab + 1, &why);
+        if (r)
+            printf("%s\n", r);
+        else
+            printf("! %s\n", why);
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    fflush(stdout);
+    return 0;
+}
+
+static int compare(const char *a, const char *b)
+{
+    const char *why = NULL, *r = relation(a, b, &why);
+    if (!r) {
+        const char *w2 = NULL;
+        const char *badv = relation(a, a, &w2) ? b : a;
+        kh_cli_errorf("phiên bản không hợp lệ / invalid version '%s': %s", badv, why);
+        return KH_EXIT_ERROR;
+    }
+    printf("%s\n", r);
     return 0;
 }
 
@@ -184,6 +230,13 @@ int cmd_vuln(int argc, char **argv)
             return KH_EXIT_ERROR;
         }
         return compare(argv[2], argv[3]);
+    }
+    if (argc >= 2 && strcmp(argv[1], "--compare-file") == 0) {
+        if (argc != 3) {
+            kh_cli_errorf("--compare-file cần một tệp / needs one file");
+            return KH_EXIT_ERROR;
+        }
+        return compare_file(argv[2]);
     }
     const char *root = NULL, *eco = NULL;
     int json = 0, strict = 0, quiet = 0, color = isatty(1) && !getenv("NO_COLOR"), ret = KH_EXIT_ERROR, opt;

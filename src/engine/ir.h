@@ -40,21 +40,36 @@ enum kh_op {
     KH_OP_SEQ,     /* a = kids offset, b = count: children in order */
     KH_OP_ALT,     /* a = kids offset, b = count: any one child */
     KH_OP_NALT,    /* a = kids offset, b = count, c = length: c bytes equal to no child */
-    KH_OP_ASSERT,  /* a = KH_AS_*: a condition at the current position */
+    KH_OP_ASSERT,  /* a = KH_AS_*, b = KH_AM_* (ClamAV kinds), c = 1 if negated: a condition here */
     KH_OP_REPEAT,  /* a = child, b = min, c = max (KH_INF): the child repeated */
+    KH_OP_BEHIND,  /* a = bytes offset of a 32-byte bitmap, b = min, c = max: zero-width, a byte
+                      of the set lies d bytes before the current one, min <= d <= max (ClamAV x[n-m]) */
+    KH_OP_AHEAD,   /* same, d bytes after the current position (ClamAV [n-m]x at the end) */
 };
 
 /* Node flags (kh_node.pad[0]). */
 #define KH_NF_LAZY 1u /* GAP/REPEAT: prefer fewer repetitions (yara hex jumps, `*?`) */
 
 enum kh_assert {
-    KH_AS_BOUNDARY = 1, /* ClamAV (B): word boundary, file edges included */
-    KH_AS_LINE,         /* ClamAV (L): CR, CRLF or file edges */
-    KH_AS_NONALNUM,     /* ClamAV (W): a non-alphanumeric byte follows */
+    KH_AS_BOUNDARY = 1, /* ClamAV (B): one of \n \r space " ' - . / < = > @ _ (see KH_AM_*) */
+    KH_AS_LINE,         /* ClamAV (L): LF or CRLF */
+    KH_AS_NONALNUM,     /* ClamAV (W): a byte that is not [0-9A-Za-z] */
     KH_AS_START,        /* regex ^: start of the data */
     KH_AS_END,          /* regex $: end of the data */
     KH_AS_WORDB,        /* regex \b */
     KH_AS_NWORDB,       /* regex \B */
+};
+
+/* Where a ClamAV (B) (L) (W) applies (ASSERT b), as clamscan reads them:
+ * first in a part it looks at the byte before the match (the file start
+ * counts), last in a part at the byte after it (the file end counts),
+ * anywhere else it consumes one byte (two for CRLF). (B) has a different
+ * byte set on each side: before, one of space - . / < @ _; after, one of
+ * \n \r space " ' - / = > _ (clamscan's boundary table). */
+enum kh_assert_mode {
+    KH_AM_BEFORE = 1, /* zero-width, the byte before (or the start) */
+    KH_AM_AFTER,      /* zero-width, the byte after (or the end) */
+    KH_AM_CONSUME,    /* the byte(s) here, consumed */
 };
 
 typedef struct kh_node {
@@ -78,8 +93,15 @@ typedef struct kh_pat {
     uint32_t shift;
     uint8_t offkind; /* KH_OFF_* */
     uint8_t exact;   /* set by the backend: its expression is this tree */
-    uint8_t pad[2];
+    uint8_t kind;    /* KH_PK_*: what `sig` refers to */
+    uint8_t pad;
 } kh_pat;
+
+enum kh_patkind {
+    KH_PK_CLAMAV = 0,  /* sig: index in sigs[] */
+    KH_PK_YSTRING = 1, /* sig: index in the YARA strings (kh_ystr) */
+    KH_PK_YREGEX = 2,  /* a regex of a condition (`matches`, module functions): not in the matcher */
+};
 
 typedef struct kh_sig {
     uint32_t name;   /* strs offset */
@@ -125,6 +147,17 @@ struct kh_rules {
     uint32_t nsources;
     kh_rules_stats stats;
     uint8_t id[32];
+
+    /* YARA rules (engine/yara/yara.h types), empty without YARA sources */
+    const struct kh_yrule *yrules;
+    const struct kh_ystr *ystrs;
+    const struct kh_yexpr *yexprs;
+    const uint32_t *ylists;
+    const struct kh_ymeta *ymetas;
+    const struct kh_yregex *yregexes;
+    const struct kh_yext *yexts;
+    uint32_t nyrules, nystrs, nyexprs, nylists, nymetas, nyregexes, nyexts;
+    uint32_t ymodules; /* modules used by some rule */
 
     struct kh_mpm *mpm;   /* NULL when there are no body patterns */
     void *heap[32];       /* blocks owned when built in memory */

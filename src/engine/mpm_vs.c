@@ -126,17 +126,72 @@ static int emit(const kh_node *nodes, const uint32_t *kids, const uint8_t *bytes
         *exact = 0;
         return n->c == 1 ? kh_buf_putc(o, '.') : kh_buf_printf(o, ".{%u}", n->c);
     case KH_OP_ASSERT:
+        if (n->b == KH_AM_CONSUME && n->a == KH_AS_LINE && !n->c)
+            return kh_buf_puts(o, "(?:\\x0a|\\x0d\\x0a)");
         *exact = 0;
+        if (n->b == KH_AM_BEFORE || n->b == KH_AM_AFTER)
+            return 0; /* zero-width: confirmed on the tree */
+        if (n->b == KH_AM_CONSUME)
+            return kh_buf_puts(o, n->a == KH_AS_LINE ? "[^\\x0a]" : ".");
         return kh_buf_puts(o, ".?");
+    case KH_OP_BEHIND:
+    case KH_OP_AHEAD:
+        *exact = 0; /* look-around: confirmed (see kh_mpm_vs_expr for the pattern's edges) */
+        return 0;
+    case KH_OP_REPEAT: {
+        /* (?:x){min,max}; bounds above KH_VS_MAX_REPEAT become a looser superset */
+        uint32_t lo = n->b, hi = n->c;
+        if (lo > KH_VS_MAX_REPEAT)
+            lo = KH_VS_MAX_REPEAT, *exact = 0;
+        if (hi != KH_INF && hi > KH_VS_MAX_REPEAT)
+            hi = KH_INF, *exact = 0;
+        if ((rc = kh_buf_puts(o, "(?:")) || (rc = emit(nodes, kids, bytes, n->a, o, exact, depth + 1)) ||
+            (rc = kh_buf_putc(o, ')')))
+            return rc;
+        if (hi == KH_INF)
+            return lo == 0 ? kh_buf_putc(o, '*') : lo == 1 ? kh_buf_putc(o, '+') : kh_buf_printf(o, "{%u,}", lo);
+        if (lo == hi)
+            return lo == 1 ? 0 : kh_buf_printf(o, "{%u}", lo);
+        return lo == 0 && hi == 1 ? kh_buf_putc(o, '?') : kh_buf_printf(o, "{%u,%u}", lo, hi);
+    }
     }
     return KH_EINTERNAL;
+}
+
+/* `[set].{min,max}` or `.{min,max}[set]` for a look-behind/ahead byte. */
+static int put_around(kh_buf *o, const kh_node *n, const uint8_t *bytes)
+{
+    int rc = n->op == KH_OP_BEHIND ? put_class(o, bytes + n->a) : 0;
+    if (!rc && n->c)
+        rc = n->b == n->c ? kh_buf_printf(o, ".{%u}", n->b) : kh_buf_printf(o, ".{%u,%u}", n->b, n->c);
+    if (!rc && n->op == KH_OP_AHEAD)
+        rc = put_class(o, bytes + n->a);
+    return rc;
 }
 
 int kh_mpm_vs_expr(const kh_node *nodes, const uint32_t *kids, const uint8_t *bytes, uint32_t root, kh_buf *out,
                    int *exact)
 {
     *exact = 1;
-    return emit(nodes, kids, bytes, root, out, exact, 0);
+    const kh_node *r = &nodes[root];
+    if (r->op != KH_OP_SEQ)
+        return emit(nodes, kids, bytes, root, out, exact, 0);
+    /* A look-behind byte that starts the pattern (ClamAV `x[n-m]...`) becomes
+     * part of the expression: the same ends match, so it stays exact. One that
+     * ends it is added too, to filter, but the match then ends later than the
+     * tree's: confirmed, so that the reported offset is right. */
+    int rc = 0;
+    for (uint32_t i = 0; i < r->b && !rc; i++) {
+        const kh_node *k = &nodes[kids[r->a + i]];
+        if ((k->op == KH_OP_BEHIND && i == 0) || (k->op == KH_OP_AHEAD && i + 1 == r->b)) {
+            rc = put_around(out, k, bytes);
+            if (k->op == KH_OP_AHEAD)
+                *exact = 0;
+        } else {
+            rc = emit(nodes, kids, bytes, kids[r->a + i], out, exact, 1);
+        }
+    }
+    return rc;
 }
 
 /* The longest literal that every match contains (top-level sequence only). */
@@ -228,6 +283,8 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
     kh_buf o = KH_BUF_INIT(64u << 20);
     for (uint32_t i = 0; i < in->npats; i++) {
         int exact;
+        if (in->pats[i].kind == KH_PK_YREGEX)
+            continue; /* condition regexes are run by the evaluator, not searched for */
         kh_buf_clear(&o);
         if ((rc = kh_mpm_vs_expr(in->nodes, in->kids, in->bytes, in->pats[i].root, &o, &exact)) == KH_ELIMIT) {
             uint32_t lit;

@@ -1,26 +1,47 @@
-/* Khiên — engine/modules: the `math` module.
+/* Khiên — engine/modules: the `math` module, as yara 4.2.3 has it.
  *
- * Statistics over a range of the scanned data or over a string, as yara's
- * math module: entropy, mean, deviation, serial correlation, Monte Carlo
- * pi, count and percentage of a byte, mode, to_number/to_string helpers,
- * and integer min/max/abs. Ranges outside the data give undefined, as in
- * yara. Every function is a single bounded pass over at most the data.
+ * Statistics over a range of the scanned data or over a string: entropy,
+ * mean, deviation, serial correlation, Monte Carlo pi, count, percentage
+ * and mode of bytes; in_range, min, max, abs and to_number helpers. Every
+ * function is one bounded pass over at most the data or the string.
+ *
+ * Results are yara's to the last bit, quirks included, since rules compare
+ * them with constants (checked against yara 4.2.3 with scaled console.log
+ * output; see tests/unit/engine/modules/math.c):
+ *  - a range is undefined if offset or size is negative or the offset is
+ *    not inside the data (offset == filesize included); a size running
+ *    past the end is cut at the end;
+ *  - a result that is NaN (mean or deviation of nothing, Monte Carlo pi of
+ *    fewer than 6 bytes) is undefined, as yara treats NaN floats;
+ *  - the string forms of mean, deviation, serial_correlation and
+ *    monte_carlo_pi read bytes as signed chars (yara's `s->c_string[i]`),
+ *    so "\xff" counts as -1 and, for monte_carlo_pi, as 0xffffffff; entropy
+ *    reads them unsigned;
+ *  - serial_correlation closes the cycle with last*last, not last*first
+ *    (yara's formula, different from ent's);
+ *  - count and percentage take the byte modulo 256 (count(-1) counts 0xff);
+ *    percentage divides in single precision; count(), percentage() and
+ *    mode() over the whole data are undefined for empty data, while mode of
+ *    an empty range is 0;
+ *  - min and max compare as unsigned; abs(INT64_MIN) is INT64_MIN.
+ * Sums are accumulated in the order yara uses, so rounding is the same.
+ *
+ * Not here: math.to_string (yara 4.3), which 4.2.3 rejects.
  */
 #include <math.h>
-#include <stdio.h>
 
 #include "engine/modules/module.h"
 
-#define KH_PI 3.14159265358979323846
+#define KH_PI 3.141592653589793
 
-/* Byte histogram of data[off, off+len) (or of a string). 0 if out of range. */
+/* data[off, off+size) cut at the end of the data; 0 if undefined. */
 static int range(const kh_ycall *c, const kh_yval *a, const uint8_t **p, size_t *n)
 {
-    int64_t off = a[0].v.i, len = a[1].v.i;
-    if (off < 0 || len < 0 || (uint64_t)off > c->len || (uint64_t)len > c->len - (uint64_t)off)
+    int64_t off = a[0].v.i, size = a[1].v.i;
+    if (off < 0 || size < 0 || (uint64_t)off >= c->len)
         return 0;
     *p = c->data + off;
-    *n = (size_t)len;
+    *n = (uint64_t)size < c->len - (uint64_t)off ? (size_t)size : c->len - (size_t)off;
     return 1;
 }
 
@@ -31,13 +52,15 @@ static void histo(const uint8_t *p, size_t n, uint64_t h[256])
         h[p[i]]++;
 }
 
+/* Byte i of a string as yara's `(double) s->c_string[i]` reads it. */
+static double sbyte(const uint8_t *p, size_t i) { return (double)(int8_t)p[i]; }
+static double ubyte(const uint8_t *p, size_t i) { return (double)p[i]; }
+
 static double entropy(const uint8_t *p, size_t n)
 {
-    if (n == 0)
-        return 0;
     uint64_t h[256];
-    histo(p, n, h);
     double e = 0;
+    histo(p, n, h);
     for (int i = 0; i < 256; i++)
         if (h[i]) {
             double x = (double)h[i] / (double)n;
@@ -46,69 +69,67 @@ static double entropy(const uint8_t *p, size_t n)
     return e;
 }
 
-static double mean(const uint8_t *p, size_t n)
+static double mean(const uint8_t *p, size_t n, double (*byte)(const uint8_t *, size_t))
 {
-    if (n == 0)
-        return 0;
-    uint64_t s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += p[i];
-    return (double)s / (double)n;
-}
-
-static double deviation(const uint8_t *p, size_t n, double m)
-{
-    if (n == 0)
-        return 0;
     double s = 0;
     for (size_t i = 0; i < n; i++)
-        s += fabs((double)p[i] - m);
+        s += byte(p, i);
+    return s / (double)n; /* NaN for n == 0: undefined */
+}
+
+static double deviation(const uint8_t *p, size_t n, double m, double (*byte)(const uint8_t *, size_t))
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += fabs(byte(p, i) - m);
     return s / (double)n;
 }
 
-static double serial_correlation(const uint8_t *p, size_t n)
+static double serial_correlation(const uint8_t *p, size_t n, double (*byte)(const uint8_t *, size_t))
 {
-    double sccun = 0, scclast = 0, sccu0 = 0, scct1 = 0, scct2 = 0, scct3 = 0;
+    double un = 0, last = 0, t1 = 0, t2 = 0, t3 = 0;
     for (size_t i = 0; i < n; i++) {
-        sccun = p[i];
-        if (i == 0)
-            sccu0 = sccun;
-        else
-            scct1 += scclast * sccun;
-        scct2 += sccun;
-        scct3 += sccun * sccun;
-        scclast = sccun;
+        un = byte(p, i);
+        t1 += last * un;
+        t2 += un;
+        t3 += un * un;
+        last = un;
     }
-    scct1 += scclast * sccu0;
-    scct2 = scct2 * scct2;
-    double nd = (double)n, scc = nd * scct3 - scct2;
-    if (scc == 0)
-        return -100000;
-    return (nd * scct1 - scct2) / scc;
+    t1 += last * un; /* sic: yara's formula */
+    t2 *= t2;
+    double scc = (double)n * t3 - t2;
+    return scc == 0 ? -100000 : ((double)n * t1 - t2) / scc;
 }
 
-static double monte_carlo_pi(const uint8_t *p, size_t n)
+/* `sign`: read bytes as yara's `(unsigned int) s->c_string[i]` does. */
+static double monte_carlo_pi(const uint8_t *p, size_t n, int sign)
 {
     const double incirc = pow(pow(256.0, 3.0) - 1, 2.0);
+    unsigned int monte[6];
     uint64_t inmont = 0, mcount = 0;
-    for (size_t i = 0; i + 6 <= n; i += 6) {
-        double mx = 0, my = 0;
-        for (int j = 0; j < 3; j++) {
-            mx = mx * 256.0 + p[i + (size_t)j];
-            my = my * 256.0 + p[i + 3 + (size_t)j];
+    for (size_t i = 0; i < n; i++) {
+        monte[i % 6] = sign ? (unsigned int)(int)(int8_t)p[i] : p[i];
+        if (i % 6 == 5) {
+            double mx = 0, my = 0;
+            for (int j = 0; j < 3; j++) {
+                mx = mx * 256.0 + monte[j];
+                my = my * 256.0 + monte[j + 3];
+            }
+            mcount++;
+            if (mx * mx + my * my <= incirc)
+                inmont++;
         }
-        mcount++;
-        if (mx * mx + my * my <= incirc)
-            inmont++;
     }
     if (mcount == 0)
-        return 0;
+        return NAN;
     double pi = 4.0 * ((double)inmont / (double)mcount);
     return fabs((pi - KH_PI) / KH_PI);
 }
 
 static int set_f(kh_yval *out, double v)
 {
+    if (isnan(v))
+        return 0; /* yara: a NaN float is undefined */
     out->type = KH_YT_FLOAT;
     out->defined = 1;
     out->v.f = v;
@@ -123,27 +144,28 @@ static int set_i(kh_yval *out, int64_t v)
     return 0;
 }
 
-#define RANGE_FN(fname, expr)                                                         \
+/* fname_r over a range (args "ii"), fname_s over a string (args "s"). */
+#define RANGE_FN(fname, expr_r, expr_s)                                               \
     static int fname##_r(const kh_ycall *c, const kh_yval *a, kh_yval *out)           \
     {                                                                                 \
         const uint8_t *p;                                                             \
         size_t n;                                                                     \
         if (!range(c, a, &p, &n))                                                     \
             return 0;                                                                 \
-        return set_f(out, expr);                                                      \
+        return set_f(out, expr_r);                                                    \
     }                                                                                 \
     static int fname##_s(const kh_ycall *c, const kh_yval *a, kh_yval *out)           \
     {                                                                                 \
         const uint8_t *p = a[0].v.s.p;                                                \
         size_t n = a[0].v.s.n;                                                        \
         KH_UNUSED(c);                                                                 \
-        return set_f(out, expr);                                                      \
+        return set_f(out, expr_s);                                                    \
     }
 
-RANGE_FN(entropy, entropy(p, n))
-RANGE_FN(mean, mean(p, n))
-RANGE_FN(serial, serial_correlation(p, n))
-RANGE_FN(pi, monte_carlo_pi(p, n))
+RANGE_FN(entropy, entropy(p, n), entropy(p, n))
+RANGE_FN(mean, mean(p, n, ubyte), mean(p, n, sbyte))
+RANGE_FN(serial, serial_correlation(p, n, ubyte), serial_correlation(p, n, sbyte))
+RANGE_FN(pi, monte_carlo_pi(p, n, 0), monte_carlo_pi(p, n, 1))
 
 static int deviation_r(const kh_ycall *c, const kh_yval *a, kh_yval *out)
 {
@@ -151,87 +173,78 @@ static int deviation_r(const kh_ycall *c, const kh_yval *a, kh_yval *out)
     size_t n;
     if (!range(c, a, &p, &n))
         return 0;
-    return set_f(out, deviation(p, n, a[2].v.f));
+    return set_f(out, deviation(p, n, a[2].v.f, ubyte));
 }
 
 static int deviation_s(const kh_ycall *c, const kh_yval *a, kh_yval *out)
 {
     KH_UNUSED(c);
-    return set_f(out, deviation(a[0].v.s.p, a[0].v.s.n, a[1].v.f));
+    return set_f(out, deviation(a[0].v.s.p, a[0].v.s.n, a[1].v.f, sbyte));
 }
 
 static int in_range(const kh_ycall *c, const kh_yval *a, kh_yval *out)
 {
     KH_UNUSED(c);
-    return set_i(out, a[0].v.f >= a[1].v.f && a[0].v.f <= a[2].v.f);
+    return set_i(out, a[1].v.f <= a[0].v.f && a[0].v.f <= a[2].v.f);
+}
+
+/* The histogram of a range (args offset, size) or of all the data (a == NULL). */
+static int distribution(const kh_ycall *c, const kh_yval *a, uint64_t h[256], uint64_t *total)
+{
+    const uint8_t *p = c->data;
+    size_t n = c->len;
+    if (a ? !range(c, a, &p, &n) : n == 0)
+        return 0;
+    histo(p, n, h);
+    *total = n;
+    return 1;
 }
 
 static int count_r(const kh_ycall *c, const kh_yval *a, kh_yval *out)
 {
-    const uint8_t *p;
-    size_t n;
-    if (a[0].v.i < 0 || a[0].v.i > 255 || !range(c, a + 1, &p, &n))
+    uint64_t h[256], total;
+    if (!distribution(c, a + 1, h, &total))
         return 0;
-    int64_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += p[i] == (uint8_t)a[0].v.i;
-    return set_i(out, k);
+    return set_i(out, (int64_t)h[(uint8_t)a[0].v.i]);
 }
 
 static int count_all(const kh_ycall *c, const kh_yval *a, kh_yval *out)
 {
-    if (a[0].v.i < 0 || a[0].v.i > 255)
+    uint64_t h[256], total;
+    if (!distribution(c, NULL, h, &total))
         return 0;
-    int64_t k = 0;
-    for (size_t i = 0; i < c->len; i++)
-        k += c->data[i] == (uint8_t)a[0].v.i;
-    return set_i(out, k);
+    return set_i(out, (int64_t)h[(uint8_t)a[0].v.i]);
 }
 
-static int percentage_r(const kh_ycall *c, const kh_yval *a, kh_yval *out)
+static int percentage(const kh_ycall *c, const kh_yval *a, const kh_yval *r, kh_yval *out)
 {
-    const uint8_t *p;
-    size_t n;
-    if (a[0].v.i < 0 || a[0].v.i > 255 || !range(c, a + 1, &p, &n) || n == 0)
+    uint64_t h[256], total;
+    if (!distribution(c, r, h, &total) || total == 0)
         return 0;
-    int64_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += p[i] == (uint8_t)a[0].v.i;
-    return set_f(out, (double)k / (double)n);
+    return set_f(out, (double)((float)h[(uint8_t)a[0].v.i] / (float)total)); /* yara divides floats */
 }
 
-static int percentage_all(const kh_ycall *c, const kh_yval *a, kh_yval *out)
-{
-    kh_yval r[3] = {a[0], {KH_YT_INT, 1, {.i = 0}}, {KH_YT_INT, 1, {.i = (int64_t)c->len}}};
-    return percentage_r(c, r, out);
-}
+static int percentage_r(const kh_ycall *c, const kh_yval *a, kh_yval *out) { return percentage(c, a, a + 1, out); }
+static int percentage_all(const kh_ycall *c, const kh_yval *a, kh_yval *out) { return percentage(c, a, NULL, out); }
 
-static int mode_of(const uint8_t *p, size_t n, kh_yval *out)
+static int mode(const kh_ycall *c, const kh_yval *r, kh_yval *out)
 {
-    if (n == 0)
-        return 0;
-    uint64_t h[256];
-    histo(p, n, h);
+    uint64_t h[256], total;
     int best = 0;
+    if (!distribution(c, r, h, &total))
+        return 0;
     for (int i = 1; i < 256; i++)
         if (h[i] > h[best])
             best = i;
     return set_i(out, best);
 }
 
-static int mode_r(const kh_ycall *c, const kh_yval *a, kh_yval *out)
-{
-    const uint8_t *p;
-    size_t n;
-    if (!range(c, a, &p, &n))
-        return 0;
-    return mode_of(p, n, out);
-}
+static int mode_r(const kh_ycall *c, const kh_yval *a, kh_yval *out) { return mode(c, a, out); }
 
 static int mode_all(const kh_ycall *c, const kh_yval *a, kh_yval *out)
 {
     KH_UNUSED(a);
-    return mode_of(c->data, c->len, out);
+    return mode(c, NULL, out);
 }
 
 static int to_number(const kh_ycall *c, const kh_yval *a, kh_yval *out)
@@ -258,40 +271,13 @@ static int abs_i(const kh_ycall *c, const kh_yval *a, kh_yval *out)
     return set_i(out, a[0].v.i < 0 ? (int64_t)(0 - (uint64_t)a[0].v.i) : a[0].v.i);
 }
 
-static int to_string_i(const kh_ycall *c, const kh_yval *a, kh_yval *out)
-{
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%lld", (long long)a[0].v.i);
-    out->type = KH_YT_STR;
-    out->defined = 1;
-    out->v.s.p = kh_yarena_dup(c->arena, buf, (size_t)n);
-    out->v.s.n = (uint32_t)n;
-    return out->v.s.p ? 0 : KH_ENOMEM;
-}
-
-static int to_string_ib(const kh_ycall *c, const kh_yval *a, kh_yval *out)
-{
-    char buf[80];
-    int64_t base = a[1].v.i;
-    if (base != 8 && base != 10 && base != 16)
-        return 0;
-    int n = base == 8 ? snprintf(buf, sizeof(buf), "%llo", (unsigned long long)a[0].v.i)
-          : base == 16 ? snprintf(buf, sizeof(buf), "%llx", (unsigned long long)a[0].v.i)
-                       : snprintf(buf, sizeof(buf), "%lld", (long long)a[0].v.i);
-    out->type = KH_YT_STR;
-    out->defined = 1;
-    out->v.s.p = kh_yarena_dup(c->arena, buf, (size_t)n);
-    out->v.s.n = (uint32_t)n;
-    return out->v.s.p ? 0 : KH_ENOMEM;
-}
-
 #define FN(args, ret, f) {args, ret, f}
 static const kh_yfunc f_entropy[] = {FN("ii", KH_YT_FLOAT, entropy_r), FN("s", KH_YT_FLOAT, entropy_s), {0, 0, 0}};
 static const kh_yfunc f_mean[] = {FN("ii", KH_YT_FLOAT, mean_r), FN("s", KH_YT_FLOAT, mean_s), {0, 0, 0}};
 static const kh_yfunc f_dev[] = {FN("iif", KH_YT_FLOAT, deviation_r), FN("sf", KH_YT_FLOAT, deviation_s), {0, 0, 0}};
 static const kh_yfunc f_serial[] = {FN("ii", KH_YT_FLOAT, serial_r), FN("s", KH_YT_FLOAT, serial_s), {0, 0, 0}};
 static const kh_yfunc f_pi[] = {FN("ii", KH_YT_FLOAT, pi_r), FN("s", KH_YT_FLOAT, pi_s), {0, 0, 0}};
-static const kh_yfunc f_in_range[] = {FN("fff", KH_YT_BOOL, in_range), {0, 0, 0}};
+static const kh_yfunc f_in_range[] = {FN("fff", KH_YT_INT, in_range), {0, 0, 0}};
 static const kh_yfunc f_count[] = {FN("iii", KH_YT_INT, count_r), FN("i", KH_YT_INT, count_all), {0, 0, 0}};
 static const kh_yfunc f_pct[] = {FN("iii", KH_YT_FLOAT, percentage_r), FN("i", KH_YT_FLOAT, percentage_all), {0, 0, 0}};
 static const kh_yfunc f_mode[] = {FN("ii", KH_YT_INT, mode_r), FN("", KH_YT_INT, mode_all), {0, 0, 0}};
@@ -299,7 +285,6 @@ static const kh_yfunc f_to_number[] = {FN("b", KH_YT_INT, to_number), {0, 0, 0}}
 static const kh_yfunc f_min[] = {FN("ii", KH_YT_INT, min_i), {0, 0, 0}};
 static const kh_yfunc f_max[] = {FN("ii", KH_YT_INT, max_i), {0, 0, 0}};
 static const kh_yfunc f_abs[] = {FN("i", KH_YT_INT, abs_i), {0, 0, 0}};
-static const kh_yfunc f_to_string[] = {FN("i", KH_YT_STR, to_string_i), FN("ii", KH_YT_STR, to_string_ib), {0, 0, 0}};
 
 static const kh_ymember members[] = {
     {"MEAN_BYTES", KH_YT_FLOAT, 0, NULL, NULL},
@@ -316,7 +301,6 @@ static const kh_ymember members[] = {
     {"min", KH_YT_FUNC, 0, NULL, f_min},
     {"max", KH_YT_FUNC, 0, NULL, f_max},
     {"abs", KH_YT_FUNC, 0, NULL, f_abs},
-    {"to_string", KH_YT_FUNC, 0, NULL, f_to_string},
     {NULL, 0, 0, NULL, NULL},
 };
 

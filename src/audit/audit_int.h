@@ -120,6 +120,7 @@ struct kh_policy {
     kh_check *checks;
     size_t nchecks;
     const char *commands_note; /* NULL: c: rules may run */
+    int missing_not_found;     /* policy.missing_files: not_found (Khiên extension) */
     kh_re **regexes;           /* to release */
     size_t nregexes;
 };
@@ -137,6 +138,7 @@ typedef struct kh_audit_ctx {
     const char *root; /* NULL: this host */
     int commands_ok;
     const char *commands_note;
+    int missing_not_found; /* content of a missing file/folder: not found instead of invalid */
     int64_t now;
     /* per check */
     kh_arena ev_arena;

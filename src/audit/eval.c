@@ -261,6 +261,9 @@ static kh_rule_outcome file_content(kh_audit_ctx *c, const char *path, const kh_
         else if (!quiet)
             kh_ev_add(c, KH_RULE_NOT_FOUND, "no-match", path, 0, "không dòng nào khớp / no line matches");
         o = KH_RULE_NOT_FOUND;
+    } else if (rc == KH_ENOENT && c->missing_not_found) {
+        kh_ev_add(c, KH_RULE_NOT_FOUND, "missing", path, 0, "tệp không tồn tại / the file does not exist");
+        o = KH_RULE_NOT_FOUND;
     } else {
         kh_ev_addf(c, KH_RULE_INVALID, rc == KH_ENOENT ? "missing" : "unreadable", path, 0,
                    "không mở được tệp / cannot open the file: %s", errmsg(rc));
@@ -346,6 +349,10 @@ static kh_rule_outcome dir_one(kh_audit_ctx *c, const kh_rule *r, const char *pa
         }
         kh_ev_addf(c, KH_RULE_INVALID, "unreadable", path, 0, "không kiểm tra được / cannot check: %s", errmsg(rc));
         return KH_RULE_INVALID;
+    }
+    if (rc == KH_ENOENT && c->missing_not_found) {
+        kh_ev_add(c, KH_RULE_NOT_FOUND, "missing", path, 0, "thư mục không tồn tại / the directory does not exist");
+        return KH_RULE_NOT_FOUND;
     }
     if (rc || !S_ISDIR(st.st_mode)) {
         kh_ev_addf(c, KH_RULE_INVALID, rc == KH_ENOENT ? "missing" : "unreadable", path, 0,
@@ -584,9 +591,12 @@ static kh_rule_outcome eval_process(kh_audit_ctx *c, const kh_rule *r)
     const char *name = r->location;
     size_t nl = strlen(name);
     kh_buf q = KH_BUF_INIT(4096);
+    long self = c->root ? -1 : (long)getpid();
     for (size_t i = 0; i < c->procs.n; i++) {
         const kh_proc_info *pi = &c->procs.v[i];
         const char *cmd = pi->cmdline ? pi->cmdline : "";
+        if (pi->pid == self)
+            continue; /* `khien audit` itself is not "Khiên's protection running" */
         int hit;
         if (r->name_re) {
             hit = kh_re_match(r->name_re, cmd, strlen(cmd), NULL, NULL) ||
@@ -771,6 +781,7 @@ static int ctx_init(kh_audit_ctx *c, const kh_policy *p, const kh_audit_options 
         }
     }
     c->o.root = c->root;
+    c->missing_not_found = p->missing_not_found;
     if (p->commands_note) {
         c->commands_note = p->commands_note;
     } else if (c->root && !(c->o.flags & KH_AUDIT_COMMANDS_WITH_ROOT)) {

@@ -166,57 +166,51 @@ int kh_exec_run(char *const *argv, unsigned timeout_ms, size_t limit, kh_buf *ou
     res->started = 1;
     long long deadline = now_ms() + timeout_ms;
     char buf[8192];
-    int killed = 0;
-    for (;;) {
+    int status = 0, exited = 0, eof = 0;
+    while (!eof) {
         long long left = deadline - now_ms();
         if (left <= 0) {
             res->timed_out = 1;
             break;
         }
+        /* once the command has exited, take what is already in the pipe and
+         * stop: a background child of it may hold the pipe open forever */
         struct pollfd pf = {pfd[0], POLLIN, 0};
-        int pr = poll(&pf, 1, (int)(left > 1000 ? 1000 : left));
+        int pr = poll(&pf, 1, exited ? 0 : (int)(left > 100 ? 100 : left));
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr < 0)
             break;
-        if (pr == 0)
+        if (pr == 0) {
+            if (exited)
+                break;
+            if (waitpid(pid, &status, WNOHANG) == pid)
+                exited = 1;
             continue;
+        }
         ssize_t r = read(pfd[0], buf, sizeof(buf));
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
-        if (r <= 0)
+        if (r <= 0) {
+            eof = 1;
             break;
+        }
         size_t room = limit > out->len ? limit - out->len : 0;
         size_t take = (size_t)r < room ? (size_t)r : room;
         if (take && kh_buf_append(out, buf, take) != 0)
-            room = 0;
+            take = 0;
         if ((size_t)r > take) {
             res->truncated = 1;
             break;
         }
     }
     close(pfd[0]);
-    if (res->timed_out || res->truncated) {
-        kill(-pid, SIGKILL);
-        killed = 1;
-    }
-    int status = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, killed ? 0 : WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0 && errno != EINTR)
-            break;
-        if (w == 0) {
-            if (now_ms() >= deadline) {
-                res->timed_out = 1;
-                kill(-pid, SIGKILL);
-                killed = 1;
-                continue;
-            }
-            struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
+    /* the whole process group goes: the command if it is still running
+     * (timeout, too much output) and anything it left behind */
+    kill(-pid, SIGKILL);
+    if (!exited) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
     }
     if (WIFEXITED(status))
         res->exit_code = WEXITSTATUS(status);

@@ -16,6 +16,12 @@
  * Wazuh versions add some); missing required keys, wrong types, unknown
  * conditions, duplicate check ids and malformed rules are errors.
  *
+ * One Khiên extension of the format: `missing_files: not_found` under
+ * `policy:` makes a content rule on a file (or folder) that does not exist
+ * "not found" instead of Wazuh's "not applicable"; our own policies use it
+ * so that, say, a missing unattended-upgrades configuration fails the check
+ * rather than hiding it.
+ *
  * Trust: c: rules run only from trusted policies (see audit.h). The file
  * loader decides from fstat() of the descriptor it read, so the file that
  * was judged is the file that was parsed.
@@ -523,7 +529,9 @@ static int parse_rule(loader *L, yaml_node_t *node, const char *raw, kh_rule *r)
              text, t, text, t);
         return L->failed;
     }
-    if (undefined && t != 'c') {
+    /* an undefined $name where a path or name is expected is a typo; in
+     * commands and regexes a $ may be the shell's or an anchor */
+    if (undefined && t != 'c' && strstr(r->location, undefined)) {
         LERR(L, node, "quy tắc '%s': biến %s chưa được định nghĩa / rule '%s': undefined variable %s", text,
              undefined, text, undefined);
         return L->failed;
@@ -733,9 +741,14 @@ static int prescan(const unsigned char *data, size_t len, const char *name, kh_p
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&ps, &ev)) {
-            set_err(err, name, (unsigned)ps.problem_mark.line + 1, (unsigned)ps.problem_mark.column + 1,
-                    "YAML sai / invalid YAML: %s%s%s", ps.problem ? ps.problem : "error",
-                    ps.context ? " " : "", ps.context ? ps.context : "");
+            if (ps.context)
+                set_err(err, name, (unsigned)ps.problem_mark.line + 1, (unsigned)ps.problem_mark.column + 1,
+                        "YAML sai / invalid YAML: %s (%s bắt đầu ở dòng %u / %s started on line %u)",
+                        ps.problem ? ps.problem : "error", ps.context, (unsigned)ps.context_mark.line + 1, ps.context,
+                        (unsigned)ps.context_mark.line + 1);
+            else
+                set_err(err, name, (unsigned)ps.problem_mark.line + 1, (unsigned)ps.problem_mark.column + 1,
+                        "YAML sai / invalid YAML: %s", ps.problem ? ps.problem : "error");
             rc = KH_ESYNTAX;
             break;
         }
@@ -837,6 +850,16 @@ static int load(kh_policy **out, const char *name, const void *data, size_t len,
     p->file_field = get_str(&L, pol, "file", 0, "'policy'");
     if (L.failed)
         goto done;
+    yaml_node_t *mf = map_get(&L, pol, "missing_files");
+    if (mf) {
+        const char *v = scalar(mf);
+        if (v && strcmp(v, "not_found") == 0)
+            p->missing_not_found = 1;
+        else if (!v || strcmp(v, "not_applicable") != 0) {
+            LERR(&L, mf, "'missing_files' phải là not_applicable hoặc not_found / 'missing_files' must be not_applicable or not_found");
+            goto done;
+        }
+    }
 
     yaml_node_t *vars = map_get(&L, root, "variables");
     if (vars) {

@@ -9,6 +9,8 @@
  *
  *     k:NAME [ARGUMENT...]      e.g.  'k:secrets_readable /home/STAR/.bash_history'
  *
+ * (the last argument is the rest of the text, so paths may hold spaces)
+ *
  * (STAR being a glob star), usually under `condition: none`: a probe is
  * "found" when it finds what it looks for, and every finding becomes a
  * piece of evidence naming the file, line and kind, or the account. Paths
@@ -720,7 +722,7 @@ static kh_rule_outcome p_inactive(kh_audit_ctx *c, int argc, char **argv)
         int64_t now = kh_audit_now(c);
         for (size_t i = 0; i < as.v.n; i++) {
             account *a = &as.v.v[i];
-            if (!usable(a) || !login_shell(a) || (a->uid != 0 && (a->uid < 1000 || a->uid == 65534)))
+            if (!usable(a) || !login_shell(a) || a->uid < 1000 || a->uid == 65534)
                 continue;
             int64_t ll = lastlog_time(c, a->uid, fd);
             int64_t chg = a->lastchg > 0 ? (int64_t)a->lastchg * 86400 : 0;
@@ -875,11 +877,41 @@ static const probe probes[] = {
     {"recent_files", 2, 2, p_recent_files, "k:recent_files HOURS PATHS"},
 };
 
+/* Splits "name a b rest of text": words separated by blanks, except that
+ * the probe's last argument takes the rest of the text (paths may hold
+ * spaces: /home/STAR/Màn hình nền). */
 static int split_args(char *s, char **argv, int max)
 {
     int n = 0;
-    for (char *t = strtok(s, " \t"); t && n < max; t = strtok(NULL, " \t"))
-        argv[n++] = t;
+    while (*s && n < max) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            break;
+        argv[n++] = s;
+        int last = 0;
+        if (n == 1) {
+            const probe *p = NULL;
+            size_t l = strcspn(s, " \t");
+            for (size_t i = 0; i < KH_ARRAY_LEN(probes); i++)
+                if (strlen(probes[i].name) == l && strncmp(probes[i].name, s, l) == 0)
+                    p = &probes[i];
+            if (p)
+                max = 1 + p->max_args;
+        } else if (n == max) {
+            last = 1;
+        }
+        if (last) {
+            char *e = s + strlen(s);
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                *--e = 0;
+            break;
+        }
+        while (*s && *s != ' ' && *s != '\t')
+            s++;
+        if (*s)
+            *s++ = 0;
+    }
     return n;
 }
 
@@ -898,6 +930,9 @@ int kh_probe_known(const char *location, char *err, size_t errlen)
     char *argv[8];
     int argc = split_args(buf, argv, 8);
     const probe *p = argc ? lookup(argv[0]) : NULL;
+    if (p && p->max_args == 0 && argc == 1 && strcspn(location, " \t") < strlen(location) &&
+        location[strspn(location + strcspn(location, " \t"), " \t") + strcspn(location, " \t")])
+        argc = 2; /* words after a probe that takes none */
     if (!p) {
         snprintf(err, errlen, "không có phép kiểm tra k:%s / unknown probe k:%s", argc ? argv[0] : "",
                  argc ? argv[0] : "");

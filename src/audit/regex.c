@@ -14,9 +14,10 @@
  * possessive quantifiers, \x escapes ...) as unsupported, so that the rule
  * is not applicable instead of silently wrong.
  *
- * The OS_Regex matcher backtracks, but remembers every (atom, position)
- * pair that already failed, so a line is matched in O(atoms x length) time
- * whatever the pattern: a hostile policy cannot make it run away. One
+ * The OS_Regex matcher simulates the pattern as an automaton (a Pike VM:
+ * one pass over the line, the threads in backtracking priority order), so a
+ * line is matched in O(atoms x length) time whatever the pattern: a hostile
+ * policy cannot make it run away. One
  * difference from OSSEC, on purpose: \s also matches tab, CR, VT and FF
  * (policies written with \s*\t* behave the same).
  *
@@ -195,9 +196,15 @@ static int compile_alt(re_alt *alt, kh_arena *ar, const char *p, size_t len, cha
             }
             open = -1;
         } else if ((c == '+' || c == '*') && alt->n > 0 && alt->a[alt->n - 1].type <= A_ANY &&
-                   alt->a[alt->n - 1].quant == 0) {
-            alt->a[alt->n - 1].quant = (unsigned char)c;
-            continue;
+                   alt->a[alt->n - 1].quant == 0 && !(alt->n > 1 && alt->a[alt->n - 2].quant == '+')) {
+            if (c == '*') {
+                alt->a[alt->n - 1].quant = '*';
+                continue;
+            }
+            /* X+ is X X* (the first copy marked so a second modifier is literal) */
+            *a = alt->a[alt->n - 1];
+            a->quant = '*';
+            alt->a[alt->n - 1].quant = '+';
         } else {
             a->type = A_LIT;
             a->ch = (unsigned char)tolower((unsigned char)c);
@@ -211,85 +218,120 @@ static int compile_alt(re_alt *alt, kh_arena *ar, const char *p, size_t len, cha
     return 0;
 }
 
-typedef struct mstate {
+/* Pike-VM simulation of one alternative: every thread is an atom index
+ * plus the span of the first group; threads are kept in priority order
+ * (greedy before lazy, earlier start before later), so the first thread to
+ * reach the end is the match a backtracking matcher would have found. One
+ * pass over the line, O(atoms) work per character. */
+typedef struct thr {
+    int pc;
+    long cs, ce;
+} thr;
+
+typedef struct vm {
     const re_alt *alt;
-    const unsigned char *s;
-    size_t n;
-    uint8_t *memo; /* failed (atom, pos) pairs */
-    long cap_s, cap_e;
-} mstate;
+    thr *list[2];
+    int count[2];
+    uint32_t *mark[2];
+    uint32_t gen[2];
+} vm;
 
-static int memo_test(const mstate *m, size_t ai, size_t pos)
+static void addthr(vm *v, int l, int pc, long cs, long ce, long pos)
 {
-    size_t bit = ai * (m->n + 1) + pos;
-    return (m->memo[bit >> 3] >> (bit & 7)) & 1;
-}
-
-static void memo_set(mstate *m, size_t ai, size_t pos)
-{
-    size_t bit = ai * (m->n + 1) + pos;
-    m->memo[bit >> 3] |= (uint8_t)(1u << (bit & 7));
-}
-
-static int match_here(mstate *m, size_t ai, size_t pos)
-{
-    const re_alt *alt = m->alt;
-    if (ai == alt->n)
-        return !alt->eol || pos == m->n;
-    if (memo_test(m, ai, pos))
-        return 0;
-    const re_atom *a = &alt->a[ai];
-    int ok = 0;
-    if (a->type == A_GOPEN || a->type == A_GCLOSE) {
-        if ((int)ai == alt->cap_open)
-            m->cap_s = (long)pos;
-        else if ((int)ai == alt->cap_close)
-            m->cap_e = (long)pos;
-        ok = match_here(m, ai + 1, pos);
-    } else if (a->quant == 0) {
-        ok = pos < m->n && atom_has(a, m->s[pos]) && match_here(m, ai + 1, pos + 1);
-    } else {
-        size_t k = 0;
-        while (pos + k < m->n && atom_has(a, m->s[pos + k]))
-            k++;
-        size_t min = a->quant == '+' ? 1 : 0;
-        for (size_t j = k + 1; j-- > min;) {
-            if (match_here(m, ai + 1, pos + j)) {
-                ok = 1;
-                break;
-            }
+    const re_alt *alt = v->alt;
+    for (;;) {
+        if (v->mark[l][pc] == v->gen[l])
+            return;
+        v->mark[l][pc] = v->gen[l];
+        if ((size_t)pc == alt->n) {
+            v->list[l][v->count[l]++] = (thr){pc, cs, ce};
+            return;
         }
+        const re_atom *a = &alt->a[pc];
+        if (a->type == A_GOPEN || a->type == A_GCLOSE) {
+            if (pc == alt->cap_open)
+                cs = pos;
+            else if (pc == alt->cap_close)
+                ce = pos;
+            pc++;
+            continue;
+        }
+        v->list[l][v->count[l]++] = (thr){pc, cs, ce}; /* consume this atom (first: greedy) */
+        if (a->quant != '*')
+            return;
+        pc++; /* or skip it */
     }
-    if (!ok)
-        memo_set(m, ai, pos);
-    return ok;
 }
 
 static int match_alt(const re_alt *alt, const char *s, size_t n, long *cap_off, long *cap_len)
 {
-    uint8_t small[512];
-    size_t bits = (alt->n + 1) * (n + 1);
-    size_t bytes = (bits + 7) / 8;
-    uint8_t *memo = bytes <= sizeof(small) ? small : calloc(1, bytes);
-    if (!memo)
-        return 0;
-    if (memo == small)
-        memset(small, 0, bytes);
-    mstate m = {alt, (const unsigned char *)s, n, memo, -1, -1};
-    int found = 0;
-    for (size_t start = 0; start <= n; start++) {
-        if (match_here(&m, 0, start)) {
-            found = 1;
+    size_t m = alt->n + 1;
+    thr small_t[2][64];
+    uint32_t small_m[2][64];
+    vm v;
+    memset(&v, 0, sizeof(v));
+    v.alt = alt;
+    void *heap = NULL;
+    if (m <= 64) {
+        v.list[0] = small_t[0];
+        v.list[1] = small_t[1];
+        v.mark[0] = small_m[0];
+        v.mark[1] = small_m[1];
+    } else {
+        heap = calloc(1, 2 * m * (sizeof(thr) + sizeof(uint32_t)));
+        if (!heap)
+            return 0;
+        v.list[0] = heap;
+        v.list[1] = v.list[0] + m;
+        v.mark[0] = (uint32_t *)(v.list[1] + m);
+        v.mark[1] = v.mark[0] + m;
+    }
+    memset(v.mark[0], 0, m * sizeof(uint32_t));
+    memset(v.mark[1], 0, m * sizeof(uint32_t));
+    int want_cap = cap_off != NULL && alt->cap_open >= 0;
+    int found = 0, cur = 0;
+    thr match = {0, -1, -1};
+    v.gen[cur] = 1;
+    for (size_t pos = 0;; pos++) {
+        if (!found && (pos == 0 || !alt->bol))
+            addthr(&v, cur, 0, -1, -1, (long)pos); /* a new start, lowest priority */
+        if (v.count[cur] == 0)
+            break;
+        int nxt = cur ^ 1;
+        v.gen[nxt]++;
+        v.count[nxt] = 0;
+        for (int i = 0; i < v.count[cur]; i++) {
+            thr t = v.list[cur][i];
+            if ((size_t)t.pc == alt->n) {
+                if (alt->eol && pos != n)
+                    continue;
+                found = 1;
+                match = t;
+                break; /* lower-priority threads lose */
+            }
+            if (pos < n && atom_has(&alt->a[t.pc], (unsigned char)s[pos]))
+                addthr(&v, nxt, alt->a[t.pc].quant == '*' ? t.pc : t.pc + 1, t.cs, t.ce, (long)pos + 1);
+        }
+        if (found && !want_cap)
+            break;
+        if (pos >= n) {
+            cur = nxt;
+            /* threads still alive can only finish at n: one more round */
+            for (int i = 0; i < v.count[cur] && !found; i++) {
+                thr t = v.list[cur][i];
+                if ((size_t)t.pc == alt->n) {
+                    found = 1;
+                    match = t;
+                }
+            }
             break;
         }
-        if (alt->bol)
-            break;
+        cur = nxt;
     }
-    if (memo != small)
-        free(memo);
-    if (found && cap_off && alt->cap_open >= 0 && m.cap_s >= 0 && m.cap_e >= m.cap_s) {
-        *cap_off = m.cap_s;
-        *cap_len = m.cap_e - m.cap_s;
+    free(heap);
+    if (found && want_cap && match.cs >= 0 && match.ce >= match.cs) {
+        *cap_off = match.cs;
+        *cap_len = match.ce - match.cs;
     }
     return found;
 }

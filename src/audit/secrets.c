@@ -333,8 +333,19 @@ static void scan_assignments(scan *sc)
             if (e < sc->n && (isalnum((unsigned char)sc->s[e]) || sc->s[e] == '_'))
                 continue;
             size_t vs, vl;
-            if (!assignment_value(sc, e, &vs, &vl) || vl < kw->minlen)
+            if (i > 0 && sc->s[i - 1] == '<') {
+                /* XML element: <Pass encoding="base64">value</Pass> */
+                const char *gt = memchr(sc->s + e, '>', sc->n - e);
+                if (!gt)
+                    continue;
+                vs = (size_t)(gt + 1 - sc->s);
+                const char *lt = memchr(sc->s + vs, '<', sc->n - vs);
+                vl = (lt ? (size_t)(lt - sc->s) : sc->n) - vs;
+                if (vl < kw->minlen || placeholder(sc->s + vs, vl))
+                    continue;
+            } else if (!assignment_value(sc, e, &vs, &vl) || vl < kw->minlen) {
                 continue;
+            }
             hit(sc, kind,
                 kw->secret ? "gán khóa bí mật hoặc mã truy cập / secret or token assignment"
                            : "gán mật khẩu / password assignment",

@@ -367,14 +367,21 @@ static int run_policy(audit_cli *a, const kh_policy *p, const kh_audit_options *
     return 0;
 }
 
+/* A built-in policy by name ("khien_credentials"), name without "khien_",
+ * or any unique part of the name ("baseline", "vn"). */
 static int builtin_index(const char *want)
 {
+    int found = -1, count = 0;
     for (size_t i = 0; i < kh_policy_builtin_count(); i++) {
         const char *n = kh_policy_builtin_name(i);
         if (strcmp(n, want) == 0 || (strncmp(n, "khien_", 6) == 0 && strcmp(n + 6, want) == 0))
             return (int)i;
+        if (*want && strstr(n, want)) {
+            found = (int)i;
+            count++;
+        }
     }
-    return -1;
+    return count == 1 ? found : -1;
 }
 
 static void print_load_error(const kh_policy_error *e, int rc)

@@ -67,20 +67,25 @@ static const struct {
 #define S(n) {n, KH_YT_STR, 0, NULL, NULL}
 #define END {NULL, 0, 0, NULL, NULL}
 
+/* Element structures, with the index of each field (declaration order). */
 static const kh_ymember m_section[] = {
     I("type"), I("flags"), I("address"), S("name"), I("size"), I("offset"), END,
 };
+enum { SEC_TYPE, SEC_FLAGS, SEC_ADDRESS, SEC_NAME, SEC_SIZE, SEC_OFFSET };
 
 static const kh_ymember m_segment[] = {
     I("type"), I("flags"), I("offset"), I("virtual_address"), I("physical_address"),
     I("file_size"), I("memory_size"), I("alignment"), END,
 };
+enum { SEG_TYPE, SEG_FLAGS, SEG_OFFSET, SEG_VADDR, SEG_PADDR, SEG_FILESZ, SEG_MEMSZ, SEG_ALIGN };
 
 static const kh_ymember m_dyn[] = {I("type"), I("val"), END};
+enum { DYN_TYPE, DYN_VAL };
 
 static const kh_ymember m_sym[] = {
     S("name"), I("value"), I("size"), I("type"), I("bind"), I("shndx"), END,
 };
+enum { SYM_NAME, SYM_VALUE, SYM_SIZE, SYM_TYPE, SYM_BIND, SYM_SHNDX };
 
 #define ARR(n, m) {n, KH_YT_ARRAY, KH_YT_STRUCT, m, NULL}
 
@@ -135,6 +140,44 @@ typedef struct loader {
             return rc;                                                                    \
     } while (0)
 
+/* Element i of the array member `arr` of the root, made through the path
+ * API if it does not exist yet (by setting its integer field `field`). The
+ * caller then writes the element's fields in place with put_int/put_str:
+ * one path walk per element instead of one per field, which matters for
+ * tables of tens of thousands of symbols. */
+static kh_yobj *elem(loader *L, const char *arr, const char *field, uint32_t i, int *rc)
+{
+    kh_yobj *a = (kh_yobj *)kh_yobj_member(L->root, arr);
+    *rc = 0;
+    if (!a || a->type != KH_YT_ARRAY) {
+        *rc = KH_EINTERNAL;
+        return NULL;
+    }
+    if (i >= a->nitems && (*rc = kh_yset_int(L->root, L->a, 0, "%s[%u].%s", arr, i, field)) < 0)
+        return NULL;
+    return i < a->nitems && a->items[i].nitems ? &a->items[i] : NULL;
+}
+
+/* Field k of an element; yara's UNDEFINED marker leaves it undefined. */
+static void put_int(kh_yobj *el, unsigned k, uint64_t v)
+{
+    kh_yobj *f = &el->items[k];
+    f->v.i = (int64_t)v;
+    f->defined = v != YR_UNDEFINED;
+}
+
+static int put_str(loader *L, kh_yobj *el, unsigned k, const uint8_t *p, size_t n)
+{
+    kh_yobj *f = &el->items[k];
+    const uint8_t *d = kh_yarena_dup(L->a, p, n); /* n <= KH_ELF_MAX_NAME */
+    if (!d)
+        return KH_ENOMEM;
+    f->v.s.p = d;
+    f->v.s.n = (uint32_t)n;
+    f->defined = 1;
+    return 0;
+}
+
 /* Looks a name up in [tab, tab_end) within the name budget; 1 if found. */
 static int name_of(loader *L, uint64_t tab, uint64_t tab_end, uint64_t index, const uint8_t **p, size_t *n)
 {
@@ -159,16 +202,19 @@ static int symbols(loader *L, const kh_elf_symtab *t, const char *arr)
         kh_elf_sym s;
         const uint8_t *p;
         size_t len;
+        kh_yobj *el;
         if (kh_elf_symbol(L->e, t, j, &s) < 0)
             break; /* cannot happen: the table was checked */
+        if (!(el = elem(L, arr, "bind", j, &rc)))
+            return rc ? rc : KH_EINTERNAL;
         if (name_of(L, t->stroff, t->stroff + t->strsize, s.name, &p, &len) &&
-            (rc = kh_yset_str(L->root, L->a, p, len, "%s[%u].name", arr, j)) < 0)
+            (rc = put_str(L, el, SYM_NAME, p, len)) < 0)
             return rc;
-        SETI(L, s.info >> 4, "%s[%u].bind", arr, j);
-        SETI(L, s.info & 0xf, "%s[%u].type", arr, j);
-        SETI(L, s.shndx, "%s[%u].shndx", arr, j);
-        SETI(L, s.value, "%s[%u].value", arr, j);
-        SETI(L, s.size, "%s[%u].size", arr, j);
+        put_int(el, SYM_BIND, s.info >> 4);
+        put_int(el, SYM_TYPE, s.info & 0xf);
+        put_int(el, SYM_SHNDX, s.shndx);
+        put_int(el, SYM_VALUE, s.value);
+        put_int(el, SYM_SIZE, s.size);
     }
     SETI(L, j, "%s_entries", arr);
     return 0;
@@ -190,15 +236,18 @@ static int sections(loader *L)
         kh_elf_symtab t;
         const uint8_t *p;
         size_t n;
+        kh_yobj *el;
         if (kh_elf_section(e, i, &s) < 0)
             break; /* cannot happen: the table was checked */
-        SETI(L, s.type, "sections[%u].type", i);
-        SETI(L, s.flags, "sections[%u].flags", i);
-        SETI(L, s.addr, "sections[%u].address", i);
-        SETI(L, s.size, "sections[%u].size", i);
-        SETI(L, s.offset, "sections[%u].offset", i);
+        if (!(el = elem(L, "sections", "type", i, &rc)))
+            return rc ? rc : KH_EINTERNAL;
+        put_int(el, SEC_TYPE, s.type);
+        put_int(el, SEC_FLAGS, s.flags);
+        put_int(el, SEC_ADDRESS, s.addr);
+        put_int(el, SEC_SIZE, s.size);
+        put_int(el, SEC_OFFSET, s.offset);
         if (s.name < e->len && strtab > 0 && name_of(L, strtab, e->len, s.name, &p, &n) &&
-            (rc = kh_yset_str(L->root, L->a, p, n, "sections[%u].name", i)) < 0)
+            (rc = put_str(L, el, SEC_NAME, p, n)) < 0)
             return rc;
         if ((s.type == KH_SHT_SYMTAB || s.type == KH_SHT_DYNSYM) && s.link < link_limit &&
             kh_elf_symtab_of(e, &s, &t) == 0) {
@@ -226,16 +275,19 @@ static int segments(loader *L)
         return 0;
     for (uint32_t i = 0; i < e->phnum; i++) {
         kh_elf_phdr ph;
+        kh_yobj *el;
         if (kh_elf_segment(e, i, &ph) < 0)
             break; /* cannot happen: the table was checked */
-        SETI(L, ph.type, "segments[%u].type", i);
-        SETI(L, ph.flags, "segments[%u].flags", i);
-        SETI(L, ph.offset, "segments[%u].offset", i);
-        SETI(L, ph.vaddr, "segments[%u].virtual_address", i);
-        SETI(L, ph.paddr, "segments[%u].physical_address", i);
-        SETI(L, ph.filesz, "segments[%u].file_size", i);
-        SETI(L, ph.memsz, "segments[%u].memory_size", i);
-        SETI(L, ph.align, "segments[%u].alignment", i);
+        if (!(el = elem(L, "segments", "type", i, &rc)))
+            return rc ? rc : KH_EINTERNAL;
+        put_int(el, SEG_TYPE, ph.type);
+        put_int(el, SEG_FLAGS, ph.flags);
+        put_int(el, SEG_OFFSET, ph.offset);
+        put_int(el, SEG_VADDR, ph.vaddr);
+        put_int(el, SEG_PADDR, ph.paddr);
+        put_int(el, SEG_FILESZ, ph.filesz);
+        put_int(el, SEG_MEMSZ, ph.memsz);
+        put_int(el, SEG_ALIGN, ph.align);
         if (ph.type != KH_PT_DYNAMIC)
             continue;
         /* Every dynamic segment rewrites dynamic[] from 0, as in yara. */
@@ -243,8 +295,10 @@ static int segments(loader *L)
         kh_elf_dyn d;
         while (j < KH_ELF_MAX_DYN && dyn_left > 0 && kh_elf_dyn_at(e, ph.offset, j, &d) == 0) {
             dyn_left--;
-            SETI(L, d.tag, "dynamic[%u].type", j);
-            SETI(L, d.val, "dynamic[%u].val", j);
+            if (!(el = elem(L, "dynamic", "type", j, &rc)))
+                return rc ? rc : KH_EINTERNAL;
+            put_int(el, DYN_TYPE, d.tag);
+            put_int(el, DYN_VAL, d.val);
             j++;
             if (d.tag == KH_DT_NULL)
                 break;

@@ -111,6 +111,11 @@ static int dotted(int c)
     return isalnum(c) || c == '_' || c == '-' || c == '.';
 }
 
+static int url_path(int c)
+{
+    return isalnum(c) || c == '_' || c == '-' || c == '/';
+}
+
 static int alnum_us(int c)
 {
     return isalnum(c) || c == '_';
@@ -165,7 +170,7 @@ static const tokfmt tokens[] = {
     {"xoxr-", 10, b64url, "slack-token", "mã truy cập Slack / Slack token"},
     {"xoxs-", 10, b64url, "slack-token", "mã truy cập Slack / Slack token"},
     {"xoxe-", 10, b64url, "slack-token", "mã truy cập Slack / Slack token"},
-    {"hooks.slack.com/services/", 20, dotted, "slack-webhook", "địa chỉ webhook Slack / Slack webhook URL"},
+    {"hooks.slack.com/services/", 20, url_path, "slack-webhook", "địa chỉ webhook Slack / Slack webhook URL"},
     {"AIza", 35, b64url, "google-api-key", "khóa API Google / Google API key"},
     {"GOCSPX-", 20, b64url, "google-oauth-secret", "bí mật OAuth Google / Google OAuth client secret"},
     {"ya29.", 20, dotted, "google-oauth-token", "mã OAuth Google / Google OAuth token"},
@@ -185,14 +190,15 @@ static void scan_tokens(scan *sc)
                 break;
             size_t i = (size_t)(p - sc->s);
             from = p + 1;
-            if (i > 0 && isalnum((unsigned char)sc->s[i - 1]) && f->prefix[0] != 'h')
+            int inside_url = f->cls == url_path;
+            if (i > 0 && isalnum((unsigned char)sc->s[i - 1]) && !inside_url)
                 continue;
             size_t r = run(sc, i + pl, f->cls);
             if (r < f->min)
                 continue;
             if (f->cls == upper_digit && (r != f->min || (i + pl + r < sc->n && isalnum((unsigned char)sc->s[i + pl + r]))))
                 continue;
-            hit(sc, f->kind, f->label, NULL, 0, f->prefix[0] == 'h' && f->prefix[1] == 'o' ? "hooks.slack.com/" : f->prefix);
+            hit(sc, f->kind, f->label, NULL, 0, inside_url ? "hooks.slack.com/" : f->prefix);
             break;
         }
     }
@@ -323,8 +329,8 @@ static void scan_assignments(scan *sc)
                 break;
             size_t i = (size_t)(p - sc->lo);
             from = i + 1;
-            /* not the tail of a longer word (bypass), except for long keys (mypassword, db_password) */
-            if (i > 0 && isalpha((unsigned char)sc->lo[i - 1]) && (!kw->suffix_ok || kl < 6))
+            /* not the tail of a longer word (bypass, NOPASSWD); db_password is fine */
+            if (i > 0 && isalpha((unsigned char)sc->lo[i - 1]))
                 continue;
             size_t e = i + kl;
             if (kw->suffix_ok && e < sc->n && (sc->s[e] == '_' || sc->s[e] == '-' || sc->s[e] == '.'))

@@ -82,47 +82,68 @@ mkroot
 
 expect_rc 0 "inventory --json on a fake root" "$KHIEN" inventory --root "$R" --json
 cp "$T/out" "$T/s1.json"
-q() { python3 -c '
+# JSON checks are batched: one python run evaluates them all (python can be
+# slow to start). jcheck DESC EXPR WANT queues; jrun FILE evaluates with d =
+# the document, t = its tables by name, row(table, key).
+: > "$T/jchecks"
+jcheck() { printf '%s\x1f%s\x1f%s\n' "$1" "$2" "$3" >> "$T/jchecks"; }
+jrun() {
+  if python3 - "$1" "$T/jchecks" > "$T/jres" 2>"$T/jerr" <<'EOF'
 import json, sys
-d = json.load(open(sys.argv[1]))
-t = {x["name"]: x for x in d["tables"]}
+d = json.load(open(sys.argv[1], encoding="utf-8"))
+t = {x["name"]: x for x in d.get("tables", [])}
 def row(table, key):
     for r in t[table]["rows"]:
-        if r["key"] == key: return r
+        if r["key"] == key:
+            return r
     return None
-print(eval(sys.argv[2]))' "$1" "$2"; }
-J() { [ "$(q "$T/s1.json" "$1")" = "$2" ] || { echo "    got: $(q "$T/s1.json" "$1" 2>&1 | tail -1)"; return 1; }; }
-check "valid JSON with the khien-inventory format" J 'd["format"], d["format_version"]' "('khien-inventory', 1)"
-check "os" J 'row("os","os")["pretty_name"], row("os","os")["kernel"], row("os","os")["arch"]' "('Debian GNU/Linux 12 (bookworm)', '6.1.0-18-amd64', 'x86_64')"
-check "host identity" J 'row("host","host")["hostname"], row("host","host")["machine_id"], row("host","host")["uptime_seconds"]' "('ubnd-xa-01', '0123456789abcdef0123456789abcdef', 3600)"
-check "volatile fields are marked" J 't["host"]["volatile"]' "['boot_time', 'uptime_seconds']"
-check "dmi" J 'row("dmi","dmi")["sys_vendor"], row("dmi","dmi")["product_serial"]' "('LENOVO', 'PF1ABCDE')"
-check "cpu: 3 logical, 2 cores" J 'row("cpu","cpu")["logical_cpus"], row("cpu","cpu")["cores"], row("cpu","cpu")["sockets"]' "(3, 2, 1)"
-check "memory in bytes" J 'row("memory","memory")["total_bytes"], row("memory","memory")["swap_total_bytes"]' "(8192000000, 2048000000)"
-check "disk with model and serial; loop devices left out" J 'row("disks","sda")["model"], row("disks","sda")["serial"], row("disks","sda")["size_bytes"], row("disks","loop0")' "('Samsung SSD 860', 'S3Z9NB0K123456', 256060514304, None)"
-check "partition mounted at /" J 'row("partitions","sda1")["disk"], row("partitions","sda1")["mountpoint"]' "('sda', '/')"
-check "usb stick keyed by vendor:product serial" J 'row("usb","0781:5567 4C530001")["product"]' "Cruzer Blade"
-check "usb interfaces are not devices" J 'len(t["usb"]["rows"])' "1"
-check "interface with MAC and addresses" J 'row("interfaces","eth0")["mac"], row("interfaces","eth0")["ipv4"], row("interfaces","eth0")["ipv6"], row("interfaces","eth0")["kind"]' "('52:54:00:12:34:56', '10.0.0.5/24', 'fe80::5054:ff:fe12:3456/64', 'physical')"
-check "loopback addresses" J 'row("interfaces","lo")["ipv4"], row("interfaces","lo")["ipv6"]' "('127.0.0.1/8', '::1/128')"
-check "listening tcp with its process" J 'row("listening","tcp 0.0.0.0:22")["process"], row("listening","tcp 0.0.0.0:22")["user"], row("listening","tcp 0.0.0.0:22")["pid"]' "('sshd', 'root', '100')"
-check "listening tcp6 and udp; connected sockets left out" J 'sorted(r["key"] for r in t["listening"]["rows"])' "['tcp 0.0.0.0:22', 'tcp6 [::]:80', 'udp 0.0.0.0:68']"
-check "tcp6 owner by uid" J 'row("listening","tcp6 [::]:80")["user"]' "www-data"
-check "installed packages only, with source" J 'len(t["packages"]["rows"]), row("packages","libssl3:amd64")["source"], row("packages","openssl:amd64")["version"]' "(2, 'openssl', '3.0.11-1~deb12u2')"
-check "malformed dpkg stanza is a warning" J 'any("broken" in x for x in d["warnings"])' "True"
-check "uid 0 (and the sudoers rule naming root) make root admin" J 'row("users","root")["admin"]' "sudoers, uid 0"
-check "sudo group and %sudo rule make alice admin" J 'row("users","alice")["admin"]' "group sudo, sudoers %sudo"
-check "a sudoers.d rule makes bob admin" J 'row("users","bob")["admin"]' "sudoers"
-check "password state and last change" J 'row("users","alice")["password"], row("users","alice")["last_password_change"], row("users","bob")["password"], row("users","root")["password"]' "('set', '2023-05-23', 'none', 'locked')"
-check "login and system accounts" J 'row("users","daemon")["login"], row("users","daemon")["system"], row("users","alice")["system"], row("users","alice")["full_name"]' "('no', 'yes', 'no', 'Nguyen Thi Alice')"
-check "supplementary groups" J 'row("users","bob")["groups"], row("groups","ops")["members"]' "('ops', 'alice, bob')"
-check "sudoers rules (continuation lines joined, dotted files ignored)" J 'sorted((r["who"], r["rule"]) for r in t["sudoers"]["rows"])' "[('%sudo', 'ALL=(ALL:ALL) ALL'), ('bob', 'ALL=(root) /usr/bin/apt, /usr/bin/apt-get'), ('root', 'ALL=(ALL:ALL) ALL')]"
-check "enabled and running service (link followed inside the root)" J 'row("services","ssh.service")["enabled"], row("services","ssh.service")["running"], row("services","ssh.service")["exec"], row("services","ssh.service")["description"]' "('enabled', 'yes', '/usr/sbin/sshd', 'OpenBSD Secure Shell server')"
-check "masked, not running service left out" J 'row("services","cups.service")' "None"
-check "cron, user crontab, cron.daily and timer" J 'sorted((r["kind"], r["user"], r["schedule"]) for r in t["scheduled"]["rows"])' "[('cron', 'root', '0 2 * * *'), ('cron', 'root', '17 * * * *'), ('cron', 'root', '@reboot'), ('cron-period', 'root', 'daily'), ('crontab', 'alice', '*/5 * * * *'), ('systemd-timer', 'root', 'OnCalendar=daily')]"
-check "autostart entries (desktop, per user, ld.so.preload)" J 'sorted((r["kind"], r["user"], r["command"]) for r in t["autostart"]["rows"])' "[('desktop', '*', '/opt/agent/run --tray'), ('desktop', 'alice', '/home/alice/.cache/xmr'), ('ld.so.preload', 'root', '/lib/x86_64-linux-gnu/libprocesshider.so')]"
-check "every table is typed" J 'sorted(set(x["category"] for x in d["tables"]))' "['account', 'hardware', 'network', 'service', 'software']"
-check "rows are sorted by key" J 'all([r["key"] for r in x["rows"]] == sorted(r["key"] for r in x["rows"]) for x in d["tables"])' "True"
+for line in open(sys.argv[2], encoding="utf-8"):
+    desc, expr, want = line.rstrip("\n").split("\x1f")
+    try:
+        got = str(eval(expr))
+    except Exception as e:
+        got = "error: %r" % e
+    print(("ok   " + desc) if got == want else ("FAIL %s (got %s)" % (desc, got)))
+EOF
+  then
+    while IFS= read -r l; do case $l in "ok   "*) ok "${l#ok   }" ;; *) bad "${l#FAIL }" ;; esac; done < "$T/jres"
+  else
+    bad "$1 is valid JSON"; sed 's/^/    /' "$T/jerr" | tail -3
+  fi
+  : > "$T/jchecks"
+}
+jcheck "valid JSON with the khien-inventory format" 'd["format"], d["format_version"]' "('khien-inventory', 1)"
+jcheck "os" 'row("os","os")["pretty_name"], row("os","os")["kernel"], row("os","os")["arch"]' "('Debian GNU/Linux 12 (bookworm)', '6.1.0-18-amd64', 'x86_64')"
+jcheck "host identity" 'row("host","host")["hostname"], row("host","host")["machine_id"], row("host","host")["uptime_seconds"]' "('ubnd-xa-01', '0123456789abcdef0123456789abcdef', 3600)"
+jcheck "volatile fields are marked" 't["host"]["volatile"]' "['boot_time', 'uptime_seconds']"
+jcheck "dmi" 'row("dmi","dmi")["sys_vendor"], row("dmi","dmi")["product_serial"]' "('LENOVO', 'PF1ABCDE')"
+jcheck "cpu: 3 logical, 2 cores" 'row("cpu","cpu")["logical_cpus"], row("cpu","cpu")["cores"], row("cpu","cpu")["sockets"]' "(3, 2, 1)"
+jcheck "memory in bytes" 'row("memory","memory")["total_bytes"], row("memory","memory")["swap_total_bytes"]' "(8192000000, 2048000000)"
+jcheck "disk with model and serial; loop devices left out" 'row("disks","sda")["model"], row("disks","sda")["serial"], row("disks","sda")["size_bytes"], row("disks","loop0")' "('Samsung SSD 860', 'S3Z9NB0K123456', 256060514304, None)"
+jcheck "partition mounted at /" 'row("partitions","sda1")["disk"], row("partitions","sda1")["mountpoint"]' "('sda', '/')"
+jcheck "usb stick keyed by vendor:product serial" 'row("usb","0781:5567 4C530001")["product"]' "Cruzer Blade"
+jcheck "usb interfaces are not devices" 'len(t["usb"]["rows"])' "1"
+jcheck "interface with MAC and addresses" 'row("interfaces","eth0")["mac"], row("interfaces","eth0")["ipv4"], row("interfaces","eth0")["ipv6"], row("interfaces","eth0")["kind"]' "('52:54:00:12:34:56', '10.0.0.5/24', 'fe80::5054:ff:fe12:3456/64', 'physical')"
+jcheck "loopback addresses" 'row("interfaces","lo")["ipv4"], row("interfaces","lo")["ipv6"]' "('127.0.0.1/8', '::1/128')"
+jcheck "listening tcp with its process" 'row("listening","tcp 0.0.0.0:22")["process"], row("listening","tcp 0.0.0.0:22")["user"], row("listening","tcp 0.0.0.0:22")["pid"]' "('sshd', 'root', '100')"
+jcheck "listening tcp6 and udp; connected sockets left out" 'sorted(r["key"] for r in t["listening"]["rows"])' "['tcp 0.0.0.0:22', 'tcp6 [::]:80', 'udp 0.0.0.0:68']"
+jcheck "tcp6 owner by uid" 'row("listening","tcp6 [::]:80")["user"]' "www-data"
+jcheck "installed packages only, with source" 'len(t["packages"]["rows"]), row("packages","libssl3:amd64")["source"], row("packages","openssl:amd64")["version"]' "(2, 'openssl', '3.0.11-1~deb12u2')"
+jcheck "malformed dpkg stanza is a warning" 'any("broken" in x for x in d["warnings"])' "True"
+jcheck "uid 0 (and the sudoers rule naming root) make root admin" 'row("users","root")["admin"]' "sudoers, uid 0"
+jcheck "sudo group and %sudo rule make alice admin" 'row("users","alice")["admin"]' "group sudo, sudoers %sudo"
+jcheck "a sudoers.d rule makes bob admin" 'row("users","bob")["admin"]' "sudoers"
+jcheck "password state and last change" 'row("users","alice")["password"], row("users","alice")["last_password_change"], row("users","bob")["password"], row("users","root")["password"]' "('set', '2023-05-23', 'none', 'locked')"
+jcheck "login and system accounts" 'row("users","daemon")["login"], row("users","daemon")["system"], row("users","alice")["system"], row("users","alice")["full_name"]' "('no', 'yes', 'no', 'Nguyen Thi Alice')"
+jcheck "supplementary groups" 'row("users","bob")["groups"], row("groups","ops")["members"]' "('ops', 'alice, bob')"
+jcheck "sudoers rules (continuation lines joined, dotted files ignored)" 'sorted((r["who"], r["rule"]) for r in t["sudoers"]["rows"])' "[('%sudo', 'ALL=(ALL:ALL) ALL'), ('bob', 'ALL=(root) /usr/bin/apt, /usr/bin/apt-get'), ('root', 'ALL=(ALL:ALL) ALL')]"
+jcheck "enabled and running service (link followed inside the root)" 'row("services","ssh.service")["enabled"], row("services","ssh.service")["running"], row("services","ssh.service")["exec"], row("services","ssh.service")["description"]' "('enabled', 'yes', '/usr/sbin/sshd', 'OpenBSD Secure Shell server')"
+jcheck "masked, not running service left out" 'row("services","cups.service")' "None"
+jcheck "cron, user crontab, cron.daily and timer" 'sorted((r["kind"], r["user"], r["schedule"]) for r in t["scheduled"]["rows"])' "[('cron', 'root', '0 2 * * *'), ('cron', 'root', '17 * * * *'), ('cron', 'root', '@reboot'), ('cron-period', 'root', 'daily'), ('crontab', 'alice', '*/5 * * * *'), ('systemd-timer', 'root', 'OnCalendar=daily')]"
+jcheck "autostart entries (desktop, per user, ld.so.preload)" 'sorted((r["kind"], r["user"], r["command"]) for r in t["autostart"]["rows"])' "[('desktop', '*', '/opt/agent/run --tray'), ('desktop', 'alice', '/home/alice/.cache/xmr'), ('ld.so.preload', 'root', '/lib/x86_64-linux-gnu/libprocesshider.so')]"
+jcheck "every table is typed" 'sorted(set(x["category"] for x in d["tables"]))' "['account', 'hardware', 'network', 'service', 'software']"
+jcheck "rows are sorted by key" 'all([r["key"] for r in x["rows"]] == sorted(r["key"] for r in x["rows"]) for x in d["tables"])' "True"
+jrun "$T/s1.json"
 
 # the same host again, with only volatile values changed: no difference
 w proc/uptime '7300.00 9000.00\n'
@@ -153,11 +174,11 @@ check "changed schedule of a cron job" has "~ [service] changed scheduled:"
 check "no colour when not on a terminal" sh -c "! grep -q \$'\\033' '$T/out'"
 expect_rc 1 "JSON diff" "$KHIEN" inventory --root "$R" --diff "$T/s1.json" --json
 cp "$T/out" "$T/d.json"
-D() { [ "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/d.json" "$1")" = "$2" ]; }
-check "JSON diff summary" D 'd["summary"]' "{'added': 2, 'removed': 1, 'changed': 3}"
-check "JSON diff entry with before/after" D '[(c["type"], c["before"], c["after"]) for c in d["changes"] if c["key"] == "libssl3:amd64"]' "[('software', {'version': '3.0.11-1~deb12u2'}, {'version': '3.0.13-1~deb12u1'})]"
-check "changes sorted by type, table, key" D '[c["type"] for c in d["changes"]] == sorted((c["type"] for c in d["changes"]), key=["hardware","software","account","network","service"].index)' "True"
-check "uid 0 account shows as admin in the added row" D '[c["after"]["admin"] for c in d["changes"] if c["key"] == "carol"]' "['uid 0']"
+jcheck "JSON diff summary" 'd["summary"]' "{'added': 2, 'removed': 1, 'changed': 3}"
+jcheck "JSON diff entry with before/after" '[(c["type"], c["before"], c["after"]) for c in d["changes"] if c["key"] == "libssl3:amd64"]' "[('software', {'version': '3.0.11-1~deb12u2'}, {'version': '3.0.13-1~deb12u1'})]"
+jcheck "changes sorted by type, table, key" '[c["type"] for c in d["changes"]] == sorted((c["type"] for c in d["changes"]), key=["hardware","software","account","network","service"].index)' "True"
+jcheck "uid 0 account shows as admin in the added row" '[c["after"]["admin"] for c in d["changes"] if c["key"] == "carol"]' "['uid 0']"
+jrun "$T/d.json"
 
 # the text report
 expect_rc 0 "text report" "$KHIEN" inventory --root "$R"
@@ -172,7 +193,8 @@ check "package line" hasre '^    libssl3 +3.0.13-1~deb12u1'
 expect_rc 0 "--color=always" "$KHIEN" inventory --root "$R" --color=always
 check "colour codes" grep -q $'\033\\[' "$T/out"
 expect_rc 0 "-o writes the snapshot" "$KHIEN" inventory --root "$R" -o "$T/s3.json"
-check "written snapshot is valid" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/s3.json"
+jcheck "written snapshot is a snapshot" 'd["format"]' "khien-inventory"
+jrun "$T/s3.json"
 
 # bad input
 printf '{"format": "khien-inventory", "format_version": 1, "tables": [{"name": "x"' > "$T/trunc.json"

@@ -71,7 +71,9 @@ void kh_unmap(void *p, size_t len)
 
 int kh_map_path(kh_map *m, const char *path, uint64_t limit)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in place of the file must not block the open (it
+     * is then refused as not regular); regular files ignore the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return kh_errno_to_kh(errno);
     struct stat st;

@@ -1,0 +1,194 @@
+/* Tests of src/platform/posix.c: mapping files by path (errors, limits,
+ * empty files, never blocking on a FIFO), opening files for scanning
+ * (O_NOFOLLOW, never blocking), atomic writes and mkdir -p. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "platform/platform.h"
+#include "util/util.h"
+
+static char dir[256];
+
+static const char *at(const char *rel)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, rel);
+    return buf[k];
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void setup(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/kt_posix_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    KT_CHECK(mkdtemp(dir) != NULL);
+}
+
+static void teardown(void) { nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS); }
+
+static void put(const char *rel, const char *text)
+{
+    FILE *f = fopen(at(rel), "wb");
+    KT_CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* Runs fn in a child with a 3-second alarm; returns its exit status, or
+ * -signal if it was killed (blocked). */
+static int in_child(int (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(3);
+        _exit(fn());
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+KT_TEST(test_platform_posix__map_path)
+{
+    setup();
+    put("a.txt", "hello");
+    put("empty", "");
+    kh_map m;
+    KT_EQ_INT(kh_map_path(&m, at("a.txt"), 1000), 0);
+    KT_EQ_INT(m.len, 5);
+    KT_CHECK(m.data && memcmp(m.data, "hello", 5) == 0);
+    kh_map_release(&m);
+    KT_CHECK(m.data == NULL);
+    KT_EQ_INT(kh_map_path(&m, at("empty"), 1000), 0);
+    KT_EQ_INT(m.len, 0);
+    KT_CHECK(m.data != NULL);
+    kh_map_release(&m);
+    KT_EQ_INT(kh_map_path(&m, at("a.txt"), 4), KH_ELIMIT);
+    KT_EQ_INT(kh_map_path(&m, at("a.txt"), 5), 0);
+    kh_map_release(&m);
+    KT_EQ_INT(kh_map_path(&m, at("missing"), 1000), KH_ENOENT);
+    KT_EQ_INT(kh_map_path(&m, at("a.txt/below"), 1000), KH_ENOENT);
+    KT_EQ_INT(kh_map_path(&m, dir, 1000), KH_EINVAL);
+    teardown();
+}
+
+static int map_fifo(void)
+{
+    kh_map m;
+    return kh_map_path(&m, at("fifo"), 1000) == KH_EINVAL ? 0 : 1;
+}
+
+static int open_fifo(void)
+{
+    int fd = kh_open_scan(AT_FDCWD, at("fifo"), 1);
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
+KT_TEST(test_platform_posix__fifo_never_blocks)
+{
+    setup();
+    KT_EQ_INT(mkfifo(at("fifo"), 0600), 0);
+    int rc = in_child(map_fifo);
+    if (rc < 0)
+        KT_FAIL_("kh_map_path blocked on a FIFO (signal %d)", -rc);
+    else
+        KT_EQ_INT(rc, 0);
+    rc = in_child(open_fifo);
+    if (rc < 0)
+        KT_FAIL_("kh_open_scan blocked on a FIFO (signal %d)", -rc);
+    teardown();
+}
+
+KT_TEST(test_platform_posix__open_scan)
+{
+    setup();
+    put("f", "data");
+    KT_EQ_INT(symlink("f", at("link")), 0);
+    int fd = kh_open_scan(AT_FDCWD, at("f"), 1);
+    KT_CHECK(fd >= 0);
+    if (fd >= 0) {
+        char b[8] = {0};
+        KT_EQ_INT(read(fd, b, sizeof(b)), 4);
+        KT_EQ_STR(b, "data");
+        KT_CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        close(fd);
+    }
+    KT_EQ_INT(kh_open_scan(AT_FDCWD, at("link"), 1), -ELOOP);
+    fd = kh_open_scan(AT_FDCWD, at("link"), 0);
+    KT_CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    KT_EQ_INT(kh_open_scan(AT_FDCWD, at("nope"), 0), -ENOENT);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    fd = kh_open_scan(dfd, "f", 1); /* relative to a directory */
+    KT_CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    close(dfd);
+    teardown();
+}
+
+KT_TEST(test_platform_posix__write_atomic_and_mkdir)
+{
+    setup();
+    KT_EQ_INT(kh_write_atomic(at("out.bin"), "abc", 3), 0);
+    KT_EQ_INT(kh_write_atomic(at("out.bin"), "xy", 2), 0); /* replaced whole */
+    kh_map m;
+    KT_EQ_INT(kh_map_path(&m, at("out.bin"), 100), 0);
+    KT_EQ_INT(m.len, 2);
+    KT_CHECK(memcmp(m.data, "xy", 2) == 0);
+    kh_map_release(&m);
+    struct stat st;
+    KT_EQ_INT(stat(at("out.bin"), &st), 0);
+    KT_EQ_INT(st.st_mode & 0777, 0600);
+    KT_EQ_INT(kh_write_atomic(at("no/such/dir/x"), "a", 1), KH_ENOENT);
+    KT_EQ_INT(kh_mkdir_p(at("a/b/c"), 0700), 0);
+    KT_EQ_INT(kh_mkdir_p(at("a/b/c"), 0700), 0); /* already there */
+    KT_EQ_INT(stat(at("a/b/c"), &st), 0);
+    KT_CHECK(S_ISDIR(st.st_mode));
+    put("file", "x");
+    KT_CHECK(kh_mkdir_p(at("file/sub"), 0700) < 0);
+    KT_EQ_INT(kh_mkdir_p("", 0700), KH_EINVAL);
+    teardown();
+}
+
+KT_TEST(test_platform_posix__errno_and_cpus)
+{
+    KT_EQ_INT(kh_errno_to_kh(ENOENT), KH_ENOENT);
+    KT_EQ_INT(kh_errno_to_kh(ENOTDIR), KH_ENOENT);
+    KT_EQ_INT(kh_errno_to_kh(EACCES), KH_EACCES);
+    KT_EQ_INT(kh_errno_to_kh(EPERM), KH_EACCES);
+    KT_EQ_INT(kh_errno_to_kh(ENOMEM), KH_ENOMEM);
+    KT_EQ_INT(kh_errno_to_kh(EIO), KH_EIO);
+    KT_EQ_INT(kh_errno_to_kh(ENOSPC), KH_EIO);
+    KT_CHECK(kh_ncpu() >= 1 && kh_ncpu() <= 1024);
+}
+
+KT_MAIN({
+    KT_CASE(test_platform_posix__map_path),
+    KT_CASE(test_platform_posix__fifo_never_blocks),
+    KT_CASE(test_platform_posix__open_scan),
+    KT_CASE(test_platform_posix__write_atomic_and_mkdir),
+    KT_CASE(test_platform_posix__errno_and_cpus),
+})

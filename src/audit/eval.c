@@ -81,8 +81,14 @@ static int password_file(const char *path)
         return 0;
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
-    return strncmp(b, "shadow", 6) == 0 || strncmp(b, "gshadow", 7) == 0 || strcmp(b, "opasswd") == 0 ||
-           strstr(path, "/private/") != NULL || kh_str_endswith(b, ".key") || kh_str_endswith(b, ".pem");
+    static const char *const names[] = {"opasswd", "logins.json", "key4.db", "Login Data", ".git-credentials",
+                                        ".pgpass", ".netrc", "credentials", ".smbcredentials", "id_rsa",
+                                        "id_ed25519", "id_ecdsa", "id_dsa"};
+    for (size_t i = 0; i < KH_ARRAY_LEN(names); i++)
+        if (strcmp(b, names[i]) == 0)
+            return 1;
+    return strncmp(b, "shadow", 6) == 0 || strncmp(b, "gshadow", 7) == 0 || strstr(path, "/private/") != NULL ||
+           kh_str_endswith(b, ".key") || kh_str_endswith(b, ".pem") || kh_str_endswith(b, ".kdbx");
 }
 
 void kh_ev_quote(kh_buf *out, const char *path, const char *s, size_t n)

@@ -135,7 +135,8 @@ typedef struct loader {
     const char **var_names, **var_values;
     size_t nvars;
     KH_VEC(kh_re *) regexes;
-    kh_re_dialect dialect; /* of the check being read */
+    kh_re_dialect dialect;         /* of the check being read */
+    kh_re_dialect default_dialect; /* policy.regex_type */
 } loader;
 
 static void set_err(kh_policy_error *e, const char *file, unsigned line, unsigned col, const char *fmt, ...)
@@ -632,15 +633,18 @@ static int parse_rules(loader *L, yaml_node_t *m, kh_check *ck, const char *wher
     return 0;
 }
 
+/* regex_type of a check (or of the requirements), else the policy's, else OS_Regex. */
 static int parse_dialect(loader *L, yaml_node_t *m)
 {
     yaml_node_t *n = map_get(L, m, "regex_type");
-    L->dialect = KH_RE_OSREGEX;
+    L->dialect = L->default_dialect;
     if (!n)
         return 0;
     const char *s = scalar(n);
-    if (s && strcmp(s, "osregex") == 0)
+    if (s && strcmp(s, "osregex") == 0) {
+        L->dialect = KH_RE_OSREGEX;
         return 0;
+    }
     if (s && strcmp(s, "pcre2") == 0) {
         L->dialect = KH_RE_PCRE2;
         return 0;
@@ -850,6 +854,9 @@ static int load(kh_policy **out, const char *name, const void *data, size_t len,
     p->file_field = get_str(&L, pol, "file", 0, "'policy'");
     if (L.failed)
         goto done;
+    if (parse_dialect(&L, pol))
+        goto done;
+    L.default_dialect = L.dialect;
     yaml_node_t *mf = map_get(&L, pol, "missing_files");
     if (mf) {
         const char *v = scalar(mf);

@@ -104,6 +104,22 @@ KT_TEST(loads_a_full_policy)
     kh_policy_destroy(NULL);
 }
 
+KT_TEST(policy_regex_type)
+{
+    kh_policy *p = kt_load("policy:\n  id: t\n  name: T\n  regex_type: pcre2\nchecks:\n"
+                           "  - id: 1\n    title: x\n    condition: all\n    rules: ['f:/a -> r:^(?:a|b)+$']\n"
+                           "  - id: 2\n    title: y\n    regex_type: osregex\n    condition: all\n"
+                           "    rules: ['f:/a -> r:^\\w+$']\n",
+                           0);
+    KT_CHECK(p != NULL);
+    if (p) {
+        KT_CHECK(p->checks[0].rules[0].unsupported == NULL);
+        KT_CHECK(kh_re_match(p->checks[0].rules[0].content->m[0].re, "abba", 4, NULL, NULL));
+        KT_CHECK(kh_re_match(p->checks[1].rules[0].content->m[0].re, "a-b@c", 5, NULL, NULL));
+    }
+    kh_policy_destroy(p);
+}
+
 KT_TEST(trusted_flag)
 {
     kh_policy *p = kt_load(HEAD "checks:\n  - id: 1\n    title: x\n    condition: all\n    rules: ['c:true']\n",
@@ -296,6 +312,7 @@ KT_TEST(limits)
 
 KT_MAIN({
     KT_CASE(loads_a_full_policy),
+    KT_CASE(policy_regex_type),
     KT_CASE(trusted_flag),
     KT_CASE(file_loader_trust),
     KT_CASE(builtin_policies_load),

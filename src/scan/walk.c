@@ -53,6 +53,11 @@ typedef struct entry {
     kh_buf strs; /* member names of detections, NUL-separated */
 } entry;
 
+struct dirkey {
+    uint64_t dev, ino;
+    int used;
+};
+
 typedef struct job {
     const kh_rules *rules;
     const kh_scan_options *sopts;
@@ -73,8 +78,10 @@ typedef struct job {
     int failed;             /* a hard error (ENOMEM) */
     pthread_mutex_t deliver_mu;
 
-    /* directories entered (dev, ino), when following symlinks */
-    KH_VEC(uint64_t) seen;
+    /* directories entered, when following symlinks: an open-addressing set
+     * of (dev, ino), so that a walk of a million folders stays linear */
+    struct dirkey *seen;
+    size_t nseen, capseen; /* capseen: 0 or a power of two */
 } job;
 
 static void entry_free(entry *e)
@@ -327,16 +334,46 @@ static int excluded(const kh_walk_options *w, const char *path)
     return 0;
 }
 
+static size_t dir_slot(const struct dirkey *set, size_t cap, uint64_t dev, uint64_t ino)
+{
+    uint64_t h = (dev * 0x9E3779B97F4A7C15ull) ^ ino;
+    h ^= h >> 31;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+    size_t i = (size_t)h & (cap - 1);
+    while (set[i].used && !(set[i].dev == dev && set[i].ino == ino))
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Has this directory been entered before? Records it if not. (If memory
+ * runs out it is not recorded: MAX_DEPTH still ends any loop.) */
 static int seen_dir(job *j, const struct stat *st)
 {
     uint64_t dev = (uint64_t)st->st_dev, ino = (uint64_t)st->st_ino;
-    for (size_t i = 0; i + 1 < j->seen.n; i += 2)
-        if (j->seen.v[i] == dev && j->seen.v[i + 1] == ino)
-            return 1;
-    if (KH_VEC_RESERVE(j->seen, 2, 0) == 0) {
-        j->seen.v[j->seen.n++] = dev;
-        j->seen.v[j->seen.n++] = ino;
+    if ((j->nseen + 1) * 2 > j->capseen) {
+        size_t ncap = j->capseen ? j->capseen * 2 : 256;
+        struct dirkey *n = calloc(ncap, sizeof(*n));
+        if (n) {
+            for (size_t i = 0; i < j->capseen; i++)
+                if (j->seen[i].used)
+                    n[dir_slot(n, ncap, j->seen[i].dev, j->seen[i].ino)] = j->seen[i];
+            free(j->seen);
+            j->seen = n;
+            j->capseen = ncap;
+        }
     }
+    if (!j->capseen)
+        return 0;
+    struct dirkey *k = &j->seen[dir_slot(j->seen, j->capseen, dev, ino)];
+    if (k->used)
+        return 1;
+    if ((j->nseen + 1) * 2 > j->capseen)
+        return 0; /* full and could not grow */
+    k->dev = dev;
+    k->ino = ino;
+    k->used = 1;
+    j->nseen++;
     return 0;
 }
 
@@ -478,7 +515,7 @@ int kh_scan_paths(const kh_rules *rules, const kh_scan_options *sopts, const kh_
         entry_free(j->ring[s % WINDOW]);
     if (stats_out)
         *stats_out = j->stats;
-    KH_VEC_FREE(j->seen);
+    free(j->seen);
     pthread_mutex_destroy(&j->mu);
     pthread_mutex_destroy(&j->deliver_mu);
     pthread_cond_destroy(&j->cv_work);

@@ -95,10 +95,12 @@ static const struct option longopts[] = {
     {0, 0, 0, 0},
 };
 
-/* yara's escaping of matched data: printable ASCII as is, the rest \xHH. */
+/* yara's printing of matched data: hex strings as at most 64 hex bytes
+ * (then " ..."), others with printable ASCII as is and the rest as \xHH. */
 static void put_data(kh_buf *b, const uint8_t *p, size_t n, int hex)
 {
-    for (size_t i = 0; i < n; i++) {
+    size_t shown = hex && n > 64 ? 64 : n;
+    for (size_t i = 0; i < shown; i++) {
         if (hex)
             kh_buf_printf(b, i ? " %02X" : "%02X", p[i]);
         else if (p[i] >= 0x20 && p[i] < 0x7f)
@@ -106,6 +108,8 @@ static void put_data(kh_buf *b, const uint8_t *p, size_t n, int hex)
         else
             kh_buf_printf(b, "\\x%02X", p[i]);
     }
+    if (shown < n)
+        kh_buf_puts(b, " ...");
 }
 
 /* yara's escaping of meta strings: C escapes, octal for other bytes. */

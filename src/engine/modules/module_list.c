@@ -7,10 +7,10 @@
 
 #include "engine/modules/module.h"
 
-extern const kh_ymodule kh_ymod_pe, kh_ymod_elf, kh_ymod_math, kh_ymod_hash, kh_ymod_console;
+extern const kh_ymodule kh_ymod_pe, kh_ymod_elf, kh_ymod_math, kh_ymod_hash, kh_ymod_console, kh_ymod_cuckoo;
 
 const kh_ymodule *const kh_ymodules[] = {
-    &kh_ymod_pe, &kh_ymod_elf, &kh_ymod_math, &kh_ymod_hash, &kh_ymod_console,
+    &kh_ymod_pe, &kh_ymod_elf, &kh_ymod_math, &kh_ymod_hash, &kh_ymod_console, &kh_ymod_cuckoo,
 };
 
 const unsigned kh_nymodules = sizeof(kh_ymodules) / sizeof(kh_ymodules[0]);

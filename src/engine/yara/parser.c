@@ -1496,9 +1496,8 @@ static int parse_strings(yp *p)
         pt->sig = (uint32_t)p->yb->ystrs.n;
         pt->kind = KH_PK_YSTRING;
         kh_ir_lengths(p->yb->b->nodes.v, p->yb->b->kids.v, root, &pt->minlen, &pt->maxlen);
-        if (pt->minlen == 0)
-            return perr_at(p, vl, vc, "invalid %s \"%s\": it matches the empty string",
-                           kind == 1 ? "hex string" : "regular expression", id);
+        /* A regex that can match the empty string is accepted, as yara does;
+         * empty matches are never reported (exec.c). */
         s.pat = (uint32_t)p->yb->b->pats.n++;
         p->yb->ystrs.v[p->yb->ystrs.n++] = s;
         p->nstr++;

@@ -199,6 +199,7 @@ static int parse_class(rp *p, uint32_t *out)
 }
 
 static int parse_alt(rp *p, uint32_t *out, unsigned depth);
+static int parse_braces(rp *p, uint32_t *lo, uint32_t *hi, int *is_q);
 
 /* One atom: literal, class, '.', group, escape, anchor. Sets *atom to 0 for
  * anchors/assertions (which cannot be quantified). */
@@ -237,8 +238,19 @@ static int parse_atom(rp *p, uint32_t *out, int *quantifiable, unsigned depth)
     }
     if (c == ')' || c == '|')
         return fail(p, "unexpected character");
-    if (c == '*' || c == '+' || c == '?' || c == '{')
+    if (c == '*' || c == '+' || c == '?')
         return fail(p, "nothing to repeat");
+    if (c == '{') {
+        /* a '{' that does not start a repetition is a literal brace */
+        size_t save = p->i;
+        uint32_t lo, hi;
+        int isq;
+        if (parse_braces(p, &lo, &hi, &isq))
+            return KH_ESYNTAX;
+        if (isq)
+            return fail(p, "nothing to repeat");
+        p->i = save;
+    }
     p->i++;
     int v;
     if (c == '\\') {

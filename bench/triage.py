@@ -127,7 +127,8 @@ def file_type(path):
 
 
 HTML_MARKS = (b"<html", b"<!doctype html", b"<head", b"<body", b"<script", b"<iframe", b"<p ", b"<p>", b"<a href",
-              b"<img", b"<br", b"<div", b"<table", b"<meta", b"<title", b"<form", b"<font", b"<style")
+              b"<img", b"<br", b"<div", b"<table", b"<meta", b"<title", b"<form", b"<font", b"<style",
+              b"<object", b"<embed", b"<applet", b"<frame", b"<input", b"<link", b"<span", b"<center", b"<area")
 
 
 def is_html(data):
@@ -220,4 +221,16 @@ def triage(only_clam, only_khien, root, db_files, khien_where, report_path, say,
             ext = "hsb" if re.fullmatch(r"[0-9a-fA-F]{32,64}", line.split(":")[0]) else "ndb"
             say("          repro:   printf '%%s\\n' '%s' > /tmp/r.%s; clamscan --allmatch --no-summary -d /tmp/r.%s %s; "
                 "khien scan --allmatch --no-builtin -d /tmp/r.%s %s" % (line, ext, ext, shlex.quote(full), ext, shlex.quote(full)))
+    groups = {"ClamAV behaviour khien does not emulate": 0, "khien looks wrong": 0, "to look at": 0}
+    for (side, cause), c in counts.items():
+        groups[group_of(cause)] += c
+    say("  summary: " + "; ".join("%s: %d" % kv for kv in groups.items()))
     return {"%s only: %s" % k: v for k, v in counts.items()}
+
+
+def group_of(cause):
+    if cause.startswith(("clamav-normalised", "clamav-decoded", "clamav-skips-raw-html", "hash-of-decoded-content")):
+        return "ClamAV behaviour khien does not emulate"
+    if cause.startswith(("raw-missed-by-khien", "khien-unexplained", "khien-hash-mismatch", "hash-missed-by-khien")):
+        return "khien looks wrong"
+    return "to look at"

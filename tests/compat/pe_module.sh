@@ -26,7 +26,7 @@ $CC -std=c11 -O1 -g $SAN -D_POSIX_C_SOURCE=200809L -I"$SRC/src" -I"$SRC/include"
   -lcrypto -o "$TMP/pe_dump" || { echo "FAIL: cannot build pe_dump"; exit 1; }
 
 files=()
-for f in /usr/share/clamav-testfiles/*.exe; do [ -f "$f" ] && files+=("$f"); done
+for f in "$SRC"/tests/fuzz/corpus/pe/* /usr/share/clamav-testfiles/*.exe; do [ -f "$f" ] && files+=("$f"); done
 while IFS= read -r f; do files+=("$f"); done < <(
   find /root/.pyenv /usr/lib/python3* /usr/share /usr/lib -xdev \( -iname '*.exe' -o -iname '*.dll' -o -iname '*.efi' \) \
     -type f -size -8M 2>/dev/null | sort | head -60)

@@ -965,18 +965,31 @@ void kh_pe_destroy(kh_pe *pe)
     free(pe);
 }
 
-uint32_t kh_pe_checksum(const kh_pe *pe)
+int kh_pe_headers(kh_pe *pe, const uint8_t *data, size_t len)
 {
-    uint64_t csum = 0, csum_off = (uint64_t)pe->nt_offset + 24 + 64;
-    size_t n = pe->len;
+    memset(pe, 0, sizeof(*pe));
+    pe->data = data;
+    pe->len = len;
+    ctx c;
+    memset(&c, 0, sizeof(c));
+    c.pe = pe;
+    c.d = data;
+    c.n = len;
+    return data ? parse_headers(&c) : KH_EINVAL;
+}
+
+uint32_t kh_pe_checksum(const uint8_t *data, size_t len)
+{
+    uint64_t csum = 0, csum_off = len >= 64 ? (uint64_t)rd32(data + 0x3c) + 24 + 64 : UINT64_MAX;
+    size_t n = len;
     for (size_t i = 0; i <= n / 4; i++) {
         if (4 * (uint64_t)i == csum_off)
             continue;
         if (4 * i + 4 <= n) {
-            csum += rd32(pe->data + 4 * i);
+            csum += rd32(data + 4 * i);
         } else {
             for (size_t j = 0; j < n % 4; j++)
-                csum += (uint64_t)pe->data[4 * i + j] << (8 * j);
+                csum += (uint64_t)data[4 * i + j] << (8 * j);
         }
         if (csum > 0xffffffffu)
             csum = (csum & 0xffffffffu) + (csum >> 32);

@@ -181,8 +181,12 @@ int64_t kh_pe_rva_to_offset(const kh_pe *pe, uint64_t rva);
  * ws2_32/wsock32/oleaut32, else "ordN". Writes a NUL-terminated string. */
 void kh_pe_ord_name(const uint8_t *dll, size_t dll_len, uint16_t ord, char out[64]);
 
-/** yara's pe.calculate_checksum() over the whole data. */
-uint32_t kh_pe_checksum(const kh_pe *pe);
+/** Parses only the headers into *pe (no allocation; nothing to destroy):
+ * enough for kh_pe_rva_to_offset(). Returns 0 or KH_EFORMAT. */
+int kh_pe_headers(kh_pe *pe, const uint8_t *data, size_t len);
+
+/** yara's pe.calculate_checksum() over the whole data of a PE file. */
+uint32_t kh_pe_checksum(const uint8_t *data, size_t len);
 
 /** The import hash (md5 hex, 33 bytes with NUL) of the standard imports. */
 int kh_pe_imphash(const kh_pe *pe, char out[33]);

@@ -112,8 +112,58 @@ static int spend(kh_confirm *cx, uint64_t n)
     return 0;
 }
 
-static int is_word(uint8_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 static int is_alnum(uint8_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/* ClamAV's (B) byte sets (its boundary table): before a match, after it,
+ * and consumed in the middle of one. */
+static int bnd_before(uint8_t c) { return c && strchr(" -./<@_", c) != NULL; }
+static int bnd_after(uint8_t c) { return c && strchr("\n\r \"'-/=>_", c) != NULL; }
+static int bnd_any(uint8_t c) { return c && strchr("\n\r \"'-./<=>@_", c) != NULL; }
+
+#define NO_POS UINT64_MAX
+
+/* A ClamAV (B) (L) (W) at position p of buf[0, len): the position after it,
+ * or NO_POS. Zero-width before/after forms return p. */
+static uint64_t clam_assert(const kh_node *n, const uint8_t *b, uint64_t len, uint64_t p)
+{
+    int ok = 0;
+    uint64_t to = p;
+    switch (n->b) {
+    case KH_AM_BEFORE:
+        if (n->a == KH_AS_BOUNDARY)
+            ok = p == 0 || bnd_before(b[p - 1]);
+        else if (n->a == KH_AS_LINE)
+            ok = p == 0 || b[p - 1] == '\n';
+        else
+            ok = p == 0 || !is_alnum(b[p - 1]);
+        break;
+    case KH_AM_AFTER:
+        if (n->a == KH_AS_BOUNDARY)
+            ok = p == len || bnd_after(b[p]);
+        else if (n->a == KH_AS_LINE)
+            ok = p == len || b[p] == '\n' || (b[p] == '\r' && p + 1 < len && b[p + 1] == '\n');
+        else
+            ok = p == len || !is_alnum(b[p]);
+        break;
+    case KH_AM_CONSUME:
+        if (p >= len)
+            return NO_POS;
+        to = p + 1;
+        if (n->a == KH_AS_BOUNDARY) {
+            ok = bnd_any(b[p]);
+        } else if (n->a == KH_AS_LINE) {
+            ok = b[p] == '\n' || (b[p] == '\r' && p + 1 < len && b[p + 1] == '\n');
+            if (ok && b[p] == '\r' && !n->c)
+                to = p + 2;
+        } else {
+            ok = !is_alnum(b[p]);
+        }
+        break;
+    default:
+        return NO_POS;
+    }
+    return (ok != (n->c != 0)) ? to : NO_POS;
+}
 
 typedef struct ev {
     kh_confirm *cx;
@@ -271,34 +321,43 @@ static int eval(ev *e, uint32_t idx, const kh_pset *in, kh_pset *out, unsigned d
             if ((rc = spend(e->cx, hi - lo + 1)))
                 break;
             for (uint64_t p = lo; p <= hi && !rc; p++) {
-                const uint8_t *b = e->buf;
-                uint64_t L = e->len;
-                switch (n->a) {
-                case KH_AS_BOUNDARY: /* a non-word byte, or the file's edge */
-                    if (p == L)
-                        rc = kh_pset_add(out, p, p);
-                    else if (!is_word(b[p]))
-                        rc = kh_pset_add(out, p + 1, p + 1);
-                    if (!rc && p == 0)
-                        rc = kh_pset_add(out, p, p);
-                    break;
-                case KH_AS_LINE: /* CR, CRLF, LF or the file's edge */
-                    if (p == L || p == 0)
-                        rc = kh_pset_add(out, p, p);
-                    if (!rc && p < L && b[p] == '\r' && p + 1 < L && b[p + 1] == '\n')
-                        rc = kh_pset_add(out, p + 2, p + 2);
-                    else if (!rc && p < L && (b[p] == '\r' || b[p] == '\n'))
-                        rc = kh_pset_add(out, p + 1, p + 1);
-                    break;
-                case KH_AS_NONALNUM:
-                    if (p < L && !is_alnum(b[p]))
-                        rc = kh_pset_add(out, p + 1, p + 1);
-                    break;
-                }
+                uint64_t to = clam_assert(n, e->buf, e->len, p);
+                if (to != NO_POS)
+                    rc = kh_pset_add(out, to, to);
             }
         }
         pset_norm(out);
         return rc;
+    case KH_OP_BEHIND:
+    case KH_OP_AHEAD: {
+        const uint8_t *bits = bytes + n->a;
+        for (size_t i = 0; i < in->n && !rc; i++) {
+            uint64_t lo = in->v[i].lo, hi = KH_MIN(in->v[i].hi, e->len);
+            if (lo > hi)
+                continue;
+            if ((rc = spend(e->cx, (hi - lo + 1) * ((uint64_t)n->c - n->b + 1))))
+                break;
+            for (uint64_t p = lo; p <= hi && !rc; p++) {
+                int hit = 0;
+                for (uint64_t d = n->b; d <= n->c && !hit; d++) {
+                    uint64_t q;
+                    if (n->op == KH_OP_BEHIND) {
+                        if (p < d + 1)
+                            break;
+                        q = p - 1 - d;
+                    } else {
+                        q = p + d;
+                        if (q >= e->len)
+                            break;
+                    }
+                    hit = (bits[e->buf[q] >> 3] >> (e->buf[q] & 7)) & 1;
+                }
+                if (hit)
+                    rc = kh_pset_add(out, p, p);
+            }
+        }
+        return rc;
+    }
     }
     return KH_EINTERNAL;
 }

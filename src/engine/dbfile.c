@@ -34,7 +34,7 @@
 #include "platform/platform.h"
 
 #define DB_MAGIC "KHIENDB\x01"
-#define DB_FORMAT 2u
+#define DB_FORMAT 3u /* 3: ClamAV (B) (L) (W) with a mode, look-behind/ahead nodes */
 #define HDR_SIZE 128u
 #define MAX_SECT 64u
 

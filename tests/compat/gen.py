@@ -162,6 +162,58 @@ def char_like(t):
     return False
 
 
+def tok_len(t):
+    """(min, max) bytes an element matches."""
+    if t[0] == 'lit':
+        return len(t[1]), len(t[1])
+    if t[0] in ('any', 'nib'):
+        return 1, 1
+    if t[0] == 'gap':
+        return t[1], t[1]
+    if t[0] == 'nalt':
+        return len(t[1][0]), len(t[1][0])
+    if t[0] == 'alt':
+        ls = [tuple(map(sum, zip(*[tok_len(x) for x in a]))) for a in t[1]]
+        return min(l[0] for l in ls), max(l[1] for l in ls)
+    return 0, 2
+
+
+def expand(t):
+    """The alternatives of t as flat lists of byte sets."""
+    if t[0] == 'lit':
+        return [[{c} for c in t[1]]]
+    if t[0] == 'any':
+        return [[ALL]]
+    if t[0] == 'nib':
+        return [[{c for c in range(256) if c & t[2] == t[1] & t[2]}]]
+    if t[0] == 'alt':
+        out = []
+        for a in t[1]:
+            seqs = [[]]
+            for x in a:
+                seqs = [s + e for s in seqs for e in expand(x)]
+            out.extend(seqs)
+        return out
+    return [[ALL] * tok_len(t)[0]]
+
+
+def derivative(t):
+    """Does an alternative of t possibly match a prefix of another one?"""
+    if t[0] != 'alt':
+        return False
+    alts = expand(t)
+    for x in alts:
+        for y in alts:
+            if len(x) < len(y) and all(a & b for a, b in zip(x, y)):
+                return True
+    return False
+
+
+def var_len(t):
+    lo, hi = tok_len(t)
+    return lo != hi
+
+
 def part_hex(p):
     left, body, right = p
     s = ''
@@ -223,6 +275,13 @@ class Gen:
             alts.append(a)
         return ('alt', alts)
 
+    def ch_tok(self):
+        # the byte of x[n-m] / [n-m]x: exact or a low nibble; clamscan skips
+        # the check for a high nibble (a?), as for ??
+        if self.rng.random() < 0.75:
+            return ('lit', bytes([self.byte()]))
+        return ('nib', self.byte(PRINT), 0x0f)
+
     def nalt(self):
         ln = self.rng.choice((1, 1, 2, 3))
         n = self.rng.randint(1, 3)
@@ -250,6 +309,15 @@ class Gen:
             return ('any',)
         return ('gap', self.rng.choice((1, 2, 3, 5, 17, 127)))
 
+    def lead_elem(self, inline_ok):
+        # clamscan matches the elements before a part's first fixed run
+        # backwards, and there it never matches alternatives of which one
+        # is a prefix of another
+        while True:
+            e = self.wild_elem(inline_ok)
+            if not derivative(e):
+                return e
+
     def part(self, inline_ok, first, last):
         """One part. inline_ok: {n} may be used (no range jump before it)."""
         r = self.rng
@@ -260,9 +328,9 @@ class Gen:
         else:
             # clamscan's prefilter needs two single-byte tokens before the
             # first multi-byte element of a part (leading ones are skipped)
-            body.append(self.wild_elem(inline_ok))
+            body.append(self.lead_elem(inline_ok))
             if r.random() < 0.3:
-                e = self.wild_elem(inline_ok)
+                e = self.lead_elem(inline_ok)
                 if char_like(body[0]) and not char_like(e):
                     e = ('any',)
                 body.append(e)
@@ -275,7 +343,8 @@ class Gen:
                 body.append(self.special())
             else:
                 body.append(self.lit(1, 4))
-        if r.random() < 0.5:
+        if r.random() < 0.5 or body[-1][0] == 'sp':
+            # a special last in a part would look after it, not consume
             body.append(self.lit(1, 4))
         # merge adjacent literals (a fixed run, as ClamAV sees it)
         merged = []
@@ -290,14 +359,14 @@ class Gen:
         if c < 0.15:
             left = ('sp', r.choice('BLW'))
         elif c < 0.25 and first:
-            tok = r.choice([('lit', bytes([self.byte()]))] * 3 + [self.nib()])
+            tok = self.ch_tok()
             lo = r.randint(0, 8)
             left = ('ch', tok, lo, r.randint(lo, min(32, lo + 6)))
         c = r.random()
         if c < 0.15:
             right = ('sp', r.choice('BLW'), r.random() < 0.3)
         elif c < 0.25 and last:
-            tok = r.choice([('lit', bytes([self.byte()]))] * 3 + [self.nib()])
+            tok = self.ch_tok()
             lo = r.randint(0, 8)
             right = ('ch', tok, lo, r.randint(lo, min(32, lo + 6)))
         return (left, body, right)
@@ -370,7 +439,21 @@ class Gen:
                 seen_range = True
             if seen_range and any(t[0] == 'gap' for t in p[1]):
                 parts[i] = (p[0], [t if t[0] != 'gap' else ('any',) for t in p[1]], p[2])
-        return Sig('Kh.S%d.N%03d' % (self.seed, idx), parts, jumps, self.offset())
+        off = self.offset()
+        if off[0] != '*':
+            # clamscan checks an offset against the part's start computed
+            # with the longest leading elements and an unsigned subtraction:
+            # near the file start a variable-length lead makes it skip the
+            # match. Keep the elements before the first fixed run one length.
+            left, body, right = parts[0]
+            lead = 0
+            while body[lead][0] != 'lit':
+                lead += 1
+            body = [('any',) if i < lead and var_len(t) else t for i, t in enumerate(body)]
+            if len(body) > 1 and char_like(body[0]) and not char_like(body[1]):
+                body[1] = ('any',)  # the prefilter rule again (see part())
+            parts[0] = (left, body, right)
+        return Sig('Kh.S%d.N%03d' % (self.seed, idx), parts, jumps, off)
 
 
 # ---- Instances: bytes that match (or nearly match) a signature --------------
@@ -660,13 +743,19 @@ def gen_files(g, sigs, nfiles, outdir):
     return files, manifest
 
 
-def archives(g, files, outdir):
-    """A few zip and tar.gz files holding some of the generated files."""
+def archives(g, files, manifest):
+    """A few zip and tar.gz files holding some of the generated files.
+    clamscan also scans the tar inside a .tar.gz as one file (khien reads
+    the members only), so a .tar.gz holds files with nothing planted: a
+    match across a member's edge or at a tar offset would differ."""
     r = g.rng
     names = sorted(files)
+    planted = {row[0] for row in manifest}
+    clean = [n for n in names if n not in planted] or names[:1]
     out = {}
     for k in range(4):
-        members = r.sample(names, min(len(names), r.randint(1, 3)))
+        pool = names if k % 2 == 0 else clean
+        members = r.sample(pool, min(len(pool), r.randint(1, 3)))
         if k % 2 == 0:
             bio = io.BytesIO()
             comp = zipfile.ZIP_DEFLATED if k == 0 else zipfile.ZIP_STORED
@@ -724,7 +813,8 @@ def hash_dbs(g, files, arch, manifest, sigs):
             hsb.append('%s:%d:%s' % (hashlib.sha1(data).hexdigest(), len(data) + 1, hname + '.wrongsize'))
         manifest.append((name, hname, 'hash', -1))
     # allow-list some files that something detects (and one archive member)
-    detected = sorted({row[0] for row in manifest})
+    in_tar = {m for name, (data, members) in arch.items() if name.endswith('.tar.gz') for m in members}
+    detected = sorted({row[0] for row in manifest} - in_tar)
     for name in r.sample(detected, min(len(detected), max(1, len(detected) // 6))):
         data = files[name]
         k = r.randrange(4)
@@ -757,10 +847,13 @@ def main():
     os.makedirs(os.path.join(a.out, 'db'), exist_ok=True)
     os.makedirs(os.path.join(a.out, 'files'), exist_ok=True)
     files, manifest = gen_files(g, sigs, a.files, a.out)
-    arch = archives(g, files, a.out)
+    arch = archives(g, files, manifest)
     hdb, hsb, fp, sfp, ign = hash_dbs(g, files, arch, manifest, sigs)
 
     def write(rel, lines):
+        # clamscan refuses an empty hash database: leave such files out
+        if not lines:
+            return
         with open(os.path.join(a.out, rel), 'w') as f:
             f.write(''.join(l + '\n' for l in lines))
 

@@ -4,21 +4,35 @@
  *   ab        the byte 0xab              ??      any byte
  *   a? / ?a   high / low nibble fixed    *       any number of bytes
  *   {n} {-n} {n-} {n-m}   a bounded or open gap of arbitrary bytes
- *   [x-y]     a small gap (ClamAV restricts where it may appear; we do not)
+ *   x[n-m]... / ...[n-m]x  a byte n to m bytes before / after the rest
  *   (aa|bb)   alternatives, single- or multi-byte, generic ones may differ
- *             in length and hold ?? and nibbles
+ *             in length, hold ?? and nibbles and nest
  *   !(aa|bb)  any byte / same-length string that is none of them
- *   (B) (L) (W)  word boundary, line boundary, non-alphanumeric byte
+ *   (B) (L) (W)  boundary byte, line break, non-alphanumeric byte
  * The result is a SEQ of LIT (runs of exact bytes), CLASS (one byte from a
- * set: nibbles, single-byte alternatives), GAP (merged runs of ?? and
- * jumps), ALT/NALT and ASSERT nodes. The parser only builds the tree; what
- * is fast to match is decided by the matcher backend.
+ * set: nibbles, single-byte alternatives, (B) (W)), GAP (merged runs of ??
+ * and jumps), ALT/NALT, ASSERT and BEHIND/AHEAD nodes. The parser only
+ * builds the tree; what is fast to match is decided by the matcher backend.
+ *
+ * The tree means what clamscan 1.4 does (docs/SIGNATURES.md), which depends
+ * on how clamscan cuts a signature into parts: at every `*`, and at every
+ * `{...}` from the first one that is not a plain {n} with 0 < n < 128 (those
+ * before it become n ??). In a part:
+ *   - (B) (L) (W) first look at the byte before the part, last at the byte
+ *     after it (the file's edges count), elsewhere they consume a byte
+ *     (CRLF for (L)); `!` negates, and a `!(B)` first in a part consumes;
+ *   - x[n-m] first and [n-m]x last are a byte before / after the part that
+ *     the part's start and end do not include (a ?? there checks nothing);
+ *     a [n-m] elsewhere is a gap (clamscan refuses it);
+ *   - a range whose maximum is 0 ({0} {-0} {n-0} {} {-}) has no maximum.
  */
 #include "engine/clamav/clamav.h"
 
 #include <stdlib.h>
 
 #define MAX_SEQ 4096u
+#define MAX_NEST 15u   /* nested alternatives, as clamscan */
+#define MAX_AROUND 32u /* x[n-m]: clamscan's limit on m */
 
 typedef struct hexp {
     kh_irb *b;
@@ -30,6 +44,8 @@ typedef struct hexp {
     kh_buf lit;
     uint32_t gmin, gmax;
     int have_gap;
+    int has_bytes;
+    size_t cs, ce; /* the current part, without its x[n-m] / [n-m]x edges */
 } hexp;
 
 static int fail(hexp *p, size_t pos, const char *msg)
@@ -41,24 +57,22 @@ static int fail(hexp *p, size_t pos, const char *msg)
     return KH_ESYNTAX;
 }
 
-static int push_kid(kh_irb *b, uint32_t **v, size_t *n, size_t *cap, uint32_t idx)
-{
-    if (*n >= MAX_SEQ)
-        return KH_ELIMIT;
-    int rc = kh_grow((void **)v, cap, *n + 1, sizeof(uint32_t), MAX_SEQ);
-    if (rc)
-        return rc;
-    (*v)[(*n)++] = idx;
-    KH_UNUSED(b);
-    return 0;
-}
-
 typedef struct kidvec {
     uint32_t *v;
     size_t n, cap;
 } kidvec;
 
-static int kv_push(hexp *p, kidvec *kv, uint32_t idx) { return push_kid(p->b, &kv->v, &kv->n, &kv->cap, idx); }
+static int kv_push(hexp *p, kidvec *kv, uint32_t idx)
+{
+    KH_UNUSED(p);
+    if (kv->n >= MAX_SEQ)
+        return KH_ELIMIT;
+    int rc = kh_grow((void **)&kv->v, &kv->cap, kv->n + 1, sizeof(uint32_t), MAX_SEQ);
+    if (rc)
+        return rc;
+    kv->v[kv->n++] = idx;
+    return 0;
+}
 
 static int mk_lit(kh_irb *b, const uint8_t *s, size_t n, uint32_t *out)
 {
@@ -176,6 +190,13 @@ static void nibble_bits(uint8_t val, uint8_t mask, uint8_t bits[32])
             bits[v >> 3] |= (uint8_t)(1u << (v & 7));
 }
 
+static void set_bits(const char *set, size_t n, uint8_t bits[32])
+{
+    memset(bits, 0, 32);
+    for (size_t i = 0; i < n; i++)
+        bits[(uint8_t)set[i] >> 3] |= (uint8_t)(1u << ((uint8_t)set[i] & 7));
+}
+
 static int parse_u32(hexp *p, uint32_t *out)
 {
     size_t st = p->i;
@@ -192,121 +213,274 @@ static int parse_u32(hexp *p, uint32_t *out)
     return 0;
 }
 
-/* {n} {-n} {n-} {n-m} or [x-y]; p->i is on the opening bracket. */
-static int parse_range(hexp *p, kidvec *kv, char close)
+/* [n-m] or [n]; p->i is on '['. */
+static int parse_bracket(hexp *p, uint32_t *lo, uint32_t *hi)
 {
     size_t st = p->i++;
-    uint32_t lo = 0, hi;
+    int rc = parse_u32(p, lo);
+    if (rc)
+        return rc;
+    *hi = *lo;
     if (p->i < p->n && p->s[p->i] == '-') {
-        if (close == ']')
-            return fail(p, p->i, "expected a number");
         p->i++;
-        int rc = parse_u32(p, &hi);
-        if (rc)
+        if ((rc = parse_u32(p, hi)))
             return rc;
-    } else {
-        int rc = parse_u32(p, &lo);
-        if (rc)
-            return rc;
-        hi = lo;
-        if (p->i < p->n && p->s[p->i] == '-') {
-            p->i++;
-            if (p->i < p->n && p->s[p->i] == close && close == '}')
-                hi = KH_INF;
-            else if ((rc = parse_u32(p, &hi)))
-                return rc;
-        } else if (close == ']') {
-            return fail(p, p->i, "expected '-' in [x-y]");
-        }
     }
-    if (p->i >= p->n || p->s[p->i] != close)
-        return fail(p, p->i >= p->n ? st : p->i, close == '}' ? "unterminated '{'" : "unterminated '['");
+    if (p->i >= p->n || p->s[p->i] != ']')
+        return fail(p, p->i >= p->n ? st : p->i, "unterminated '['");
     p->i++;
-    if (hi < lo)
+    if (*hi < *lo)
         return fail(p, st, "range maximum below its minimum");
-    return add_gap(p, kv, lo, hi);
+    return 0;
 }
 
-/* One alternative of a group: a sequence of hex tokens up to '|' or ')'. */
-typedef struct altv {
-    uint8_t val[256], mask[256];
-    size_t n;
-} altv;
+/* A jump between parts, {n} {-n} {n-} {n-m} {} {-}; p->i is on '{'. As in
+ * clamscan, a maximum of 0 means no maximum. */
+static int parse_jump(hexp *p, uint32_t *lo, uint32_t *hi)
+{
+    size_t st = p->i++;
+    int rc;
+    *lo = 0;
+    *hi = 0;
+    if (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+        if ((rc = parse_u32(p, lo)))
+            return rc;
+        *hi = *lo;
+        if (p->i < p->n && p->s[p->i] == '-') {
+            p->i++;
+            *hi = 0;
+            if (p->i < p->n && p->s[p->i] != '}' && (rc = parse_u32(p, hi)))
+                return rc;
+        }
+    } else if (p->i < p->n && p->s[p->i] == '-') {
+        p->i++;
+        if (p->i < p->n && p->s[p->i] != '}' && (rc = parse_u32(p, hi)))
+            return rc;
+    } else if (p->i < p->n && p->s[p->i] != '}') {
+        return fail(p, p->i, "expected a number");
+    }
+    if (p->i >= p->n || p->s[p->i] != '}')
+        return fail(p, p->i >= p->n ? st : p->i, "unterminated '{'");
+    p->i++;
+    if (*hi == 0)
+        *hi = KH_INF;
+    else if (*hi < *lo)
+        return fail(p, st, "range maximum below its minimum");
+    return 0;
+}
 
-static int parse_group(hexp *p, kidvec *kv)
+/* Is s[at] the '{' of a plain {n} with 0 < n < 128 (written as n ?? by clamscan)? */
+static int inline_brace(const char *s, size_t n, size_t at, size_t *end, uint32_t *val)
+{
+    size_t i = at + 1;
+    uint32_t v = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9' && v < 1000)
+        v = v * 10 + (uint32_t)(s[i++] - '0');
+    if (i == at + 1 || i >= n || s[i] != '}' || v == 0 || v >= 128)
+        return 0;
+    *end = i + 1;
+    *val = v;
+    return 1;
+}
+
+/* Where clamscan starts cutting at braces: the first '{' that is not inline. */
+static size_t split_from(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t end;
+        uint32_t v;
+        if (s[i] != '{')
+            continue;
+        if (!inline_brace(s, n, i, &end, &v))
+            return i;
+        i = end - 1;
+    }
+    return n;
+}
+
+/* A look-behind/ahead byte: the token's set, n to m bytes away. */
+static int mk_around(hexp *p, uint8_t op, uint8_t val, uint8_t mask, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    uint8_t bits[32];
+    nibble_bits(val, mask, bits);
+    uint32_t off = (uint32_t)p->b->bytes.len;
+    int rc = kh_buf_append(&p->b->bytes, bits, 32);
+    return rc ? rc : kh_irb_node(p->b, op, off, lo, hi, out);
+}
+
+/* (B) (L) (W), negated or not, at p->i (on '(' or '!'). Returns 1 if it was
+ * one (*rc set), 0 if the group is something else. */
+static int special(hexp *p, kidvec *kv, int *rc)
 {
     size_t st = p->i;
-    int neg = 0;
-    if (p->s[p->i] == '!') {
-        neg = 1;
+    int neg = p->s[st] == '!';
+    size_t o = st + (size_t)neg; /* the '(' */
+    if (o + 2 >= p->n || p->s[o] != '(' || p->s[o + 2] != ')' || !strchr("BLW", p->s[o + 1]) || !p->s[o + 1])
+        return 0;
+    char k = p->s[o + 1];
+    uint32_t kind = k == 'B' ? KH_AS_BOUNDARY : k == 'L' ? KH_AS_LINE : KH_AS_NONALNUM;
+    size_t end = o + 3;
+    /* clamscan: last in the part looks after it; first (not negated) looks
+     * before it; anywhere else, one byte (or CRLF) is consumed */
+    uint32_t mode = end == p->ce ? KH_AM_AFTER : (!neg && st == p->cs) ? KH_AM_BEFORE : KH_AM_CONSUME;
+    uint32_t idx;
+    p->i = end;
+    if (mode == KH_AM_CONSUME && kind != KH_AS_LINE) {
+        static const char bnd[] = "\n\r \"'-./<=>@_";
+        uint8_t bits[32];
+        if (kind == KH_AS_BOUNDARY) {
+            set_bits(bnd, sizeof(bnd) - 1, bits);
+        } else {
+            memset(bits, 0xff, 32);
+            for (int c = 0; c < 256; c++)
+                if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+                    bits[c >> 3] &= (uint8_t)~(1u << (c & 7));
+        }
+        if (neg)
+            for (int j = 0; j < 32; j++)
+                bits[j] = (uint8_t)~bits[j];
+        *rc = mk_class(p->b, bits, &idx);
+    } else {
+        *rc = kh_irb_node(p->b, KH_OP_ASSERT, kind, mode, (uint32_t)neg, &idx);
+    }
+    if (!*rc)
+        *rc = add_node(p, kv, idx);
+    return 1;
+}
+
+/* One item of an alternative: a hex token, or a nested group (node). */
+typedef struct aitem {
+    uint32_t node;
+    uint8_t val, mask, is_node;
+} aitem;
+
+typedef struct aitems {
+    aitem *v;
+    size_t n, cap;
+} aitems;
+
+#define MAX_ALT_ITEMS (KH_MAX_ALTS * 256u)
+
+/* The tree for one alternative: a SEQ of LIT / CLASS / GAP / nested nodes. */
+static int alt_node(hexp *p, const aitem *it, size_t n, uint32_t *out)
+{
+    kidvec sk = {0};
+    kh_buf run = KH_BUF_INIT(0);
+    int rc = 0;
+    uint32_t idx;
+    for (size_t j = 0; j <= n && !rc; j++) {
+        if (j < n && !it[j].is_node && it[j].mask == 0xff) {
+            rc = kh_buf_putc(&run, (char)it[j].val);
+            continue;
+        }
+        if (run.len) {
+            rc = mk_lit(p->b, (const uint8_t *)run.data, run.len, &idx);
+            if (!rc)
+                rc = kv_push(p, &sk, idx);
+            kh_buf_clear(&run);
+        }
+        if (rc || j == n)
+            break;
+        if (it[j].is_node) {
+            idx = it[j].node;
+        } else if (it[j].mask == 0) {
+            rc = kh_irb_node(p->b, KH_OP_GAP, 1, 1, 0, &idx);
+        } else {
+            uint8_t bits[32];
+            nibble_bits(it[j].val, it[j].mask, bits);
+            rc = mk_class(p->b, bits, &idx);
+        }
+        if (!rc)
+            rc = kv_push(p, &sk, idx);
+    }
+    kh_buf_dispose(&run);
+    if (!rc)
+        rc = mk_seq(p->b, KH_OP_SEQ, &sk, 0, out);
+    free(sk.v);
+    return rc;
+}
+
+/* A group "(..|..)" or "!(..|..)" at p->i; nested groups recurse. */
+static int parse_alts(hexp *p, unsigned depth, uint32_t *out)
+{
+    size_t st = p->i;
+    int neg = p->s[st] == '!';
+    if (neg) {
         p->i++;
         if (p->i >= p->n || p->s[p->i] != '(')
             return fail(p, st, "'!' must be followed by '('");
     }
+    if (depth > MAX_NEST)
+        return fail(p, st, "alternatives nested too deep");
     p->i++; /* '(' */
-    /* Special classes (B) (L) (W). */
-    if (p->i + 1 < p->n && p->s[p->i + 1] == ')' && strchr("BLW", p->s[p->i]) && p->s[p->i]) {
-        if (neg)
-            return fail(p, st, "'!' cannot negate (B), (L) or (W)");
-        uint32_t kind = p->s[p->i] == 'B' ? KH_AS_BOUNDARY : p->s[p->i] == 'L' ? KH_AS_LINE : KH_AS_NONALNUM;
-        p->i += 2;
-        uint32_t idx;
-        int rc = kh_irb_node(p->b, KH_OP_ASSERT, kind, 0, 0, &idx);
-        return rc ? rc : add_node(p, kv, idx);
-    }
-    altv *alts = NULL;
-    size_t nalts = 0, cap = 0;
+    aitems items = {0};
+    size_t *starts = NULL, nalts = 0, cap = 0; /* first item of each alternative */
     int rc = 0;
     for (;;) {
         if (nalts >= KH_MAX_ALTS) {
             rc = fail(p, st, "too many alternatives");
             goto done;
         }
-        if ((rc = kh_grow((void **)&alts, &cap, nalts + 1, sizeof(altv), KH_MAX_ALTS)))
+        if ((rc = kh_grow((void **)&starts, &cap, nalts + 1, sizeof(size_t), KH_MAX_ALTS)))
             goto done;
-        altv *a = &alts[nalts++];
-        a->n = 0;
+        starts[nalts++] = items.n;
+        size_t alt_at = p->i, len = 0;
         while (p->i < p->n && p->s[p->i] != '|' && p->s[p->i] != ')') {
-            if (a->n >= sizeof(a->val)) {
+            if (len >= 256) {
                 rc = fail(p, p->i, "alternative longer than 256 bytes");
                 goto done;
             }
-            if ((rc = hex_token(p, &a->val[a->n], &a->mask[a->n])))
+            if ((rc = kh_grow((void **)&items.v, &items.cap, items.n + 1, sizeof(aitem), MAX_ALT_ITEMS)))
                 goto done;
-            a->n++;
+            aitem *a = &items.v[items.n];
+            memset(a, 0, sizeof(*a));
+            if (p->s[p->i] == '(' || p->s[p->i] == '!') {
+                if (neg || p->s[p->i] == '!') {
+                    rc = fail(p, p->i, "negated alternatives must be exact strings of one length");
+                    goto done;
+                }
+                if ((rc = parse_alts(p, depth + 1, &a->node)))
+                    goto done;
+                a->is_node = 1;
+            } else if ((rc = hex_token(p, &a->val, &a->mask))) {
+                goto done;
+            }
+            items.n++;
+            len++;
         }
         if (p->i >= p->n) {
             rc = fail(p, st + (size_t)neg, "unterminated '('");
             goto done;
         }
-        if (a->n == 0) {
+        if (len == 0) {
             rc = fail(p, p->i, "empty alternative");
             goto done;
         }
+        KH_UNUSED(alt_at);
         if (p->s[p->i++] == ')')
             break;
     }
     int all_single = 1, all_exact = 1, same_len = 1;
+    size_t len0 = (nalts > 1 ? starts[1] : items.n) - starts[0];
     for (size_t k = 0; k < nalts; k++) {
-        all_single &= alts[k].n == 1;
-        same_len &= alts[k].n == alts[0].n;
-        for (size_t j = 0; j < alts[k].n; j++)
-            all_exact &= alts[k].mask[j] == 0xff;
+        size_t b0 = starts[k], b1 = k + 1 < nalts ? starts[k + 1] : items.n;
+        all_single &= b1 - b0 == 1 && !items.v[b0].is_node;
+        same_len &= b1 - b0 == len0;
+        for (size_t j = b0; j < b1; j++)
+            all_exact &= !items.v[j].is_node && items.v[j].mask == 0xff;
     }
-    uint32_t idx;
+    p->has_bytes = 1;
     if (all_single) {
         uint8_t bits[32] = {0}, one[32];
         for (size_t k = 0; k < nalts; k++) {
-            nibble_bits(alts[k].val[0], alts[k].mask[0], one);
+            nibble_bits(items.v[starts[k]].val, items.v[starts[k]].mask, one);
             for (int j = 0; j < 32; j++)
                 bits[j] |= one[j];
         }
         if (neg)
             for (int j = 0; j < 32; j++)
                 bits[j] = (uint8_t)~bits[j];
-        if ((rc = mk_class(p->b, bits, &idx)))
-            goto done;
-        rc = add_node(p, kv, idx);
+        rc = mk_class(p->b, bits, out);
         goto done;
     }
     if (neg && (!same_len || !all_exact)) {
@@ -315,46 +489,100 @@ static int parse_group(hexp *p, kidvec *kv)
     }
     kidvec ak = {0};
     for (size_t k = 0; k < nalts && !rc; k++) {
-        /* Each alternative becomes a LIT, or a SEQ of LIT/CLASS/GAP for generic ones. */
-        kidvec sk = {0};
-        kh_buf run = KH_BUF_INIT(0);
-        for (size_t j = 0; j <= alts[k].n && !rc; j++) {
-            if (j < alts[k].n && alts[k].mask[j] == 0xff) {
-                rc = kh_buf_putc(&run, (char)alts[k].val[j]);
-                continue;
-            }
-            if (run.len) {
-                rc = mk_lit(p->b, (const uint8_t *)run.data, run.len, &idx);
-                if (!rc)
-                    rc = kv_push(p, &sk, idx);
-                kh_buf_clear(&run);
-            }
-            if (rc || j == alts[k].n)
-                break;
-            if (alts[k].mask[j] == 0) {
-                rc = kh_irb_node(p->b, KH_OP_GAP, 1, 1, 0, &idx);
-            } else {
-                uint8_t bits[32];
-                nibble_bits(alts[k].val[j], alts[k].mask[j], bits);
-                rc = mk_class(p->b, bits, &idx);
-            }
-            if (!rc)
-                rc = kv_push(p, &sk, idx);
-        }
-        kh_buf_dispose(&run);
-        if (!rc)
-            rc = mk_seq(p->b, KH_OP_SEQ, &sk, 0, &idx);
-        free(sk.v);
+        size_t b0 = starts[k], b1 = k + 1 < nalts ? starts[k + 1] : items.n;
+        uint32_t idx;
+        rc = alt_node(p, items.v + b0, b1 - b0, &idx);
         if (!rc)
             rc = kv_push(p, &ak, idx);
     }
     if (!rc)
-        rc = mk_seq(p->b, neg ? KH_OP_NALT : KH_OP_ALT, &ak, neg ? (uint32_t)alts[0].n : 0, &idx);
+        rc = mk_seq(p->b, neg ? KH_OP_NALT : KH_OP_ALT, &ak, neg ? (uint32_t)len0 : 0, out);
     free(ak.v);
-    if (!rc)
-        rc = add_node(p, kv, idx);
 done:
-    free(alts);
+    free(items.v);
+    free(starts);
+    return rc;
+}
+
+/* One part, s[ps, pe): its x[n-m] / [n-m]x edges, then the tokens. */
+static int parse_part(hexp *p, kidvec *kv, size_t ps, size_t pe)
+{
+    int rc = 0;
+    uint32_t idx, lo, hi;
+    uint8_t val, mask;
+    p->cs = ps;
+    p->ce = pe;
+    /* x[n-m] first: a byte before the part */
+    if (pe - ps > 3 && p->s[ps + 2] == '[') {
+        p->i = ps;
+        if ((rc = hex_token(p, &val, &mask)) || (rc = parse_bracket(p, &lo, &hi)))
+            return rc;
+        if (hi > MAX_AROUND)
+            return fail(p, ps + 2, "x[n-m] allows at most 32 bytes");
+        if (mask && ((rc = mk_around(p, KH_OP_BEHIND, val, mask, lo, hi, &idx)) || (rc = add_node(p, kv, idx))))
+            return rc;
+        p->cs = p->i;
+    }
+    /* [n-m]x last: a byte after it, added once the part is read */
+    size_t around = 0;
+    if (pe - p->cs > 3 && p->s[pe - 3] == ']') {
+        size_t k = pe - 3;
+        while (k > p->cs && p->s[k] != '[' && p->s[k] != ')' && p->s[k] != '(')
+            k--;
+        if (p->s[k] == '[') {
+            around = k;
+            p->ce = k;
+        }
+    }
+    p->i = p->cs;
+    while (!rc && p->i < p->ce) {
+        char c = p->s[p->i];
+        size_t end;
+        uint32_t v;
+        if (c == '{' && inline_brace(p->s, p->ce, p->i, &end, &v)) {
+            p->i = end;
+            rc = add_gap(p, kv, v, v);
+        } else if (c == '{' || c == '*') {
+            rc = fail(p, p->i, "internal: jump inside a part");
+        } else if (c == '[') {
+            /* not at a part's edge: clamscan refuses it, we read a gap */
+            if (!(rc = parse_bracket(p, &lo, &hi)))
+                rc = add_gap(p, kv, lo, hi);
+        } else if (c == '(' || c == '!') {
+            if (!special(p, kv, &rc)) {
+                rc = parse_alts(p, 0, &idx);
+                if (!rc)
+                    rc = add_node(p, kv, idx);
+            }
+        } else {
+            if ((rc = hex_token(p, &val, &mask)))
+                break;
+            if (mask == 0xff) {
+                p->has_bytes = 1;
+                rc = add_byte(p, kv, val);
+            } else if (mask == 0) {
+                rc = add_gap(p, kv, 1, 1);
+            } else {
+                uint8_t bits[32];
+                p->has_bytes = 1;
+                nibble_bits(val, mask, bits);
+                rc = mk_class(p->b, bits, &idx);
+                if (!rc)
+                    rc = add_node(p, kv, idx);
+            }
+        }
+    }
+    if (!rc && p->i > p->ce)
+        rc = fail(p, p->ce, "a group runs past the end of its part");
+    if (!rc && around) {
+        p->i = around;
+        if ((rc = parse_bracket(p, &lo, &hi)) || (rc = hex_token(p, &val, &mask)))
+            return rc;
+        if (hi > MAX_AROUND)
+            return fail(p, around, "[n-m]x allows at most 32 bytes");
+        if (mask && ((rc = mk_around(p, KH_OP_AHEAD, val, mask, lo, hi, &idx)) || (rc = add_node(p, kv, idx))))
+            return rc;
+    }
     return rc;
 }
 
@@ -365,54 +593,51 @@ int kh_clamav_hex_parse(kh_irb *b, const char *hex, size_t n, uint32_t *root_out
     kh_buf_init(&p.lit, 1u << 20);
     kidvec kv = {0};
     int rc = 0;
-    int has_bytes = 0;
+    size_t sf = split_from(hex, n), pos = 0;
     if (n == 0)
         rc = fail(&p, 0, "empty signature");
-    while (!rc && p.i < p.n) {
-        char c = p.s[p.i];
-        if (c == '*') {
-            p.i++;
-            rc = add_gap(&p, &kv, 0, KH_INF);
-        } else if (c == '{') {
-            rc = parse_range(&p, &kv, '}');
-        } else if (c == '[') {
-            rc = parse_range(&p, &kv, ']');
-        } else if (c == '(' || c == '!') {
-            has_bytes = 1;
-            rc = parse_group(&p, &kv);
-        } else {
-            uint8_t val, mask;
-            size_t at = p.i;
-            if ((rc = hex_token(&p, &val, &mask)))
+    while (!rc && pos < n) {
+        /* the part runs to the next '*' or cutting '{' outside parentheses */
+        size_t e = pos;
+        unsigned depth = 0;
+        for (; e < n; e++) {
+            char c = hex[e];
+            if (c == '(')
+                depth++;
+            else if (c == ')' && depth)
+                depth--;
+            else if (!depth && (c == '*' || (c == '{' && e >= sf)))
                 break;
-            if (mask == 0xff) {
-                has_bytes = 1;
-                rc = add_byte(&p, &kv, val);
-            } else if (mask == 0) {
-                rc = add_gap(&p, &kv, 1, 1);
-            } else {
-                has_bytes = 1;
-                uint8_t bits[32];
-                uint32_t idx;
-                nibble_bits(val, mask, bits);
-                rc = mk_class(b, bits, &idx);
-                if (!rc)
-                    rc = add_node(&p, &kv, idx);
-            }
-            KH_UNUSED(at);
         }
+        if (e == pos) {
+            rc = fail(&p, pos, pos == 0 ? (hex[0] == '*' ? "signature cannot start with '*'"
+                                                         : "signature cannot start with a range")
+                                        : "empty part between two jumps");
+            break;
+        }
+        if ((rc = parse_part(&p, &kv, pos, e)))
+            break;
+        if (e == n)
+            break;
+        uint32_t lo = 0, hi = KH_INF;
+        p.i = e;
+        if (hex[e] == '*')
+            p.i++;
+        else if ((rc = parse_jump(&p, &lo, &hi)))
+            break;
+        if (p.i >= n) {
+            rc = fail(&p, n - 1, hex[e] == '*' ? "signature cannot end with '*'" : "signature cannot end with a range");
+            break;
+        }
+        rc = add_gap(&p, &kv, lo, hi);
+        pos = p.i;
     }
     if (!rc)
         rc = flush_lit(&p, &kv);
     if (!rc)
         rc = flush_gap(&p, &kv);
-    if (!rc && !has_bytes)
+    if (!rc && !p.has_bytes)
         rc = fail(&p, 0, "signature has no fixed bytes");
-    if (!rc && kv.n && b->nodes.v[kv.v[0]].op == KH_OP_GAP && b->nodes.v[kv.v[0]].b == KH_INF)
-        rc = fail(&p, 0, "signature cannot start with '*'");
-    if (!rc && kv.n && b->nodes.v[kv.v[kv.n - 1]].op == KH_OP_GAP &&
-        b->nodes.v[kv.v[kv.n - 1]].b == KH_INF)
-        rc = fail(&p, n - 1, "signature cannot end with '*'");
     uint32_t root = 0;
     if (!rc)
         rc = mk_seq(b, KH_OP_SEQ, &kv, 0, &root);

@@ -200,20 +200,47 @@ KT_TEST(test_engine_confirm__alternatives)
 KT_TEST(test_engine_confirm__assertions_at_edges)
 {
     tree t = {0};
-    uint32_t bnd = node(&t, KH_OP_ASSERT, KH_AS_BOUNDARY, 0, 0);
-    uint32_t w = SEQ(&t, bnd, lit(&t, "cat"), node(&t, KH_OP_ASSERT, KH_AS_BOUNDARY, 0, 0));
+    /* ClamAV (B) (L) (W) first / last in a part: zero-width, file edges count */
+    uint32_t bnd = node(&t, KH_OP_ASSERT, KH_AS_BOUNDARY, KH_AM_BEFORE, 0);
+    uint32_t w = SEQ(&t, bnd, lit(&t, "cat"), node(&t, KH_OP_ASSERT, KH_AS_BOUNDARY, KH_AM_AFTER, 0));
     KT_EQ_INT(run(&t, w, "cat", 0, 3), 0);      /* both file edges are boundaries */
-    KT_EQ_INT(run(&t, w, "a cat.", 0, 6), 1);   /* the boundary byte is consumed */
+    KT_EQ_INT(run(&t, w, "a cat.", 0, 6), -1);  /* '.' is a boundary before a match, not after */
+    KT_EQ_INT(run(&t, w, "a cat-", 0, 6), 2);   /* nothing consumed: the match starts at "cat" */
     KT_EQ_INT(run(&t, w, "concat", 0, 6), -1);
     KT_EQ_INT(run(&t, w, "cats", 0, 4), -1);
-    uint32_t ln = SEQ(&t, lit(&t, "end"), node(&t, KH_OP_ASSERT, KH_AS_LINE, 0, 0));
+    KT_EQ_INT(run(&t, w, "\ncat", 0, 4), -1);  /* LF is a boundary only after a match */
+    uint32_t ln = SEQ(&t, lit(&t, "end"), node(&t, KH_OP_ASSERT, KH_AS_LINE, KH_AM_AFTER, 0));
     KT_EQ_INT(run(&t, ln, "the end", 0, 7), 4);
     KT_EQ_INT(run(&t, ln, "end\r\nx", 0, 6), 0);
+    KT_EQ_INT(run(&t, ln, "end\rx", 0, 5), -1); /* a lone CR is no line end */
     KT_EQ_INT(run(&t, ln, "endx", 0, 4), -1);
-    uint32_t na = SEQ(&t, lit(&t, "ab"), node(&t, KH_OP_ASSERT, KH_AS_NONALNUM, 0, 0));
+    uint32_t na = SEQ(&t, lit(&t, "ab"), node(&t, KH_OP_ASSERT, KH_AS_NONALNUM, KH_AM_AFTER, 0));
     KT_EQ_INT(run(&t, na, "ab!", 0, 3), 0);
-    KT_EQ_INT(run(&t, na, "ab", 0, 2), -1); /* needs a following byte */
+    KT_EQ_INT(run(&t, na, "ab", 0, 2), 0); /* the end of the file counts */
     KT_EQ_INT(run(&t, na, "ab1", 0, 3), -1);
+    uint32_t nn = SEQ(&t, lit(&t, "ab"), node(&t, KH_OP_ASSERT, KH_AS_NONALNUM, KH_AM_AFTER, 1));
+    KT_EQ_INT(run(&t, nn, "ab1", 0, 3), 0); /* negated: an alphanumeric byte, not the end */
+    KT_EQ_INT(run(&t, nn, "ab", 0, 2), -1);
+    /* in the middle, (L) consumes LF or CRLF; negated, one byte that starts neither */
+    uint32_t lm = SEQ(&t, lit(&t, "a"), node(&t, KH_OP_ASSERT, KH_AS_LINE, KH_AM_CONSUME, 0), lit(&t, "b"));
+    KT_EQ_INT(run(&t, lm, "a\nb", 0, 3), 0);
+    KT_EQ_INT(run(&t, lm, "a\r\nb", 0, 4), 0);
+    KT_EQ_INT(run(&t, lm, "a\rb", 0, 3), -1);
+    uint32_t lmn = SEQ(&t, lit(&t, "a"), node(&t, KH_OP_ASSERT, KH_AS_LINE, KH_AM_CONSUME, 1), lit(&t, "b"));
+    KT_EQ_INT(run(&t, lmn, "a\rb", 0, 3), 0);
+    KT_EQ_INT(run(&t, lmn, "a\nb", 0, 3), -1);
+    KT_EQ_INT(run(&t, lmn, "a\r\nb", 0, 4), -1);
+    /* a look-behind byte (ClamAV x[1-2]...) and a look-ahead one (...[0-1]x) */
+    uint32_t bh = SEQ(&t, node(&t, KH_OP_BEHIND, t.nodes[cls(&t, "X")].a, 1, 2), lit(&t, "cd"));
+    KT_EQ_INT(run(&t, bh, "X.cd", 0, 4), 2);
+    KT_EQ_INT(run(&t, bh, "X..cd", 0, 5), 3);
+    KT_EQ_INT(run(&t, bh, "Xcd", 0, 3), -1);
+    KT_EQ_INT(run(&t, bh, "X...cd", 0, 6), -1);
+    uint32_t ah = SEQ(&t, lit(&t, "cd"), node(&t, KH_OP_AHEAD, t.nodes[cls(&t, "Y")].a, 0, 1));
+    KT_EQ_INT(run(&t, ah, "cdY", 0, 3), 0);
+    KT_EQ_INT(run(&t, ah, "cd.Y", 0, 4), 0);
+    KT_EQ_INT(run(&t, ah, "cd..Y", 0, 5), -1);
+    KT_EQ_INT(run(&t, ah, "cd", 0, 2), -1);
 }
 
 KT_TEST(test_engine_confirm__limits)

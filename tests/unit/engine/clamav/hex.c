@@ -63,6 +63,46 @@ static const row rows[] = {
     {"414243", "EOF-5,2", "xxxxABC", 0, 1, 4},
     {"4142*4344", "0", "AB..CD", 0, 1, 0},
     {"4142*4344", "0", ".AB..CD", 0, 0, -1},
+    /* Each row below was a difference from clamscan 1.4 (tests/compat). */
+    /* (B) in the middle consumes one of \n \r space " ' - . / < = > @ _ */
+    {"6a6b(B)7172", "*", "jk_qr", 0, 1, 0},
+    {"6a6b(B)7172", "*", "jk;qr", 0, 0, -1},
+    /* (B) first in a part looks at the byte before (space - . / < @ _ or
+     * the file start) and is not part of the match */
+    {"(B)6a6b7172", "*", "xx jkqr", 0, 1, 3},
+    {"(B)6a6b7172", "*", "jkqr", 0, 1, 0},
+    {"(B)6a6b7172", "*", "x\njkqr", 0, 0, -1},
+    {"(B)6a6b7172", "3", "xx jkqr", 0, 1, 3},
+    /* (B) last looks at the byte after (\n \r space " ' - / = > _ or the end) */
+    {"6a6b7172(B)", "*", "jkqr\nx", 0, 1, 0},
+    {"6a6b7172(B)", "*", "jkqr.x", 0, 0, -1},
+    /* (W) last: the end of the file counts */
+    {"616263(W)", "*", "xabc", 0, 1, 1},
+    /* (L) in the middle consumes CRLF (the prefilter allowed one byte) */
+    {"616263(L)6465", "*", "abc\r\nde", 0, 1, 0},
+    {"616263(L)6465", "*", "abc\rde", 0, 0, -1},
+    /* (L) first: a LF before, or the file start */
+    {"(L)616263", "*", "x\nabc", 0, 1, 2},
+    {"(L)616263", "*", "x\rabc", 0, 0, -1},
+    /* !(B) last: a byte after that is not a boundary (not the end); first: consumed */
+    {"616263!(B)", "*", "abcx", 0, 1, 0},
+    {"616263!(B)", "*", "abc", 0, 0, -1},
+    {"!(B)616263", "*", "xabc", 0, 1, 0},
+    {"!(B)616263", "*", " abc", 0, 0, -1},
+    /* x[n-m] first: a byte before the rest, which the offset refers to */
+    {"41[1-2]4243", "2", "A.BC", 0, 1, 2},
+    {"41[1-2]4243", "0", "A.BC", 0, 0, -1},
+    {"4142[2]43", "*", "AB..C", 0, 1, 0},
+    /* a range whose maximum is 0 has none; {} and {-} are * */
+    {"4142{0}4344", "*", "AB.....CD", 0, 1, 0},
+    {"4142{-}4344", "*", "AB.....CD", 0, 1, 0},
+    {"4142{2-0}4344", "*", "AB.CD", 0, 0, -1},
+    {"4142{2-0}4344", "*", "AB.....CD", 0, 1, 0},
+    /* (B) last in a part (before a range) looks after it, consumes nothing */
+    {"4142(B){2-3}4344", "*", "AB  CD", 0, 1, 0},
+    /* nested alternatives */
+    {"41(42|(43|44)45)46", "*", "ADEF", 0, 1, 0},
+    {"41(42|(43|44)45)46", "*", "ADF", 0, 0, -1},
 };
 
 static void run_row(const row *r, size_t idx)
@@ -110,6 +150,7 @@ static const bad bads[] = {
     {"41424", 5},    {"41zz43", 3},  {"4142{3", 5},  {"4142{x}43", 6}, {"41(42|", 3},  {"41(42||43)", 7},
     {"*4142", 1},    {"4142*", 5},   {"????", 1},    {"41{5-2}42", 3}, {"41!(4242|43)44", 3},
     {"41!4244", 3},  {"", 1},
+    {"(B)", 1},      {"41[2-40]4243", 3}, {"4142**4344", 6},
 };
 
 KT_TEST(test_engine_clamav_hex__malformed)

@@ -222,10 +222,48 @@ KT_TEST(test_inventory_inventory__collect_missing_root)
     KT_EQ_INT(kh_inventory_collect(&inv, &o), KH_EINVAL);
 }
 
+/* Random damage to a snapshot: a clean error or a snapshot, never a crash. */
+KT_TEST(test_inventory_inventory__mutations)
+{
+    unsigned seed = 777;
+    size_t n = strlen(after_json);
+    char *buf = malloc(n + 1);
+    for (int round = 0; round < 3000 && buf; round++) {
+        memcpy(buf, after_json, n + 1);
+        size_t len = n;
+        for (int k = 0; k < 1 + round % 6; k++) {
+            seed = seed * 1103515245u + 12345u;
+            static const char pick[] = "{}[]\",:0-9aA \\\377";
+            buf[(seed >> 8) % len] = pick[(seed >> 4) % (sizeof(pick) - 1)];
+        }
+        if (round % 7 == 0)
+            len = (seed >> 3) % len;
+        kh_inventory *a = NULL, *b = NULL;
+        kh_inv_diff *d = NULL;
+        char err[128];
+        int rc = kh_inventory_from_json(&a, buf, len, err, sizeof(err));
+        KT_CHECK(rc == 0 || rc == KH_EFORMAT);
+        KT_CHECK(rc != 0 || a != NULL);
+        if (rc == 0 && kh_inventory_from_json(&b, after_json, strlen(after_json), NULL, 0) == 0 &&
+            kh_inventory_diff(&d, a, b) == 0) {
+            char *t = NULL;
+            KT_EQ_INT(kh_inv_diff_to_json(d, &t, NULL), 0);
+            free(t);
+            KT_EQ_INT(kh_inventory_to_json(a, &t, NULL), 0);
+            free(t);
+        }
+        kh_inv_diff_destroy(d);
+        kh_inventory_destroy(a);
+        kh_inventory_destroy(b);
+    }
+    free(buf);
+}
+
 KT_MAIN({
     KT_CASE(test_inventory_inventory__diff_classifies),
     KT_CASE(test_inventory_inventory__same_snapshot_empty_diff),
     KT_CASE(test_inventory_inventory__json_round_trip),
     KT_CASE(test_inventory_inventory__malformed),
     KT_CASE(test_inventory_inventory__collect_missing_root),
+    KT_CASE(test_inventory_inventory__mutations),
 })

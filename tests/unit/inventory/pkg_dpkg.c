@@ -2,6 +2,8 @@
  * table and tricky cases) and the status database reader, malformed
  * stanzas included. The comparison with dpkg itself on thousands of
  * random versions is tests/cli/vuln_compare.sh. */
+#include <stdlib.h>
+
 #include "harness.h"
 #include "inventory/pkg_dpkg.h"
 
@@ -201,9 +203,37 @@ KT_TEST(test_inventory_pkg_dpkg__empty_and_missing)
     kh_dpkg_dispose(&db);
 }
 
+/* Random damage to a status file: never a crash, always 0. */
+KT_TEST(test_inventory_pkg_dpkg__mutations)
+{
+    unsigned seed = 12345;
+    size_t n = sizeof(status_text) - 1;
+    char *buf = malloc(n + 64);
+    for (int round = 0; round < 3000 && buf; round++) {
+        memcpy(buf, status_text, n);
+        size_t len = n;
+        for (int k = 0; k < 1 + round % 8; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % len;
+            static const char pick[] = ":\n \t()~-0aZ\377";
+            buf[at] = pick[(seed >> 4) % (sizeof(pick) - 1)];
+        }
+        if (round % 5 == 0)
+            len = (seed >> 3) % len; /* truncated */
+        kh_dpkg_db db;
+        kh_dpkg_init(&db);
+        KT_EQ_INT(kh_dpkg_parse(&db, buf, len), 0);
+        for (size_t i = 0; i < db.n; i++)
+            KT_CHECK(db.pkgs[i].name && db.pkgs[i].version && db.pkgs[i].source && db.pkgs[i].state);
+        kh_dpkg_dispose(&db);
+    }
+    free(buf);
+}
+
 KT_MAIN({
     KT_CASE(test_inventory_pkg_dpkg__version_table),
     KT_CASE(test_inventory_pkg_dpkg__version_refused),
     KT_CASE(test_inventory_pkg_dpkg__status),
     KT_CASE(test_inventory_pkg_dpkg__empty_and_missing),
+    KT_CASE(test_inventory_pkg_dpkg__mutations),
 })

@@ -320,6 +320,43 @@ KT_TEST(test_vuln_osv__ecosystem_and_root)
     KT_EQ_INT(system(p), 0);
 }
 
+/* Random damage to advisories: each is kept, skipped with a diagnostic or
+ * withdrawn; never a crash; matching still works on what was kept. */
+KT_TEST(test_vuln_osv__mutations)
+{
+    const char *good = "{\"id\": \"DSA-1\", \"aliases\": [\"CVE-1\"], \"summary\": \"s\", \"severity\": "
+                       "[{\"type\": \"CVSS_V3\", \"score\": \"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\"}], "
+                       "\"affected\": [{\"package\": {\"ecosystem\": \"Debian:12\", \"name\": \"bar\"}, "
+                       "\"ranges\": [{\"type\": \"ECOSYSTEM\", \"events\": [{\"introduced\": \"0\"}, "
+                       "{\"fixed\": \"1.6-1\"}]}], \"versions\": [\"1.5-1\"]}]}";
+    unsigned seed = 99;
+    size_t n = strlen(good);
+    char *buf = malloc(n + 1);
+    kh_vuln_db *db = NULL;
+    kh_vuln_db_create(&db);
+    size_t rounds = 3000;
+    for (size_t round = 0; round < rounds && buf; round++) {
+        memcpy(buf, good, n + 1);
+        size_t len = n;
+        for (size_t k = 0; k < 1 + round % 5; k++) {
+            seed = seed * 1103515245u + 12345u;
+            static const char pick[] = "{}[]\",:0-9~ .\\\377";
+            buf[(seed >> 8) % len] = pick[(seed >> 4) % (sizeof(pick) - 1)];
+        }
+        if (round % 9 == 0)
+            len = (seed >> 3) % len;
+        KT_EQ_INT(kh_vuln_db_add_json(db, "m.json", buf, len), 0);
+    }
+    KT_EQ_INT(kh_vuln_db_count(db) + kh_vuln_db_skipped(db) + kh_vuln_db_withdrawn(db) >= rounds, 1);
+    KT_CHECK(kh_vuln_db_skipped(db) > 0);
+    KT_CHECK(kh_vuln_db_diag_count(db) > 0);
+    kh_vuln_report *r = NULL;
+    KT_EQ_INT(kh_vuln_check(&r, db, "Debian:12", pkgs, NPKGS), 0);
+    kh_vuln_report_destroy(r);
+    kh_vuln_db_destroy(db);
+    free(buf);
+}
+
 KT_MAIN({
     KT_CASE(test_vuln_osv__malformed_records_skipped),
     KT_CASE(test_vuln_osv__matching),
@@ -327,4 +364,5 @@ KT_MAIN({
     KT_CASE(test_vuln_osv__cvss),
     KT_CASE(test_vuln_osv__version_compare_api),
     KT_CASE(test_vuln_osv__ecosystem_and_root),
+    KT_CASE(test_vuln_osv__mutations),
 })

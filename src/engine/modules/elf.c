@@ -140,22 +140,33 @@ typedef struct loader {
             return rc;                                                                    \
     } while (0)
 
-/* Element i of the array member `arr` of the root, made through the path
+/* The array member `arr` of the root (arrays never move: the root's
+ * members are allocated once). */
+static kh_yobj *array(loader *L, const char *arr)
+{
+    kh_yobj *a = (kh_yobj *)kh_yobj_member(L->root, arr);
+    return a && a->type == KH_YT_ARRAY ? a : NULL;
+}
+
+/* Element i of array `a` (the root's member `arr`), made through the path
  * API if it does not exist yet (by setting its integer field `field`). The
  * caller then writes the element's fields in place with put_int/put_str:
  * one path walk per element instead of one per field, which matters for
  * tables of tens of thousands of symbols. */
-static kh_yobj *elem(loader *L, const char *arr, const char *field, uint32_t i, int *rc)
+static kh_yobj *elem(loader *L, kh_yobj *a, const char *arr, const char *field, uint32_t i, int *rc)
 {
-    kh_yobj *a = (kh_yobj *)kh_yobj_member(L->root, arr);
     *rc = 0;
-    if (!a || a->type != KH_YT_ARRAY) {
+    if (!a) {
         *rc = KH_EINTERNAL;
         return NULL;
     }
     if (i >= a->nitems && (*rc = kh_yset_int(L->root, L->a, 0, "%s[%u].%s", arr, i, field)) < 0)
         return NULL;
-    return i < a->nitems && a->items[i].nitems ? &a->items[i] : NULL;
+    if (i >= a->nitems || !a->items[i].nitems) {
+        *rc = KH_EINTERNAL;
+        return NULL;
+    }
+    return &a->items[i];
 }
 
 /* Field k of an element; yara's UNDEFINED marker leaves it undefined. */
@@ -198,6 +209,7 @@ static int symbols(loader *L, const kh_elf_symtab *t, const char *arr)
     int rc;
     uint64_t n = t->count < KH_ELF_MAX_SYMBOLS ? t->count : KH_ELF_MAX_SYMBOLS;
     uint32_t j;
+    kh_yobj *a = array(L, arr);
     for (j = 0; j < n; j++) {
         kh_elf_sym s;
         const uint8_t *p;
@@ -205,8 +217,8 @@ static int symbols(loader *L, const kh_elf_symtab *t, const char *arr)
         kh_yobj *el;
         if (kh_elf_symbol(L->e, t, j, &s) < 0)
             break; /* cannot happen: the table was checked */
-        if (!(el = elem(L, arr, "bind", j, &rc)))
-            return rc ? rc : KH_EINTERNAL;
+        if (!(el = elem(L, a, arr, "bind", j, &rc)))
+            return rc;
         if (name_of(L, t->stroff, t->stroff + t->strsize, s.name, &p, &len) &&
             (rc = put_str(L, el, SYM_NAME, p, len)) < 0)
             return rc;
@@ -231,6 +243,7 @@ static int sections(loader *L)
     /* yara compares sh_link with e_shnum as stored, unswapped, on its little-endian host. */
     uint32_t link_limit = e->be ? (uint16_t)(e->shnum << 8 | e->shnum >> 8) : e->shnum;
     uint64_t strtab = names.offset < e->len ? names.offset : 0; /* 0: no names */
+    kh_yobj *a = array(L, "sections");
     for (uint32_t i = 0; i < e->shnum; i++) {
         kh_elf_shdr s;
         kh_elf_symtab t;
@@ -239,8 +252,8 @@ static int sections(loader *L)
         kh_yobj *el;
         if (kh_elf_section(e, i, &s) < 0)
             break; /* cannot happen: the table was checked */
-        if (!(el = elem(L, "sections", "type", i, &rc)))
-            return rc ? rc : KH_EINTERNAL;
+        if (!(el = elem(L, a, "sections", "type", i, &rc)))
+            return rc;
         put_int(el, SEC_TYPE, s.type);
         put_int(el, SEC_FLAGS, s.flags);
         put_int(el, SEC_ADDRESS, s.addr);
@@ -270,6 +283,7 @@ static int segments(loader *L)
 {
     const kh_elf *e = L->e;
     uint32_t dyn_left = DYN_TOTAL;
+    kh_yobj *segs = array(L, "segments"), *dyns = array(L, "dynamic");
     int rc;
     if (!kh_elf_segments_ok(e))
         return 0;
@@ -278,8 +292,8 @@ static int segments(loader *L)
         kh_yobj *el;
         if (kh_elf_segment(e, i, &ph) < 0)
             break; /* cannot happen: the table was checked */
-        if (!(el = elem(L, "segments", "type", i, &rc)))
-            return rc ? rc : KH_EINTERNAL;
+        if (!(el = elem(L, segs, "segments", "type", i, &rc)))
+            return rc;
         put_int(el, SEG_TYPE, ph.type);
         put_int(el, SEG_FLAGS, ph.flags);
         put_int(el, SEG_OFFSET, ph.offset);
@@ -295,8 +309,8 @@ static int segments(loader *L)
         kh_elf_dyn d;
         while (j < KH_ELF_MAX_DYN && dyn_left > 0 && kh_elf_dyn_at(e, ph.offset, j, &d) == 0) {
             dyn_left--;
-            if (!(el = elem(L, "dynamic", "type", j, &rc)))
-                return rc ? rc : KH_EINTERNAL;
+            if (!(el = elem(L, dyns, "dynamic", "type", j, &rc)))
+                return rc;
             put_int(el, DYN_TYPE, d.tag);
             put_int(el, DYN_VAL, d.val);
             j++;

@@ -9,7 +9,7 @@
  * *_entries counts never exceed the caps. Built only with -DKH_FUZZ=ON and
  * clang (tests/fuzz/CMakeLists.txt); seeds are in corpus/elf/ (images made
  * by tests/unit/formats/elf_build.h and small objects compiled here).
- *   build/tests/fuzz/elf_fuzz -max_total_time=300 tests/fuzz/corpus/elf
+ *   build/tests/elf_fuzz -max_total_time=300 -artifact_prefix=/tmp/ /tmp/elf_corpus tests/fuzz/corpus/elf
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -165,8 +165,9 @@ typedef int (*kh_check_cb)(const kh_check_report *r, void *payload);
 KH_API int kh_audit_run(const kh_policy *p, const kh_audit_options *opts, kh_check_cb on_check, void *payload,
                         kh_policy_summary *summary_out);
 
-/** Evidence of the requirements of the last run is not kept; this evaluates
- *  them alone and reports them like a check (id 0). @return as kh_audit_run(). */
+/** Evaluates only the policy's requirements and reports them like a check
+ *  (its id is 0), so that a caller can show why a policy does not apply.
+ *  Does nothing when the policy has no requirements. @return as kh_audit_run(). */
 KH_API int kh_audit_requirements(const kh_policy *p, const kh_audit_options *opts, kh_check_cb on_report,
                                  void *payload);
 

@@ -187,18 +187,18 @@ static void print_check_text(audit_cli *a, const kh_check_report *r)
     kh_buf_printf(b, "  %s", col(a, c));
     pad(b, tag, 20);
     kh_buf_printf(b, "%s %6lld  %s\n", col(a, C_RESET), r->id, r->title);
-    if (a->verbose) {
+    int full = r->result == KH_CHECK_FAILED || a->verbose; /* failed checks say why and what to do */
+    if (a->verbose)
         section(a, "Mô tả / Description", r->description);
-        section(a, "Lý do cần kiểm tra / Rationale", r->rationale);
-    }
     if (r->result == KH_CHECK_NOT_APPLICABLE)
         kh_buf_printf(b, "      %sLý do không áp dụng / Why not applicable:%s %s\n", col(a, C_BOLD), col(a, C_RESET),
                       r->reason ? r->reason : "");
-    if (r->result == KH_CHECK_FAILED || a->verbose)
+    if (full) {
         print_evidence(a, r);
-    if (r->result == KH_CHECK_FAILED || a->verbose)
+        section(a, "Lý do cần kiểm tra / Rationale", r->rationale);
         section(a, "Cách khắc phục / Remediation", r->remediation);
-    if (a->verbose && (r->ncompliance || r->nreferences)) {
+    }
+    if (full && (r->ncompliance || r->nreferences)) {
         kh_buf_printf(b, "      %sTham chiếu / References:%s\n", col(a, C_BOLD), col(a, C_RESET));
         for (size_t i = 0; i < r->ncompliance; i++) {
             kh_buf_printf(b, "        %s: ", r->compliance[i].key);

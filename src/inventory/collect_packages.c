@@ -8,14 +8,16 @@
  * its version are kept when they differ from the binary package's, since
  * advisories are written against source packages.
  *
- * An RPM database (rpmdb.sqlite, Packages, Packages.db) is detected but
- * not read yet; the snapshot says so in a warning rather than pretending
- * the host has no packages.
+ * RPM's SQLite database is read by pkg_rpm.c; several versions of one
+ * package (kernels) get the version in their key. The older Berkeley DB
+ * and ndb formats are detected but not read: the snapshot says so in a
+ * warning rather than pretending the host has no packages.
  */
 #include <string.h>
 
 #include "inventory/inv_int.h"
 #include "inventory/pkg_dpkg.h"
+#include "inventory/pkg_rpm.h"
 #include "inventory/rootfs.h"
 
 void kh_inv__collect_packages(kh_inventory *inv)
@@ -55,14 +57,36 @@ void kh_inv__collect_packages(kh_inventory *inv)
     }
     kh_dpkg_dispose(&db);
 
-    static const char *const rpmdbs[] = {"/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages",
-                                         "/var/lib/rpm/Packages.db", "/usr/lib/sysimage/rpm/rpmdb.sqlite"};
-    int have_rpm = 0;
-    for (size_t i = 0; i < KH_ARRAY_LEN(rpmdbs) && !have_rpm; i++)
-        if (kh_root_kind(inv->rootdir, rpmdbs[i]) == KH_ROOT_FILE) {
-            have_rpm = 1;
-            kh_inv__warn(inv, "RPM database %s found but not read (RPM support is not implemented yet)", rpmdbs[i]);
-        }
+    kh_rpm_db rdb;
+    kh_rpm_init(&rdb);
+    const char *rpath = NULL;
+    rc = kh_rpm_read(&rdb, inv->rootdir, &rpath);
+    int have_rpm = rc != KH_ENOENT;
+    if (rc == KH_EUNSUPPORTED)
+        kh_inv__warn(inv, "RPM database %s is in the Berkeley DB or ndb format, which is not read yet", rpath);
+    else if (rc && rc != KH_ENOENT)
+        kh_inv__warn(inv, "cannot read the RPM database %s: %s", rpath ? rpath : "", kh_strerror(rc));
+    if (rc == KH_ENOMEM)
+        inv->err = inv->err ? inv->err : rc;
+    if (rdb.nbad)
+        kh_inv__warn(inv, "%s: %zu package headers could not be read (skipped)", rpath ? rpath : "rpmdb", rdb.nbad);
+    for (size_t i = 0; i < rdb.n; i++) {
+        const kh_rpm_pkg *p = &rdb.pkgs[i];
+        /* several versions of one package (kernels): the version joins the key */
+        int dup = (i > 0 && strcmp(rdb.pkgs[i - 1].name, p->name) == 0 && strcmp(rdb.pkgs[i - 1].arch, p->arch) == 0) ||
+                  (i + 1 < rdb.n && strcmp(rdb.pkgs[i + 1].name, p->name) == 0 &&
+                   strcmp(rdb.pkgs[i + 1].arch, p->arch) == 0);
+        kh_inv_row *r = dup ? kh_inv__rowf(inv, t, "%s:%s %s", p->name, p->arch, p->version)
+                            : kh_inv__rowf(inv, t, "%s:%s", p->name, p->arch);
+        kh_inv__set(inv, r, "name", p->name, 0);
+        kh_inv__set(inv, r, "version", p->version, 0);
+        kh_inv__set(inv, r, "arch", p->arch, 0);
+        if (strcmp(p->source, p->name) != 0)
+            kh_inv__set(inv, r, "source", p->source, 0);
+        kh_inv__set(inv, r, "manager", "rpm", 0);
+        kh_inv__set(inv, r, "summary", p->summary, 0);
+    }
+    kh_rpm_dispose(&rdb);
     if (!have_dpkg && !have_rpm)
         kh_inv__warn(inv, "no package database found (/var/lib/dpkg/status, /var/lib/rpm)");
 }

@@ -310,6 +310,40 @@ KT_TEST(limits)
     KT_EQ_INT(kh_policy_load_mem(NULL, "x", "", 0, 0, &e), KH_EINVAL);
 }
 
+/* Damaged copies of the built-in policies: every load either succeeds or
+ * fails with a message and a place; nothing crashes or leaks (ASan). */
+KT_TEST(damaged_policies)
+{
+    uint32_t seed = 12345;
+    const char alphabet[] = "-:'\"\\[]{}|&>!$*#\n \t\001\377abc";
+    for (size_t i = 0; i < kh_policy_builtin_count(); i++) {
+        const kh_builtin_policy *b = &kh_builtin_policies[i];
+        char *copy = malloc(b->len + 1);
+        for (int round = 0; round < 300; round++) {
+            memcpy(copy, b->data, b->len);
+            int edits = 1 + round % 8;
+            for (int e = 0; e < edits; e++) {
+                seed = seed * 1103515245u + 12345u;
+                size_t at = (seed >> 8) % b->len;
+                seed = seed * 1103515245u + 12345u;
+                copy[at] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+            }
+            kh_policy *p = NULL;
+            kh_policy_error err;
+            int rc = kh_policy_load_mem(&p, "damaged.yml", copy, b->len, KH_POLICY_TRUSTED, &err);
+            if (rc == 0) {
+                KT_CHECK(p != NULL);
+                kh_policy_destroy(p);
+            } else {
+                KT_CHECK(p == NULL);
+                if (rc == KH_ESYNTAX && (!err.message[0] || !err.line))
+                    KT_FAIL_("round %d: error without message or line (%s)", round, err.message);
+            }
+        }
+        free(copy);
+    }
+}
+
 KT_MAIN({
     KT_CASE(loads_a_full_policy),
     KT_CASE(policy_regex_type),
@@ -322,4 +356,5 @@ KT_MAIN({
     KT_CASE(malformed_checks),
     KT_CASE(malformed_rules),
     KT_CASE(limits),
+    KT_CASE(damaged_policies),
 })

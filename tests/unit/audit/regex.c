@@ -155,6 +155,59 @@ KT_TEST(pcre2_subset)
     KT_EQ_INT(err_of(KH_RE_PCRE2, "a[b"), KH_ESYNTAX);
 }
 
+/* Random patterns over the special characters of each dialect compile or
+ * fail cleanly, and match random text without crashing. */
+KT_TEST(random_patterns)
+{
+    uint32_t seed = 777;
+    const char alpha[] = "\\wdsStpWD.+*^$|()[]{}?:!ab1 -";
+    char pat[24], text[64];
+    kh_arena a;
+    kh_arena_init(&a, 0);
+    for (int i = 0; i < 3000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t pl = 1 + (seed >> 8) % (sizeof(pat) - 1);
+        for (size_t k = 0; k < pl; k++) {
+            seed = seed * 1103515245u + 12345u;
+            pat[k] = alpha[(seed >> 8) % (sizeof(alpha) - 1)];
+        }
+        pat[pl] = 0;
+        for (size_t k = 0; k < sizeof(text); k++) {
+            seed = seed * 1103515245u + 12345u;
+            text[k] = alpha[(seed >> 8) % (sizeof(alpha) - 1)];
+        }
+        for (int d = 0; d < 3; d++) {
+            kh_re *re = NULL;
+            char err[256];
+            int rc = kh_re_compile(&re, &a, (kh_re_dialect)d, pat, err, sizeof(err));
+            if (rc == 0) {
+                long off, len;
+                if (kh_re_match(re, text, sizeof(text), &off, &len) && off >= 0)
+                    KT_CHECK(off + len <= (long)sizeof(text));
+                kh_re_release(re);
+            } else {
+                KT_CHECK(err[0] != 0);
+            }
+        }
+    }
+    kh_arena_dispose(&a);
+}
+
+KT_TEST(long_lines_are_linear)
+{
+    size_t n = 64 * 1024;
+    char *line = malloc(n + 1);
+    memset(line, 'a', n);
+    line[n] = 0;
+    double t0 = kh_now();
+    KT_EQ_INT(os("\\w*\\w*\\w*\\w*\\w*\\w*\\w*\\w*b", line), 0);
+    KT_EQ_INT(os("(\\w+)\\s", line), 0);
+    line[n - 1] = 'b';
+    KT_EQ_INT(os("^\\w*\\w*b$", line), 1);
+    KT_CHECK(kh_now() - t0 < 5.0);
+    free(line);
+}
+
 KT_MAIN({
     KT_CASE(osregex_classes),
     KT_CASE(osregex_modifiers_anchors_alternation),
@@ -164,4 +217,6 @@ KT_MAIN({
     KT_CASE(osregex_no_runaway),
     KT_CASE(osmatch),
     KT_CASE(pcre2_subset),
+    KT_CASE(random_patterns),
+    KT_CASE(long_lines_are_linear),
 })

@@ -184,11 +184,12 @@ static int hash_line(kh_dbctx *c, int allow, const char *line, size_t n, unsigne
         return KH_ESYNTAX;
     }
     int bad;
-    if (!flevel_ok(f, nf, 3, &bad)) {
-        if (bad) {
-            diagf(c, KH_DIAG_ERROR, ln, f[2 + bad].col + 1, "functionality level must be a number");
-            return KH_ESYNTAX;
-        }
+    int fl_ok = flevel_ok(f, nf, 3, &bad);
+    if (bad) { /* a malformed level is an error even when the other one excludes us */
+        diagf(c, KH_DIAG_ERROR, ln, f[2 + bad].col + 1, "functionality level must be a number");
+        return KH_ESYNTAX;
+    }
+    if (!fl_ok) {
         c->stats->flevel_skipped++;
         return 0;
     }
@@ -242,7 +243,7 @@ static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64
     int orc = kh_clamav_offset_parse(f[2].s, f[2].n, &okind, &off, &shift);
     if (orc == KH_ESYNTAX) {
         diagf(c, KH_DIAG_ERROR, ln, f[2].col + 1,
-              "offset must be '*', 'n', 'n,m', 'EOF-n', 'EP+n', 'EP-n', 'Sx+n', 'SL+n' or 'SEx'");
+              "offset must be '*', 'n', 'n,m', 'EOF-n', 'EP+n', 'EP-n', 'Sx+n', 'SL+n', 'SEx' or 'VI'");
         return KH_ESYNTAX;
     }
     /* The hex is checked even when the signature will not be used, so that
@@ -261,13 +262,13 @@ static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64
         return rc;
     int bad;
     int keep = 1;
-    if (!flevel_ok(f, nf, 4, &bad)) {
-        if (bad) {
-            diagf(c, KH_DIAG_ERROR, ln, f[3 + bad].col + 1, "functionality level must be a number");
-            rc = KH_ESYNTAX;
-        } else {
-            c->stats->flevel_skipped++;
-        }
+    int fl_ok = flevel_ok(f, nf, 4, &bad);
+    if (bad) {
+        diagf(c, KH_DIAG_ERROR, ln, f[3 + bad].col + 1, "functionality level must be a number");
+        rc = KH_ESYNTAX;
+        keep = 0;
+    } else if (!fl_ok) {
+        c->stats->flevel_skipped++;
         keep = 0;
     } else if (ignored(c, &f[0])) {
         c->stats->ignored++;
@@ -364,7 +365,7 @@ int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *tex
               (unsigned long long)unsup_target, unsup_target == 1 ? "" : "s");
     if (unsup_offset)
         diagf(c, KH_DIAG_WARNING, 0, 0,
-              "%llu signature%s with entry-point or section offsets (EP, Sx, SL, SE) not loaded: not supported yet",
+              "%llu signature%s with entry-point or section offsets (EP, Sx, SL, SE, VI) not loaded: not supported yet",
               (unsigned long long)unsup_offset, unsup_offset == 1 ? "" : "s");
     if (bad)
         diagf(c, KH_DIAG_WARNING, 0, 0, "%llu malformed line%s skipped", (unsigned long long)bad,

@@ -659,6 +659,14 @@ int kh_clamav_hex_parse(kh_irb *b, const char *hex, size_t n, uint32_t *root_out
     return 0;
 }
 
+static int all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return n > 0;
+}
+
 int kh_clamav_offset_parse(const char *s, size_t n, uint8_t *kind, uint64_t *off, uint32_t *shift)
 {
     if (n == 1 && s[0] == '*') {
@@ -679,8 +687,23 @@ int kh_clamav_offset_parse(const char *s, size_t n, uint8_t *kind, uint64_t *off
         if (kh_parse_u64(s + 4, base_n - 4, &v))
             return KH_ESYNTAX;
     } else if ((base_n > 3 && (memcmp(s, "EP+", 3) == 0 || memcmp(s, "EP-", 3) == 0)) ||
-               (base_n > 2 && (s[0] == 'S' && (s[1] == 'L' || s[1] == 'E' || (s[1] >= '0' && s[1] <= '9'))))) {
-        return KH_EUNSUPPORTED;
+               (base_n > 2 && (s[0] == 'S' && (s[1] == 'L' || s[1] == 'E' || (s[1] >= '0' && s[1] <= '9')))) ||
+               (n == 2 && memcmp(s, "VI", 2) == 0)) {
+        /* entry point, sections, PE version information: checked, not supported */
+        int ok;
+        if (s[0] == 'E') {
+            ok = all_digits(s + 3, base_n - 3); /* EP+n EP-n */
+        } else if (s[0] == 'V') {
+            ok = 1; /* VI */
+        } else if (s[1] == 'E') {
+            ok = all_digits(s + 2, base_n - 2); /* SEx */
+        } else {
+            const char *plus = memchr(s, '+', base_n); /* Sx+n SL+n */
+            size_t pre = plus ? (size_t)(plus - s) : 0;
+            ok = plus && (s[1] == 'L' ? pre == 2 : all_digits(s + 1, pre - 1)) &&
+                 all_digits(plus + 1, base_n - pre - 1);
+        }
+        return ok ? KH_EUNSUPPORTED : KH_ESYNTAX;
     } else {
         k = KH_OFF_ABS;
         if (kh_parse_u64(s, base_n, &v))

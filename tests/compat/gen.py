@@ -115,8 +115,9 @@ def hx(bs):
 
 
 class Sig:
-    def __init__(self, name, parts, jumps, offset):
+    def __init__(self, name, parts, jumps, offset, flevel=''):
         self.name, self.parts, self.jumps, self.offset = name, parts, jumps, offset
+        self.flevel = flevel  # ':MinFL[:MaxFL]' or ''
 
     def hex(self):
         out = []
@@ -128,7 +129,7 @@ class Sig:
         return ''.join(out)
 
     def line(self):
-        return '%s:0:%s:%s' % (self.name, self.offset[0], self.hex())
+        return '%s:0:%s:%s%s' % (self.name, self.offset[0], self.hex(), self.flevel)
 
 
 def tok_hex(t):
@@ -268,6 +269,8 @@ class Gen:
                 a = [self.nib(), self.lit(1, 2)]
             elif kind == 3:
                 a = [self.lit(1, 2), self.nib()]
+            elif kind == 3 and r.random() < 0.5:  # one nibble: (4?|5a) is a class
+                a = [self.nib()]
             elif kind == 4:  # nested alternatives
                 a = [self.lit(1, 1), ('alt', [[self.lit(1, 2)], [self.lit(1, 2)]])]
             else:
@@ -453,7 +456,10 @@ class Gen:
             if len(body) > 1 and char_like(body[0]) and not char_like(body[1]):
                 body[1] = ('any',)  # the prefilter rule again (see part())
             parts[0] = (left, body, right)
-        return Sig('Kh.S%d.N%03d' % (self.seed, idx), parts, jumps, off)
+        # functionality levels: loaded (1-210 or open) or left out (max < 210);
+        # khien is at 210, clamscan 1.4.6 at 216: levels 211-216 differ
+        fl = r.choice([''] * 12 + [':1', ':51', ':210', ':99:300', '::99', ':20:200', ':300'])
+        return Sig('Kh.S%d.N%03d' % (self.seed, idx), parts, jumps, off, fl)
 
 
 # ---- Instances: bytes that match (or nearly match) a signature --------------

@@ -21,6 +21,7 @@
 
 #include "cli/cmd.h"
 #include "khien/khien.h"
+#include "khien/inventory.h"
 #include "khien/vuln.h"
 #include "util/util.h"
 
@@ -32,7 +33,8 @@ static void usage(FILE *f)
           "  -d, --db=PATH         OSV advisories: a .json file, a folder of them, or a zip (osv.dev all.zip), "
           "repeatable\n"
           "  -r, --root=DIR        read DIR/var/lib/dpkg/status and DIR/etc/os-release instead of this host's\n"
-          "  -e, --ecosystem=ECO   OSV ecosystem, e.g. Debian:12 (default: from os-release)\n"
+          "  -i, --inventory=FILE  check the packages of a snapshot (khien inventory --json) instead\n"
+          "  -e, --ecosystem=ECO   OSV ecosystem, e.g. Debian:12 (default: from os-release or the snapshot)\n"
           "      --json            JSON Lines: one object per vulnerability, then a summary\n"
           "      --strict          a malformed advisory is an error (exit 2)\n"
           "  -q, --quiet           do not list skipped advisories\n"
@@ -46,12 +48,15 @@ static void usage(FILE *f)
 
 enum { O_JSON = 256, O_STRICT, O_COLOR };
 
+#define SNAPSHOT_LIMIT (512u << 20)
+
 static const struct option longopts[] = {
     {"db", required_argument, 0, 'd'},        {"root", required_argument, 0, 'r'},
     {"ecosystem", required_argument, 0, 'e'}, {"json", no_argument, 0, O_JSON},
     {"strict", no_argument, 0, O_STRICT},     {"quiet", no_argument, 0, 'q'},
     {"color", required_argument, 0, O_COLOR}, {"colour", required_argument, 0, O_COLOR},
-    {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+    {"inventory", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
 };
 
 /* <, =, > for two versions as dpkg orders them; NULL and *why set if one is refused. */
@@ -222,6 +227,71 @@ static void print_diags(const kh_vuln_db *db, int json)
         kh_cli_warnf("... %zu bản ghi khác bị bỏ qua / more records skipped", skipped - n);
 }
 
+/* Packages and ecosystem of an inventory snapshot; KH_EXIT_* on failure. */
+static int check_snapshot(kh_vuln_report **out, const kh_vuln_db *db, const char *eco, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        kh_cli_errorf("%s: không đọc được / cannot read", path);
+        return KH_EXIT_ERROR;
+    }
+    kh_buf b = KH_BUF_INIT(SNAPSHOT_LIMIT);
+    char tmp[65536], err[512];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        rc = kh_buf_append(&b, tmp, n);
+    if (f != stdin)
+        fclose(f);
+    kh_inventory *inv = NULL;
+    if (rc || kh_inventory_from_json(&inv, b.data ? b.data : "", b.len, err, sizeof(err)) != 0) {
+        kh_cli_errorf("%s: không phải ảnh chụp kiểm kê hợp lệ / not a valid inventory snapshot: %s", path,
+                      rc ? kh_strerror(rc) : err);
+        kh_buf_dispose(&b);
+        return KH_EXIT_ERROR;
+    }
+    kh_buf_dispose(&b);
+    char ecobuf[128];
+    const kh_inv_table *os = kh_inventory_table(inv, "os");
+    if (!eco && os && os->nrows) {
+        const char *id = kh_inv_row_get(&os->rows[0], "id"), *ver = kh_inv_row_get(&os->rows[0], "version_id");
+        if (id && ver && (strcmp(id, "debian") == 0 || strcmp(id, "ubuntu") == 0)) {
+            size_t vn = strcmp(id, "debian") == 0 ? strcspn(ver, ".") : strlen(ver);
+            snprintf(ecobuf, sizeof(ecobuf), "%s:%.*s", strcmp(id, "debian") == 0 ? "Debian" : "Ubuntu", (int)vn, ver);
+            eco = ecobuf;
+        }
+    }
+    if (!eco) {
+        kh_cli_errorf("%s: không xác định được hệ điều hành / cannot tell the OSV ecosystem; use --ecosystem", path);
+        kh_inventory_destroy(inv);
+        return KH_EXIT_ERROR;
+    }
+    const kh_inv_table *t = kh_inventory_table(inv, "packages");
+    kh_vuln_package *pk = t && t->nrows ? calloc(t->nrows, sizeof(*pk)) : NULL;
+    size_t np = 0;
+    for (size_t i = 0; pk && i < t->nrows; i++) {
+        const kh_inv_row *r = &t->rows[i];
+        const char *m = kh_inv_row_get(r, "manager");
+        if (m && strcmp(m, "dpkg") != 0)
+            continue;
+        pk[np].name = kh_inv_row_get(r, "name");
+        pk[np].version = kh_inv_row_get(r, "version");
+        pk[np].arch = kh_inv_row_get(r, "arch");
+        pk[np].source = kh_inv_row_get(r, "source");
+        pk[np].source_version = kh_inv_row_get(r, "source_version");
+        if (pk[np].name && pk[np].version && kh_vuln_version_compare(&(int){0}, pk[np].version, pk[np].version, NULL) == 0)
+            np++;
+    }
+    rc = kh_vuln_check(out, db, eco, pk, np);
+    free(pk);
+    kh_inventory_destroy(inv);
+    if (rc) {
+        kh_cli_errorf("%s", kh_strerror(rc));
+        return KH_EXIT_ERROR;
+    }
+    return 0;
+}
+
 int cmd_vuln(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--compare") == 0) {
@@ -238,13 +308,13 @@ int cmd_vuln(int argc, char **argv)
         }
         return compare_file(argv[2]);
     }
-    const char *root = NULL, *eco = NULL;
+    const char *root = NULL, *eco = NULL, *snapshot = NULL;
     int json = 0, strict = 0, quiet = 0, color = isatty(1) && !getenv("NO_COLOR"), ret = KH_EXIT_ERROR, opt;
     KH_VEC(const char *) feeds = {0};
     kh_vuln_db *db = NULL;
     kh_vuln_report *rep = NULL;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "d:r:e:qh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "d:r:e:i:qh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd':
             if (KH_VEC_RESERVE(feeds, 1, 0))
@@ -256,6 +326,9 @@ int cmd_vuln(int argc, char **argv)
             break;
         case 'e':
             eco = optarg;
+            break;
+        case 'i':
+            snapshot = optarg;
             break;
         case O_JSON:
             json = 1;
@@ -313,7 +386,13 @@ int cmd_vuln(int argc, char **argv)
         kh_cli_errorf("%zu bản ghi lỗi / malformed advisories (--strict)", kh_vuln_db_skipped(db));
         goto done;
     }
-    int rc = kh_vuln_check_root(&rep, db, eco, root);
+    if (snapshot && root) {
+        kh_cli_errorf("--inventory và / and --root: chọn một / choose one");
+        goto done;
+    }
+    if (snapshot && check_snapshot(&rep, db, eco, snapshot) != 0)
+        goto done;
+    int rc = snapshot ? 0 : kh_vuln_check_root(&rep, db, eco, root);
     if (rc == KH_ENOTFOUND) {
         kh_cli_errorf("không xác định được hệ điều hành / cannot tell the OSV ecosystem from os-release; "
                       "use --ecosystem (e.g. Debian:12)");

@@ -87,6 +87,16 @@ check "says so" has "No known vulnerability found"
 expect_rc 0 "another release's advisories do not apply" "$KHIEN" vuln --root "$R" -d "$T/feed" --ecosystem Debian:11 -q
 expect_rc 1 "several feeds" "$KHIEN" vuln --root "$R" -d "$T/clean" -d "$T/feed/DSA-5532-1.json"
 
+# the packages of an inventory snapshot instead of a root
+"$KHIEN" inventory --root "$R" --json > "$T/snap.json" 2>/dev/null
+expect_rc 1 "--inventory: packages and ecosystem from a snapshot" "$KHIEN" vuln -d "$T/feed" -q --inventory "$T/snap.json"
+check "same finding as from the root" hasre 'DSA-5532-1  openssl 3.0.11-1~deb12u2 -> 3.0.11-1~deb12u3  \[libssl3, openssl\]'
+check "binNMU source version kept in the snapshot" sh -c "! grep -q DSA-0002-1 '$T/out'"
+echo '{"format": "khien-inventory"' > "$T/badsnap.json"
+expect_rc 2 "--inventory with a malformed snapshot" "$KHIEN" vuln -d "$T/feed" -q -i "$T/badsnap.json"
+check "says so" has_err "not a valid inventory snapshot"
+expect_rc 2 "--inventory and --root together" "$KHIEN" vuln -d "$T/feed" -q -i "$T/snap.json" --root "$R"
+
 # errors: exit 2
 expect_rc 2 "no feed" "$KHIEN" vuln --root "$R"
 expect_rc 2 "missing feed" "$KHIEN" vuln --root "$R" -d "$T/nope"

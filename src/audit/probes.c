@@ -859,6 +859,207 @@ static kh_rule_outcome p_recent_files(kh_audit_ctx *c, int argc, char **argv)
     return KH_RULE_NOT_FOUND;
 }
 
+/* ---- log retention ---------------------------------------------------------------------------------- */
+
+/* systemd time span ("3month", "90d 12h", "7776000") in days; -1 if unreadable. */
+static double span_days(const char *s)
+{
+    static const struct {
+        const char *unit;
+        double days;
+    } units[] = {
+        {"usec", 1.0 / 86400e6}, {"us", 1.0 / 86400e6}, {"msec", 1.0 / 86400e3}, {"ms", 1.0 / 86400e3},
+        {"seconds", 1.0 / 86400}, {"second", 1.0 / 86400}, {"sec", 1.0 / 86400}, {"s", 1.0 / 86400},
+        {"minutes", 1.0 / 1440}, {"minute", 1.0 / 1440}, {"min", 1.0 / 1440}, {"months", 30.44},
+        {"month", 30.44}, {"M", 30.44}, {"m", 1.0 / 1440}, {"hours", 1.0 / 24}, {"hour", 1.0 / 24},
+        {"hr", 1.0 / 24}, {"h", 1.0 / 24}, {"days", 1}, {"day", 1}, {"d", 1}, {"weeks", 7}, {"week", 7},
+        {"w", 7}, {"years", 365.25}, {"year", 365.25}, {"y", 365.25},
+    };
+    double total = 0;
+    int any = 0;
+    while (*s) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            break;
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s)
+            return -1;
+        s = end;
+        while (*s == ' ')
+            s++;
+        size_t ul = 0;
+        while (isalpha((unsigned char)s[ul]))
+            ul++;
+        double mult = 1.0 / 86400; /* a bare number is seconds */
+        if (ul) {
+            size_t k;
+            for (k = 0; k < KH_ARRAY_LEN(units); k++)
+                if (strlen(units[k].unit) == ul && strncmp(units[k].unit, s, ul) == 0)
+                    break;
+            if (k == KH_ARRAY_LEN(units))
+                return -1;
+            mult = units[k].days;
+        }
+        total += v * mult;
+        any = 1;
+        s += ul;
+    }
+    return any ? total : -1;
+}
+
+typedef struct journald_conf {
+    char storage[32];
+    char retention[64];
+} journald_conf;
+
+static int on_journald_line(void *payload, const char *s, size_t n, unsigned lineno)
+{
+    journald_conf *j = payload;
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    if (!n || *s == '#' || *s == ';' || *s == '[')
+        return 0;
+    const char *eq = memchr(s, '=', n);
+    if (!eq)
+        return 0;
+    size_t kl = (size_t)(eq - s);
+    while (kl && (s[kl - 1] == ' ' || s[kl - 1] == '\t'))
+        kl--;
+    const char *v = eq + 1;
+    size_t vl = n - (size_t)(v - s);
+    while (vl && (*v == ' ' || *v == '\t'))
+        v++, vl--;
+    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+        vl--;
+    if (kl == 7 && strncmp(s, "Storage", 7) == 0)
+        snprintf(j->storage, sizeof(j->storage), "%.*s", (int)vl, v);
+    else if (kl == 15 && strncmp(s, "MaxRetentionSec", 15) == 0)
+        snprintf(j->retention, sizeof(j->retention), "%.*s", (int)vl, v);
+    return 0;
+}
+
+static int journald_file(kh_audit_ctx *c, const char *path, void *payload)
+{
+    kh_host_read_lines(c, path, on_journald_line, payload);
+    return 0;
+}
+
+typedef struct rotate_conf {
+    int in_block; /* logrotate.conf: inside a { } block */
+    int top_only;
+    double period; /* days: 1 daily, 7 weekly, ... ; 0 unknown */
+    long rotate;   /* -1 unknown */
+} rotate_conf;
+
+static int on_rotate_line(void *payload, const char *s, size_t n, unsigned lineno)
+{
+    rotate_conf *r = payload;
+    char w[32] = "";
+    long num = -1;
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    if (!n || *s == '#')
+        return 0;
+    if (memchr(s, '{', n))
+        r->in_block++;
+    if (memchr(s, '}', n)) {
+        if (r->in_block)
+            r->in_block--;
+        return 0;
+    }
+    if (r->top_only && r->in_block)
+        return 0;
+    size_t k = 0;
+    while (k < n && k < sizeof(w) - 1 && isalpha((unsigned char)s[k]))
+        w[k] = s[k], k++;
+    w[k] = 0;
+    while (k < n && (s[k] == ' ' || s[k] == '\t'))
+        k++;
+    if (k < n && isdigit((unsigned char)s[k]))
+        num = strtol(s + k, NULL, 10);
+    if (r->period == 0) {
+        if (strcmp(w, "daily") == 0)
+            r->period = 1;
+        else if (strcmp(w, "weekly") == 0)
+            r->period = 7;
+        else if (strcmp(w, "monthly") == 0)
+            r->period = 30.44;
+        else if (strcmp(w, "yearly") == 0)
+            r->period = 365.25;
+    }
+    if (r->rotate < 0 && strcmp(w, "rotate") == 0 && num >= 0)
+        r->rotate = num;
+    return 0;
+}
+
+/* Found when the logs of the audited system are kept for less than DAYS:
+ * journald with persistent storage keeps them for MaxRetentionSec (else
+ * until its size limit), rsyslog for logrotate's rotate x period. */
+static kh_rule_outcome p_log_retention_short(kh_audit_ctx *c, int argc, char **argv)
+{
+    double want = atof(argv[0]);
+    double best = -1;
+    /* journald */
+    journald_conf j;
+    memset(&j, 0, sizeof(j));
+    kh_host_glob(c, "/usr/lib/systemd/journald.conf.d/*.conf", journald_file, &j);
+    journald_file(c, "/etc/systemd/journald.conf", &j);
+    kh_host_glob(c, "/etc/systemd/journald.conf.d/*.conf", journald_file, &j);
+    struct stat st;
+    int persistent = strcmp(j.storage, "persistent") == 0 ||
+                     ((!j.storage[0] || strcmp(j.storage, "auto") == 0) && kh_host_stat(c, "/var/log/journal", &st) == 0 &&
+                      S_ISDIR(st.st_mode));
+    if (persistent) {
+        double d = j.retention[0] ? span_days(j.retention) : 0;
+        if (d > 0) {
+            kh_ev_addf(c, KH_RULE_NOT_FOUND, "retention", "/etc/systemd/journald.conf", 0,
+                       "journald lưu bền vững, MaxRetentionSec=%s (%.0f ngày) / persistent journal, MaxRetentionSec=%s "
+                       "(%.0f days)",
+                       j.retention, d, j.retention, d);
+            best = d;
+        } else {
+            kh_ev_add(c, KH_RULE_NOT_FOUND, "retention", "/var/log/journal", 0,
+                      "journald lưu bền vững, không giới hạn theo thời gian (chỉ theo dung lượng SystemMaxUse) / "
+                      "persistent journal, no time limit (only the SystemMaxUse size limit)");
+            best = 1e9;
+        }
+    } else {
+        kh_ev_addf(c, KH_RULE_NOT_FOUND, "retention", "/etc/systemd/journald.conf", 0,
+                   "journald không lưu bền vững (Storage=%s, không có /var/log/journal) / the journal is not persistent "
+                   "(Storage=%s, no /var/log/journal)",
+                   j.storage[0] ? j.storage : "auto", j.storage[0] ? j.storage : "auto");
+    }
+    /* rsyslog through logrotate */
+    rotate_conf g = {0, 1, 0, -1}, r = {0, 0, 0, -1};
+    if (kh_host_read_lines(c, "/etc/logrotate.d/rsyslog", on_rotate_line, &r) == 0) {
+        kh_host_read_lines(c, "/etc/logrotate.conf", on_rotate_line, &g);
+        double period = r.period ? r.period : g.period ? g.period : 7;
+        long rot = r.rotate >= 0 ? r.rotate : g.rotate >= 0 ? g.rotate : 0;
+        double d = period * (double)rot;
+        kh_ev_addf(c, KH_RULE_NOT_FOUND, "retention", "/etc/logrotate.d/rsyslog", 0,
+                   "rsyslog: %ld bản x %.0f ngày = %.0f ngày / %ld copies x %.0f days = %.0f days", rot, period, d, rot,
+                   period, d);
+        if (d > best)
+            best = d;
+    }
+    if (best >= want)
+        return KH_RULE_NOT_FOUND;
+    /* the evidence so far told how long; now it is the finding */
+    for (size_t i = 0; i < c->ev.n; i++)
+        if (c->ev.v[i].rule == c->rule->text && c->ev.v[i].outcome == KH_RULE_NOT_FOUND)
+            c->ev.v[i].outcome = KH_RULE_FOUND;
+    if (best < 0)
+        kh_ev_add(c, KH_RULE_FOUND, "retention", NULL, 0,
+                  "không có nhật ký nào được lưu trên đĩa / no logs are kept on disk");
+    else
+        kh_ev_addf(c, KH_RULE_FOUND, "retention", NULL, 0,
+                   "nhật ký chỉ được giữ khoảng %.0f ngày (< %.0f) / logs are kept for about %.0f days (< %.0f)", best,
+                   want, best, want);
+    return KH_RULE_FOUND;
+}
+
 /* ---- table -------------------------------------------------------------------------------------------- */
 
 static const probe probes[] = {
@@ -875,6 +1076,7 @@ static const probe probes[] = {
     {"inactive_accounts", 1, 1, p_inactive, "k:inactive_accounts DAYS"},
     {"world_writable", 1, 1, p_world_writable, "k:world_writable DIR,DIR..."},
     {"recent_files", 2, 2, p_recent_files, "k:recent_files HOURS PATHS"},
+    {"log_retention_short", 1, 1, p_log_retention_short, "k:log_retention_short DAYS"},
 };
 
 /* Splits "name a b rest of text": words separated by blanks, except that
@@ -942,7 +1144,9 @@ int kh_probe_known(const char *location, char *err, size_t errlen)
         snprintf(err, errlen, "sai số đối số, cách dùng / wrong number of arguments, usage: %s", p->usage);
         return 0;
     }
-    if ((p->fn == p_inactive || p->fn == p_recent_files || p->fn == p_shadow_no_ageing) && argc > 1) {
+    if ((p->fn == p_inactive || p->fn == p_recent_files || p->fn == p_shadow_no_ageing ||
+         p->fn == p_log_retention_short) &&
+        argc > 1) {
         char *e;
         long v = strtol(argv[1], &e, 10);
         if (*e || v < 0) {

@@ -305,6 +305,53 @@ KT_TEST(world_writable_and_fresh_files)
     kt_rmroot();
 }
 
+KT_TEST(log_retention)
+{
+    kt_mkroot();
+    kh_policy *p = kt_load(HEAD "checks:\n" NONE(1, "k:log_retention_short 30") NONE(2, "k:log_retention_short 90"), 0);
+    KT_CHECK(p != NULL);
+    if (!p)
+        return;
+    /* nothing kept on disk */
+    kt_results *k = kt_exec(p, 0, 0);
+    KT_RESULT(k, 1, KH_CHECK_FAILED);
+    KT_CHECK(strstr(kt_evidence(k, 1), "the journal is not persistent") != NULL);
+    KT_CHECK(strstr(kt_evidence(k, 1), "no logs are kept on disk") != NULL);
+    /* rsyslog, weekly x 4 (Debian's default): a month, not three */
+    kt_write("/etc/logrotate.conf", "weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d\n/var/log/wtmp {\n  monthly\n  rotate 1\n}\n", 0644);
+    kt_write("/etc/logrotate.d/rsyslog", "/var/log/syslog\n/var/log/auth.log\n{\n\trotate 5\n\tweekly\n\tmissingok\n}\n", 0644);
+    k = kt_exec(p, 0, 0);
+    KT_RESULT(k, 1, KH_CHECK_PASSED);
+    KT_RESULT(k, 2, KH_CHECK_FAILED);
+    KT_CHECK(strstr(kt_evidence(k, 2), "5 copies x 7 days = 35 days") != NULL);
+    KT_CHECK(strstr(kt_evidence(k, 2), "logs are kept for about 35 days (< 90)") != NULL);
+    /* Ubuntu's daily x 7, with the period from the global file when missing */
+    kt_write("/etc/logrotate.d/rsyslog", "/var/log/syslog\n{\n\trotate 7\n\tdaily\n}\n", 0644);
+    k = kt_exec(p, 0, 0);
+    KT_RESULT(k, 1, KH_CHECK_FAILED);
+    kt_write("/etc/logrotate.d/rsyslog", "/var/log/syslog\n{\n\trotate 13\n}\n", 0644);
+    k = kt_exec(p, 0, 0);
+    KT_RESULT(k, 2, KH_CHECK_PASSED); /* weekly from logrotate.conf: 91 days */
+    /* a persistent journal: bound by size only, or by MaxRetentionSec */
+    kt_write("/etc/logrotate.d/rsyslog", "/var/log/syslog\n{\n\trotate 1\n\tdaily\n}\n", 0644);
+    kt_mkdirs("/var/log/journal");
+    k = kt_exec(p, 0, 0);
+    KT_RESULT(k, 2, KH_CHECK_PASSED);
+    KT_CHECK(strstr(kt_evidence(k, 2), "persistent journal, no time limit") != NULL);
+    kt_write("/etc/systemd/journald.conf", "[Journal]\n#MaxRetentionSec=\nMaxRetentionSec=1month\n", 0644);
+    k = kt_exec(p, 0, 0);
+    KT_RESULT(k, 1, KH_CHECK_PASSED);
+    KT_RESULT(k, 2, KH_CHECK_FAILED);
+    kt_write("/etc/systemd/journald.conf.d/90-khien.conf", "[Journal]\nMaxRetentionSec=3month 1d\n", 0644);
+    k = kt_exec(p, 0, 0);
+    KT_RESULT(k, 2, KH_CHECK_PASSED);
+    kt_write("/etc/systemd/journald.conf.d/99-volatile.conf", "[Journal]\nStorage=volatile\n", 0644);
+    k = kt_exec(p, 0, 0);
+    KT_RESULT(k, 1, KH_CHECK_FAILED);
+    kh_policy_destroy(p);
+    kt_rmroot();
+}
+
 KT_TEST(builtin_credentials_policy_on_fixture)
 {
     fixture();
@@ -340,5 +387,6 @@ KT_MAIN({
     KT_CASE(secrets_in_files),
     KT_CASE(shadow_and_accounts),
     KT_CASE(world_writable_and_fresh_files),
+    KT_CASE(log_retention),
     KT_CASE(builtin_credentials_policy_on_fixture),
 })

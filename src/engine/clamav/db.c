@@ -15,7 +15,9 @@
  * never dropped silently.
  */
 #include "engine/clamav/clamav.h"
+#include "engine/digest.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -92,21 +94,34 @@ static int check_name(const field *f)
     return 1;
 }
 
-static int ignored(const kh_dbctx *c, const field *f)
+/* Is the signature named f, on database line `line`, in the .ign2 list? An
+ * entry is "Name", or "Name:md5" that only matches the line with that MD5
+ * (as clamscan). Entries starting with the name are contiguous (sorted). */
+static int ignored(const kh_dbctx *c, const field *f, const char *line, size_t n)
 {
     size_t lo = 0, hi = c->nignored;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        const char *s = c->ignored[mid];
-        int cmp = strncmp(s, f->s, f->n);
-        if (cmp == 0)
-            cmp = s[f->n] ? 1 : 0;
-        if (cmp == 0)
-            return 1;
-        if (cmp < 0)
+        if (strncmp(c->ignored[mid], f->s, f->n) < 0)
             lo = mid + 1;
         else
             hi = mid;
+    }
+    char hex[33] = "";
+    for (size_t k = lo; k < c->nignored && strncmp(c->ignored[k], f->s, f->n) == 0; k++) {
+        const char *rest = c->ignored[k] + f->n;
+        if (*rest == 0)
+            return 1;
+        if (*rest != ':')
+            continue;
+        if (!hex[0]) {
+            uint8_t dig[KH_NALG][32];
+            if (kh_digest_buf(1u << KH_MD5, line, n, dig))
+                return 0;
+            kh_hex_encode(dig[KH_MD5], 16, hex);
+        }
+        if (strcmp(rest + 1, hex) == 0)
+            return 1;
     }
     return 0;
 }
@@ -193,7 +208,7 @@ static int hash_line(kh_dbctx *c, int allow, const char *line, size_t n, unsigne
         c->stats->flevel_skipped++;
         return 0;
     }
-    if (!allow && ignored(c, &f[2])) {
+    if (!allow && ignored(c, &f[2], line, n)) {
         c->stats->ignored++;
         return 0;
     }
@@ -270,7 +285,7 @@ static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64
     } else if (!fl_ok) {
         c->stats->flevel_skipped++;
         keep = 0;
-    } else if (ignored(c, &f[0])) {
+    } else if (ignored(c, &f[0], line, n)) {
         c->stats->ignored++;
         keep = 0;
     } else if (target != 0) {
@@ -402,8 +417,19 @@ int kh_clamav_ign_collect(kh_dbctx *c, const char *text, size_t len, char ***nam
         int rc = kh_grow((void **)names, cap, *n + 1, sizeof(char *), 0);
         if (rc)
             return rc;
-        if (!((*names)[*n] = kh_strndup(name->s, name->n)))
+        /* "Name:md5": only the database line with that MD5 (kept as "Name:md5") */
+        size_t keep = name->n;
+        if (nf == 2 && f[1].n == 32) {
+            int hex = 1;
+            for (size_t k = 0; k < 32; k++)
+                hex &= kh_hexval((unsigned char)f[1].s[k]) >= 0;
+            if (hex)
+                keep = name->n + 33;
+        }
+        if (!((*names)[*n] = kh_strndup(name->s, keep)))
             return KH_ENOMEM;
+        for (size_t k = name->n + 1; k < keep; k++)
+            (*names)[*n][k] = (char)tolower((unsigned char)(*names)[*n][k]);
         (*n)++;
     }
     return 0;

@@ -11,7 +11,9 @@
  * left out: they change every few hours by design.
  *
  * Listening sockets are TCP sockets in LISTEN state and unconnected UDP
- * sockets from /proc/net/{tcp,tcp6,udp,udp6}. The owning process is found
+ * sockets from /proc/net/{tcp,tcp6,udp,udp6}. A UDP socket on a port of the
+ * kernel's ephemeral range (ip_local_port_range) is a client's, whose port
+ * changes at every start: it is keyed by its process, the port volatile. The owning process is found
  * by matching the socket's inode with the "socket:[inode]" links in
  * /proc/PID/fd (root sees all processes; others only their own). Rows are
  * keyed by protocol, address and port; several sockets on the same port
@@ -358,6 +360,7 @@ typedef struct sock_ent {
     char addr[INET6_ADDRSTRLEN];
     unsigned port;
     uint64_t uid;
+    int ephemeral;
     char *procs; /* sorted, unique process names, ", " separated */
     char *pids;
 } sock_ent;
@@ -401,6 +404,14 @@ static void collect_listening(kh_inventory *inv)
     KH_VEC(sock_ent) socks = {0};
     kh_inv_passwd pw = {0};
     int loaded = 0, any = 0;
+    unsigned eph_lo = 32768, eph_hi = 60999;
+    char *range = kh_root_read_line(inv->rootdir, "/proc/sys/net/ipv4/ip_local_port_range");
+    if (range) {
+        unsigned a, b2;
+        if (sscanf(range, "%u %u", &a, &b2) == 2 && a <= b2 && b2 <= 65535)
+            eph_lo = a, eph_hi = b2;
+        free(range);
+    }
     kh_buf b = KH_BUF_INIT(0);
     for (size_t f = 0; f < KH_ARRAY_LEN(files); f++) {
         if (kh_root_read(inv->rootdir, files[f].file, 256u << 20, &b) != 0)
@@ -437,14 +448,28 @@ static void collect_listening(kh_inventory *inv)
             }
             uint64_t inode = strtoull(tok[9], NULL, 10), uid = strtoull(tok[7], NULL, 10);
             uint64_t pid = inode ? owner_of(owners.v, owners.n, inode) : 0;
+            char *comm = NULL;
+            if (pid) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%llu/comm", (unsigned long long)pid);
+                comm = kh_root_read_line(inv->rootdir, path);
+            }
+            /* an unconnected UDP socket on a port the kernel picked (a DHCP or
+             * NTP client's) gets a new port at every start: keyed by process */
+            int ephemeral = !files[f].tcp && port >= eph_lo && port <= eph_hi;
             kh_buf key = KH_BUF_INIT(0);
-            kh_buf_printf(&key, files[f].v6 ? "%s [%s]:%u" : "%s %s:%u", files[f].proto, addr, port);
+            if (ephemeral)
+                kh_buf_printf(&key, files[f].v6 ? "%s [%s]:ephemeral %s" : "%s %s:ephemeral %s", files[f].proto,
+                              addr, comm ? comm : "?");
+            else
+                kh_buf_printf(&key, files[f].v6 ? "%s [%s]:%u" : "%s %s:%u", files[f].proto, addr, port);
             size_t s = 0;
             while (s < socks.n && strcmp(socks.v[s].key, key.data) != 0)
                 s++;
             if (s == socks.n) {
                 if (KH_VEC_RESERVE(socks, 1, 1000000)) {
                     kh_buf_dispose(&key);
+                    free(comm);
                     free(l);
                     break;
                 }
@@ -455,17 +480,16 @@ static void collect_listening(kh_inventory *inv)
                 snprintf(e->addr, sizeof(e->addr), "%s", addr);
                 e->port = port;
                 e->uid = uid;
+                e->ephemeral = ephemeral;
             }
             kh_buf_dispose(&key);
             if (pid) {
-                char comm[64];
-                snprintf(comm, sizeof(comm), "/proc/%llu/comm", (unsigned long long)pid);
-                char *c = kh_root_read_line(inv->rootdir, comm);
-                add_name(&socks.v[s].procs, c ? c : "?");
-                free(c);
-                snprintf(comm, sizeof(comm), "%llu", (unsigned long long)pid);
-                add_name(&socks.v[s].pids, comm);
+                char num[32];
+                add_name(&socks.v[s].procs, comm ? comm : "?");
+                snprintf(num, sizeof(num), "%llu", (unsigned long long)pid);
+                add_name(&socks.v[s].pids, num);
             }
+            free(comm);
             free(l);
         }
     }
@@ -477,7 +501,7 @@ static void collect_listening(kh_inventory *inv)
         kh_inv_row *r = kh_inv__row(inv, t, e->key);
         kh_inv__set(inv, r, "proto", e->proto, 0);
         kh_inv__set(inv, r, "address", e->addr, 0);
-        kh_inv__set_u64(inv, r, "port", e->port, 0);
+        kh_inv__set_u64(inv, r, "port", e->port, e->ephemeral ? KH_INV_FIELD_VOLATILE : 0);
         const char *u = kh_inv__passwd_name(&pw, e->uid);
         if (u)
             kh_inv__set(inv, r, "user", u, 0);

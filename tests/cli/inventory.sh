@@ -50,7 +50,10 @@ mkroot() {
   hdr='  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'
   w proc/net/tcp "$hdr"'   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1234 1 0 100 0 0 10 0\n   1: 0500000A:0016 0200000A:D431 01 00000000:00000000 00:00000000 00000000     0        0 999 1 0 100 0 0 10 0\n'
   w proc/net/tcp6 "$hdr"'   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000    33        0 5678 1 0 100 0 0 10 0\n'
-  w proc/net/udp "$hdr"'   0: 00000000:0044 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4321 2 0\n'
+  w proc/net/udp "$hdr"'   0: 00000000:0044 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4321 2 0\n   1: 00000000:C350 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4400 2 0\n'
+  w proc/300/comm 'dhclient\n'
+  mkdir -p "$R/proc/300/fd"
+  ln -s 'socket:[4400]' "$R/proc/300/fd/6"
   w proc/100/comm 'sshd\n'
   mkdir -p "$R/proc/100/fd"
   ln -s 'socket:[1234]' "$R/proc/100/fd/3"
@@ -126,7 +129,8 @@ jcheck "usb interfaces are not devices" 'len(t["usb"]["rows"])' "1"
 jcheck "interface with MAC and addresses" 'row("interfaces","eth0")["mac"], row("interfaces","eth0")["ipv4"], row("interfaces","eth0")["ipv6"], row("interfaces","eth0")["kind"]' "('52:54:00:12:34:56', '10.0.0.5/24', 'fe80::5054:ff:fe12:3456/64', 'physical')"
 jcheck "loopback addresses" 'row("interfaces","lo")["ipv4"], row("interfaces","lo")["ipv6"]' "('127.0.0.1/8', '::1/128')"
 jcheck "listening tcp with its process" 'row("listening","tcp 0.0.0.0:22")["process"], row("listening","tcp 0.0.0.0:22")["user"], row("listening","tcp 0.0.0.0:22")["pid"]' "('sshd', 'root', '100')"
-jcheck "listening tcp6 and udp; connected sockets left out" 'sorted(r["key"] for r in t["listening"]["rows"])' "['tcp 0.0.0.0:22', 'tcp6 [::]:80', 'udp 0.0.0.0:68']"
+jcheck "listening tcp6 and udp; connected sockets left out" 'sorted(r["key"] for r in t["listening"]["rows"])' "['tcp 0.0.0.0:22', 'tcp6 [::]:80', 'udp 0.0.0.0:68', 'udp 0.0.0.0:ephemeral dhclient']"
+jcheck "udp client on a kernel-chosen port: keyed by process, port volatile" 'row("listening","udp 0.0.0.0:ephemeral dhclient")["port"], t["listening"]["volatile"]' "(50000, ['pid', 'port'])"
 jcheck "tcp6 owner by uid" 'row("listening","tcp6 [::]:80")["user"]' "www-data"
 jcheck "installed packages only, with source" 'len(t["packages"]["rows"]), row("packages","libssl3:amd64")["source"], row("packages","openssl:amd64")["version"]' "(2, 'openssl', '3.0.11-1~deb12u2')"
 jcheck "malformed dpkg stanza is a warning" 'any("broken" in x for x in d["warnings"])' "True"
@@ -149,12 +153,13 @@ jrun "$T/s1.json"
 w proc/uptime '7300.00 9000.00\n'
 w proc/meminfo 'MemTotal:        8000000 kB\nMemAvailable:    1234567 kB\nSwapTotal:       2000000 kB\nSwapFree:        100 kB\n'
 w sys/class/net/eth0/operstate 'down\n'
+sed -i 's/00000000:C350/00000000:C351/' "$R/proc/net/udp"
 rm -rf "$R/proc/100"; w proc/2345/comm 'sshd\n'; mkdir -p "$R/proc/2345/fd"; ln -s 'socket:[1234]' "$R/proc/2345/fd/7"
 expect_rc 0 "second snapshot" "$KHIEN" inventory --root "$R" --json
 cp "$T/out" "$T/s2.json"
 expect_rc 0 "diff of two snapshots of an unchanged host is empty (exit 0)" "$KHIEN" inventory --diff "$T/s1.json" "$T/s2.json"
 check "says so" has "No changes"
-check "snapshots differ only in volatile values" sh -c "diff '$T/s1.json' '$T/s2.json' | grep '^>' | grep -v -e collected_at -e uptime_seconds -e available_bytes -e swap_free_bytes -e '\"state\": \"down\"' -e '\"pid\": \"2345\"' | grep -q . && exit 1 || exit 0"
+check "snapshots differ only in volatile values" sh -c "diff '$T/s1.json' '$T/s2.json' | grep '^>' | grep -v -e collected_at -e uptime_seconds -e available_bytes -e swap_free_bytes -e '\"state\": \"down\"' -e '\"pid\": \"2345\"' -e '\"port\": 50001' | grep -q . && exit 1 || exit 0"
 expect_rc 0 "diff of a snapshot with itself" "$KHIEN" inventory --diff "$T/s1.json" "$T/s1.json" --json
 check "empty JSON diff" has '"summary": {"added": 0, "removed": 0, "changed": 0}'
 

@@ -833,11 +833,20 @@ def hash_dbs(g, files, arch, manifest, sigs):
         else:
             sfp.append('%s:*:%s:73' % (hashlib.sha256(data).hexdigest(), 'Allow.' + name))
         manifest.append((name, 'Allow.' + name, 'allow', -1))
-    # ignore a few names
-    allnames = [s.name for s in sigs] + [l.split(':')[2] for l in hdb + hsb]
-    for nm in r.sample(allnames, min(len(allnames), 3)):
-        ign.append(nm)
-        manifest.append(('-', nm, 'ignored', -1))
+    # ignore a few names: Name, or Name:MD5 of its database line (which
+    # only ignores that line: a wrong MD5 ignores nothing)
+    lines = [(s.name, s.line()) for s in sigs] + [(l.split(':')[2], l) for l in hdb + hsb]
+    for nm, line in r.sample(lines, min(len(lines), 4)):
+        k = r.randrange(3)
+        if k == 0:
+            ign.append(nm)
+        elif k == 1:
+            ign.append('%s:%s' % (nm, hashlib.md5(line.encode()).hexdigest()))
+        else:
+            ign.append('%s:%s' % (nm, hashlib.md5((line + 'x').encode()).hexdigest()))
+        manifest.append(('-', nm, 'ignored' if k < 2 else 'not-ignored', -1))
+    # clamscan rejects a plain name after a Name:MD5 line: plain names first
+    ign.sort(key=lambda l: ':' in l)
     return hdb, hsb, fp, sfp, ign
 
 

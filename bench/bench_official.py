@@ -129,13 +129,13 @@ def main():
               (hashes, bodies, dbbytes / 1e6, nsample))
     rows = []
     if clam:
-        rows.append(["clamscan", "%.2f" % clam.wall, "%.0f" % clam.rss_mib, "1.0", "1.0"])
+        rows.append(["clamscan", "%.2f" % clam.wall, "%.1f" % clam.cpu, "%.0f" % clam.rss_mib, "1.0", "1.0"])
     for lab, r in (("khien, first run (parse + compile + write cache)", k_first),
                    ("khien, cached (maps the compiled set)", k_second)):
-        rows.append([lab, "%.2f" % r.wall, "%.0f" % r.rss_mib,
+        rows.append([lab, "%.2f" % r.wall, "%.1f" % r.cpu, "%.0f" % r.rss_mib,
                      "%.3f" % (r.wall / clam.wall) if clam else "-",
                      "%.3f" % (r.rss_mib / clam.rss_mib) if clam and clam.rss_kib else "-"])
-    B.table(["run", "wall s (load + scan)", "peak RSS MiB", "time / clamscan", "RSS / clamscan"], rows)
+    B.table(["run", "wall s (load + scan)", "CPU s", "peak RSS MiB", "time / clamscan", "RSS / clamscan"], rows)
     B.say("  compiled set on disk: %.1f MB" % (compiled / 1e6))
     if clam:
         B.say("  target: khien peak RSS <= 1/4 of clamscan's: %.3f  %s" %

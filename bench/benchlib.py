@@ -70,10 +70,12 @@ def build():
 
 
 class Timed:
-    """One timed run: wall seconds and peak RSS (KiB) from /usr/bin/time."""
+    """One timed run: wall seconds, peak RSS (KiB) and CPU seconds (user +
+    system) from /usr/bin/time. CPU time is the steadier figure when other
+    work shares the machine."""
 
-    def __init__(self, label, wall, rss_kib, rc, stdout, stderr):
-        self.label, self.wall, self.rss_kib, self.rc = label, wall, rss_kib, rc
+    def __init__(self, label, wall, rss_kib, rc, stdout, stderr, cpu=0.0):
+        self.label, self.wall, self.rss_kib, self.rc, self.cpu = label, wall, rss_kib, rc, cpu
         self.stdout, self.stderr = stdout, stderr
 
     @property
@@ -82,13 +84,13 @@ class Timed:
 
 
 def timed(label, cmd, env=None, ok_codes=(0, 1), tag=None):
-    """Runs cmd under /usr/bin/time -f '%e %M', stdout and stderr to files
+    """Runs cmd under /usr/bin/time -f '%e %M %U %S', stdout and stderr to files
     under OUT/logs; prints the exact command line and the result."""
     logs = os.path.join(OUT, "logs")
     os.makedirs(logs, exist_ok=True)
     tag = tag or label.replace(" ", "_").replace("/", "_")
     so, se, tf = (os.path.join(logs, tag + x) for x in (".out", ".err", ".time"))
-    full = ["/usr/bin/time", "-f", "%e %M", "-o", tf] + cmd
+    full = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", tf] + cmd
     say("$ " + show(full, env) + " > " + shlex.quote(so) + " 2> " + shlex.quote(se))
     e = dict(os.environ)
     if env:
@@ -100,16 +102,16 @@ def timed(label, cmd, env=None, ok_codes=(0, 1), tag=None):
     try:
         with open(tf) as f:
             last = [l for l in f.read().splitlines() if l.strip()][-1]
-        wall, rss = last.split()
-        wall, rss = float(wall), int(rss)
+        wall, rss, user, sys_ = last.split()
+        wall, rss, cpu = float(wall), int(rss), float(user) + float(sys_)
     except (OSError, IndexError, ValueError):
-        wall, rss = t1 - t0, 0
-    say("    -> %.2f s, peak RSS %.1f MiB, exit %d" % (wall, rss / 1024.0, rc))
+        wall, rss, cpu = t1 - t0, 0, 0.0
+    say("    -> %.2f s, peak RSS %.1f MiB, CPU %.2f s, exit %d" % (wall, rss / 1024.0, cpu, rc))
     if rc not in ok_codes:
         with open(se, errors="replace") as f:
             tail = f.read()[-2000:]
         say("    unexpected exit status %d; stderr ends with:\n%s" % (rc, tail))
-    return Timed(label, wall, rss, rc, so, se)
+    return Timed(label, wall, rss, rc, so, se, cpu)
 
 
 def median_run(label, cmd, env=None, n=REPEAT, tag=None, before=None):
@@ -122,9 +124,10 @@ def median_run(label, cmd, env=None, n=REPEAT, tag=None, before=None):
         runs.append(timed(label, cmd, env, tag=(tag or label.replace(" ", "_")) + ".%d" % (i + 1)))
     runs_sorted = sorted(runs, key=lambda r: r.wall)
     med = runs_sorted[len(runs_sorted) // 2]
+    med.cpu = statistics.median(r.cpu for r in runs)
     if n > 1:
-        say("    median of %d: %.2f s (runs: %s), peak RSS max %.1f MiB" %
-            (n, med.wall, ", ".join("%.2f" % r.wall for r in runs), max(r.rss_mib for r in runs)))
+        say("    median of %d: %.2f s (runs: %s), CPU %.2f s, peak RSS max %.1f MiB" %
+            (n, med.wall, ", ".join("%.2f" % r.wall for r in runs), med.cpu, max(r.rss_mib for r in runs)))
     return med, runs
 
 

@@ -173,7 +173,7 @@ static int add_file_ns(kh_compiler *c, const char *path, int from_dir, const cha
     if (pua && !(c->opts.flags & KH_COMPILE_PUA))
         return 0;
     source s = {0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
     if (fd < 0 || fstat(fd, &s.st) != 0) {
         int e = errno;
         if (fd >= 0)
@@ -284,7 +284,8 @@ int kh_compiler_add_path(kh_compiler *c, const char *path)
             n++;
     }
     closedir(d);
-    qsort(names, n, sizeof(char *), cmp_str);
+    if (n > 1)
+        qsort(names, n, sizeof(char *), cmp_str);
     size_t before = c->nsrc;
     for (size_t i = 0; i < n && !rc; i++) {
         kh_buf p = KH_BUF_INIT(4096);
@@ -441,7 +442,8 @@ static int finish_table(kh_htab *t, kh_buf *recs, unsigned alg, void **heap, uns
 {
     size_t rl = KH_HREC(alg), dl = kh_halg_len[alg];
     size_t n = recs->len / rl;
-    qsort_r(recs->data, n, rl, cmp_rec, &dl);
+    if (n > 1)
+        qsort_r(recs->data, n, rl, cmp_rec, &dl);
     uint32_t *sizes = malloc(sizeof(uint32_t) * (n ? n : 1));
     if (!sizes)
         return KH_ENOMEM;
@@ -455,7 +457,8 @@ static int finish_table(kh_htab *t, kh_buf *recs, unsigned alg, void **heap, uns
         else
             sizes[ns++] = sz;
     }
-    qsort(sizes, ns, sizeof(uint32_t), cmp_u32);
+    if (ns > 1)
+        qsort(sizes, ns, sizeof(uint32_t), cmp_u32);
     size_t k = 0;
     for (size_t i = 0; i < ns; i++)
         if (k == 0 || sizes[k - 1] != sizes[i])
@@ -478,8 +481,10 @@ static void cache_path(kh_compiler *c, const uint8_t key[32], kh_buf *out)
 }
 
 /* Keeps the newest CACHE_KEEP compiled sets in the cache directory. */
-static void prune_cache(const char *dir)
+static void prune_cache(const char *dir, const char *keep)
 {
+    const char *keep_base = strrchr(keep, '/');
+    keep_base = keep_base ? keep_base + 1 : keep;
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -490,7 +495,8 @@ static void prune_cache(const char *dir)
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d)) && n < KH_ARRAY_LEN(e)) {
-        if (strncmp(de->d_name, "sigs-", 5) || !kh_str_endswith(de->d_name, ".kdb") || strlen(de->d_name) > 255)
+        if (strncmp(de->d_name, "sigs-", 5) || !kh_str_endswith(de->d_name, ".kdb") || strlen(de->d_name) > 255 ||
+            strcmp(de->d_name, keep_base) == 0)
             continue;
         struct stat st;
         if (fstatat(dirfd(d), de->d_name, &st, 0) != 0)
@@ -499,7 +505,7 @@ static void prune_cache(const char *dir)
         e[n].mtime = st.st_mtime;
         n++;
     }
-    while (n > CACHE_KEEP) {
+    while (n + 1 > CACHE_KEEP) {
         size_t old = 0;
         for (size_t i = 1; i < n; i++)
             if (e[i].mtime < e[old].mtime)
@@ -661,7 +667,8 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
     for (size_t i = 0; i < c->nsrc && !rc; i++)
         rc = load_source(c, i, &ctx, &ign, &nign, &capign, 1);
     if (!rc) {
-        qsort(ign, nign, sizeof(char *), cmp_str);
+        if (nign > 1)
+            qsort(ign, nign, sizeof(char *), cmp_str);
         ctx.ignored = ign;
         ctx.nignored = nign;
     }
@@ -795,7 +802,7 @@ int kh_compiler_build(kh_compiler *c, kh_rules **out)
         if (c->opts.cache_dir && kh_mkdir_p(c->opts.cache_dir, 0700) == 0) {
             kh_diagv mine = {.v = c->diags.v + ndiag_before, .n = c->diags.n - ndiag_before};
             if (kh_dbfile_write(r, &mine, c->deps.v, c->deps.n, key, path.data) == 0)
-                prune_cache(c->opts.cache_dir);
+                prune_cache(c->opts.cache_dir, path.data);
         }
     }
     memcpy(r->id, key, 32);

@@ -269,6 +269,24 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
         goto done;
     const uint8_t *d = ys->data;
     size_t len = ys->len;
+    if (ystr->fixed) {
+        /* used only as `$a at N`: yara looks there and nowhere else */
+        if (ystr->fixed_offset < 0 || (uint64_t)ystr->fixed_offset >= len)
+            goto done;
+        if (!ys->prog[ystr->pat]) {
+            int rc = kh_pike_compile(r, pat->root, &ys->prog[ystr->pat]);
+            if (rc)
+                return rc;
+        }
+        size_t pos = (size_t)ystr->fixed_offset;
+        size_t lim = (ystr->flags & KH_YS_REGEX) ? KH_Y_RE_SCAN_LIMIT : (pat->maxlen == KH_INF ? len : pat->maxlen);
+        int64_t m = kh_pike_match(ys->vm, ys->prog[ystr->pat], d, len, pos, lim);
+        if (m < -1)
+            return KH_ENOMEM;
+        if (m > 0 && (!fw || fullword_ok(ys, pos, (uint32_t)m, wide)) && add_match(s, pos, (uint32_t)m) < 0)
+            return KH_ENOMEM;
+        goto done;
+    }
     const kh_node *alts[1024];
     uint32_t nalts;
     if (literal_alts(r, pat->root, alts, &nalts)) {
@@ -319,23 +337,64 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
     size_t limit = (ystr->flags & KH_YS_REGEX) ? KH_Y_RE_SCAN_LIMIT : (pat->maxlen == KH_INF ? len : pat->maxlen);
     if ((ystr->flags & KH_YS_REGEX) && pat->maxlen != KH_INF && pat->maxlen > limit)
         limit = pat->maxlen;
-    for (size_t pos = 0; pos < len; pos++) {
-        if (useful && !((first[d[pos] >> 3] >> (d[pos] & 7)) & 1))
-            continue;
-        if (timed_out(ys))
-            return ys->err;
-        int64_t m = kh_pike_match(ys->vm, prog, d, len, pos, limit);
-        if (m < -1)
-            return KH_ENOMEM;
-        if (m <= 0)
-            continue;
-        if (fw && !fullword_ok(ys, pos, (uint32_t)m, wide))
-            continue;
-        int ar = add_match(s, pos, (uint32_t)m);
-        if (ar < 0)
-            return KH_ENOMEM;
-        if (ar > 0 || first_only)
+    /* fullword needs to know whether the ascii or the wide form matched: the
+     * tree of an "ascii wide" string is ALT(ascii, wide) (per xor key), so
+     * the variants are tried one by one, in order, as yara's are. */
+    const kh_node *root = &r->nodes[pat->root];
+    int split = fw && (ystr->flags & KH_YS_WIDE) && (ystr->flags & KH_YS_ASCII) && root->op == KH_OP_ALT;
+    uint32_t nvar = split ? root->b : 1;
+    for (uint32_t v = 0; v < nvar; v++) {
+        const kh_pike_prog *vp = prog;
+        int vwide = wide;
+        if (split) {
+            uint32_t pi = r->npats + 0; /* variant programs are not cached: rare (fullword ascii+wide) */
+            KH_UNUSED(pi);
+            kh_pike_prog *tmp = NULL;
+            int rc = kh_pike_compile(r, r->kids[root->a + v], &tmp);
+            if (rc)
+                return rc;
+            vp = tmp;
+            vwide = (int)(v & 1);
+        }
+        int stop = 0;
+        for (size_t pos = 0; pos < len && !stop; pos++) {
+            if (useful && !((first[d[pos] >> 3] >> (d[pos] & 7)) & 1))
+                continue;
+            if (timed_out(ys)) {
+                if (split)
+                    kh_pike_free((kh_pike_prog *)vp);
+                return ys->err;
+            }
+            int64_t m = kh_pike_match(ys->vm, vp, d, len, pos, limit);
+            if (m < -1) {
+                if (split)
+                    kh_pike_free((kh_pike_prog *)vp);
+                return KH_ENOMEM;
+            }
+            if (m <= 0)
+                continue;
+            if (fw && !fullword_ok(ys, pos, (uint32_t)m, vwide))
+                continue;
+            int ar = add_match(s, pos, (uint32_t)m);
+            if (ar < 0) {
+                if (split)
+                    kh_pike_free((kh_pike_prog *)vp);
+                return KH_ENOMEM;
+            }
+            stop = ar > 0 || first_only;
+        }
+        if (split)
+            kh_pike_free((kh_pike_prog *)vp);
+        if (stop && first_only)
             break;
+    }
+    if (split && s->n > 1) {
+        qsort(s->m, s->n, sizeof(ymatch), cmp_match);
+        size_t k = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (k == 0 || s->m[k - 1].off != s->m[i].off)
+                s->m[k++] = s->m[i];
+        s->n = k;
     }
 done:
     s->found = s->n > 0;
@@ -355,7 +414,7 @@ static int string_found(kh_yscan *ys, uint32_t si, int *found)
     if (!hit(ys, ystr->pat)) {
         s->computed = 1;
         s->found = 0;
-    } else if (pat->exact && !(ystr->flags & KH_YS_FULLWORD)) {
+    } else if (pat->exact && !(ystr->flags & (KH_YS_FULLWORD)) && !ystr->fixed) {
         s->computed = 1;
         s->found = 1;
     } else {

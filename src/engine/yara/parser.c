@@ -26,6 +26,8 @@
 #include "engine/yara/ybuild.h"
 
 #define MAX_ARGS 16u
+#define FIX_UNSET INT64_MIN
+#define FIX_NONE (INT64_MIN + 1)
 
 typedef struct yvar {
     char name[132];
@@ -45,6 +47,7 @@ typedef struct yp {
     uint32_t rule;
     uint32_t str0, nstr;
     uint8_t *used;
+    int64_t *fix; /* per string: FIX_UNSET, FIX_NONE or the one constant `at` offset */
     yvar vars[KH_Y_MAX_LOOP_VARS];
     unsigned nvars, maxslot;
     int in_for_of;
@@ -324,6 +327,7 @@ static int lookup_string(yp *p, const char *id, uint32_t *out)
         const char *nm = p->yb->b->strs.data + p->yb->ystrs.v[p->str0 + i].name;
         if (strcmp(nm, id) == 0) {
             p->used[i] = 1;
+            p->fix[i] = FIX_NONE;
             *out = p->str0 + i;
             return 0;
         }
@@ -370,6 +374,7 @@ static int parse_set(yp *p, uint32_t *out)
         }
         for (uint32_t i = 0; i < p->nstr && !rc; i++) {
             p->used[i] = 1;
+            p->fix[i] = FIX_NONE;
             if (!(rc = KH_VEC_RESERVE(items, 1, 0)))
                 items.v[items.n++] = p->str0 + i;
         }
@@ -388,6 +393,7 @@ static int parse_set(yp *p, uint32_t *out)
                         const char *nm = p->yb->b->strs.data + p->yb->ystrs.v[p->str0 + i].name;
                         if (strncmp(nm, id, n - 1) == 0) {
                             any = p->used[i] = 1;
+                            p->fix[i] = FIX_NONE;
                             if (!(rc = KH_VEC_RESERVE(items, 1, 0)))
                                 items.v[items.n++] = p->str0 + i;
                         }
@@ -888,6 +894,11 @@ static int parse_primary(yp *p, uint32_t *out)
         uint32_t s;
         if (p->lx.text.data[p->lx.text.len - 1] == '*')
             return perr(p, "syntax error, unexpected string wildcard outside a set");
+        /* the fixed-offset state before this reference (lookup_string clears it) */
+        int64_t prev_fix = FIX_NONE;
+        for (uint32_t i = 0; i < p->nstr; i++)
+            if (strcmp(p->yb->b->strs.data + p->yb->ystrs.v[p->str0 + i].name, p->lx.text.data) == 0)
+                prev_fix = p->fix[i];
         if ((rc = lookup_string(p, p->lx.text.data, &s)) || (rc = next(p)))
             return rc;
         if (p->lx.tok == KH_T_AT) {
@@ -897,6 +908,9 @@ static int parse_primary(yp *p, uint32_t *out)
                 return rc;
             if (X(p, off)->type != KH_YT_INT)
                 return perr_at(p, l2, c2, "wrong type for \"at\": integer expected");
+            if (s != UINT32_MAX && X(p, off)->op == KH_YO_CONST_INT &&
+                (prev_fix == FIX_UNSET || prev_fix == X(p, off)->imm.i))
+                p->fix[s - p->str0] = X(p, off)->imm.i;
             return mk(p, KH_YO_STR_AT, KH_YT_BOOL, s, off, 0, out);
         }
         if (p->lx.tok == KH_T_IN) {
@@ -1506,6 +1520,11 @@ static int parse_strings(yp *p)
             return KH_ENOMEM;
         p->used = u;
         p->used[p->nstr - 1] = 0;
+        int64_t *fx = realloc(p->fix, p->nstr * sizeof(int64_t));
+        if (!fx)
+            return KH_ENOMEM;
+        p->fix = fx;
+        p->fix[p->nstr - 1] = FIX_UNSET;
     }
     if (p->nstr == 0)
         return unexpected(p, "a string identifier");
@@ -1599,6 +1618,11 @@ static int parse_rule(yp *p, uint32_t rflags)
         if (!p->used[i])
             return perr_at(p, p->yb->ystrs.v[p->str0 + i].line, 0, "unreferenced string \"%s\"",
                            p->yb->b->strs.data + p->yb->ystrs.v[p->str0 + i].name);
+    for (uint32_t i = 0; i < p->nstr; i++)
+        if (p->fix[i] != FIX_UNSET && p->fix[i] != FIX_NONE) {
+            p->yb->ystrs.v[p->str0 + i].fixed = 1;
+            p->yb->ystrs.v[p->str0 + i].fixed_offset = p->fix[i];
+        }
     kh_yrule *rr = &p->yb->rules.v[p->rule];
     rr->tags = toff;
     rr->ntags = ntags;
@@ -1711,6 +1735,7 @@ static int parse_file(kh_ybuild *yb, uint32_t ns, const char *file, const char *
     rc = parse_source(&p);
     kh_ylex_dispose(&p.lx);
     free(p.used);
+    free(p.fix);
     return rc;
 }
 

@@ -122,7 +122,9 @@ typedef struct kh_ystr {
     uint32_t flags; /* KH_YS_* */
     uint32_t line;
     uint8_t xmin, xmax;
-    uint8_t pad[2];
+    uint8_t fixed;  /* 1: only used as `$a at <constant>`: yara searches there only */
+    uint8_t pad;
+    int64_t fixed_offset;
 } kh_ystr;
 
 enum kh_yrflag {

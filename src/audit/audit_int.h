@@ -149,8 +149,6 @@ typedef struct kh_audit_ctx {
     /* processes, read once per run */
     int procs_loaded;
     KH_VEC(kh_proc_info) procs;
-    /* scratch */
-    kh_buf line;
 } kh_audit_ctx;
 
 /* Records evidence for the current rule (strings copied). Never fails the
@@ -231,8 +229,9 @@ typedef struct kh_secret_hit {
  * .pgpass, .netrc); may be NULL. Returns the number of hits stored (<= max). */
 size_t kh_secret_scan_line(const char *s, size_t n, const char *base, kh_secret_hit *hits, size_t max);
 
-/* Private key header on this line? Sets *encrypted_hint for PEM types
- * that say so ("ENCRYPTED PRIVATE KEY"). */
+/* Is there a private key header (-----BEGIN ... PRIVATE KEY-----) on this
+ * line? *type receives the word before PRIVATE ("RSA ", "OPENSSH ",
+ * "ENCRYPTED ", "" for PKCS#8 ...). */
 int kh_secret_key_header(const char *s, size_t n, const char **type);
 
 /* ---- probes.c --------------------------------------------------------- */

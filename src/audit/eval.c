@@ -797,7 +797,6 @@ static int ctx_init(kh_audit_ctx *c, const kh_policy *p, const kh_audit_options 
         c->commands_ok = 1;
     }
     kh_arena_init(&c->ev_arena, 64u << 20);
-    kh_buf_init(&c->line, 1u << 20);
     return 0;
 }
 
@@ -810,7 +809,6 @@ static void ctx_dispose(kh_audit_ctx *c)
     KH_VEC_FREE(c->procs);
     KH_VEC_FREE(c->ev);
     kh_arena_dispose(&c->ev_arena);
-    kh_buf_dispose(&c->line);
     free((char *)c->root);
 }
 

@@ -46,6 +46,7 @@ typedef struct hexp {
     int have_gap;
     int has_bytes;
     size_t cs, ce; /* the current part, without its x[n-m] / [n-m]x edges */
+    size_t sf;     /* where braces start cutting (split_from) */
 } hexp;
 
 static int fail(hexp *p, size_t pos, const char *msg)
@@ -434,6 +435,22 @@ static int parse_alts(hexp *p, unsigned depth, uint32_t *out)
                 goto done;
             aitem *a = &items.v[items.n];
             memset(a, 0, sizeof(*a));
+            size_t end;
+            uint32_t v;
+            if (p->s[p->i] == '{') {
+                /* an inline {n} is n ?? here too; a cutting brace is not allowed */
+                if (neg || p->i >= p->sf || !inline_brace(p->s, p->n, p->i, &end, &v) || len + v > 256) {
+                    rc = fail(p, p->i, "a range inside alternatives");
+                    goto done;
+                }
+                if ((rc = kh_grow((void **)&items.v, &items.cap, items.n + v, sizeof(aitem), MAX_ALT_ITEMS)))
+                    goto done;
+                memset(&items.v[items.n], 0, v * sizeof(aitem)); /* mask 0: any byte */
+                items.n += v;
+                len += v;
+                p->i = end;
+                continue;
+            }
             if (p->s[p->i] == '(' || p->s[p->i] == '!') {
                 if (neg || p->s[p->i] == '!') {
                     rc = fail(p, p->i, "negated alternatives must be exact strings of one length");
@@ -594,6 +611,7 @@ int kh_clamav_hex_parse(kh_irb *b, const char *hex, size_t n, uint32_t *root_out
     kidvec kv = {0};
     int rc = 0;
     size_t sf = split_from(hex, n), pos = 0;
+    p.sf = sf;
     if (n == 0)
         rc = fail(&p, 0, "empty signature");
     while (!rc && pos < n) {

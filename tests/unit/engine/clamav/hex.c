@@ -103,6 +103,9 @@ static const row rows[] = {
     /* nested alternatives */
     {"41(42|(43|44)45)46", "*", "ADEF", 0, 1, 0},
     {"41(42|(43|44)45)46", "*", "ADF", 0, 0, -1},
+    /* an inline {n} inside alternatives is n ?? (it was refused) */
+    {"4142(43{2}44|45)46", "*", "ABC..DF", 0, 1, 0},
+    {"4142(43{2}44|45)46", "*", "ABC.DF", 0, 0, -1},
 };
 
 static void run_row(const row *r, size_t idx)

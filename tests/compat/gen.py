@@ -249,7 +249,7 @@ class Gen:
         v = self.byte(PRINT)
         return ('nib', v, self.rng.choice((0xf0, 0x0f)))
 
-    def alt(self, generic):
+    def alt(self, generic, inline_ok=False):
         r = self.rng
         n = r.randint(2, 4)
         if not generic:
@@ -275,6 +275,8 @@ class Gen:
                 a = [self.lit(1, 1), ('alt', [[self.lit(1, 2)], [self.lit(1, 2)]])]
             else:
                 a = [self.lit(2, 4)]
+            if inline_ok and r.random() < 0.1:  # an inline {n} is n ?? here too
+                a = [self.lit(1, 2), ('gap', r.randint(1, 3)), self.lit(1, 2)]
             alts.append(a)
         return ('alt', alts)
 
@@ -305,7 +307,7 @@ class Gen:
         if r == 2:
             return self.alt(False)
         if r == 3:
-            return self.alt(True)
+            return self.alt(True, inline_ok)
         if r == 4:
             return self.nalt()
         if r == 5:

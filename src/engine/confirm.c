@@ -382,8 +382,16 @@ int kh_confirm_match(kh_confirm *cx, const struct kh_rules *r, uint32_t root, co
 static const kh_node *first_lit(const struct kh_rules *r, uint32_t root)
 {
     const kh_node *n = &r->nodes[root];
-    if (n->op == KH_OP_SEQ && n->b)
-        n = &r->nodes[r->kids[n->a]];
+    if (n->op == KH_OP_SEQ && n->b) {
+        /* zero-width checks of what lies before (ClamAV (B) first, x[n-m])
+         * do not move the start: the literal after them starts the match */
+        uint32_t i = 0;
+        while (i + 1 < n->b && (r->nodes[r->kids[n->a + i]].op == KH_OP_BEHIND ||
+                                (r->nodes[r->kids[n->a + i]].op == KH_OP_ASSERT &&
+                                 r->nodes[r->kids[n->a + i]].b == KH_AM_BEFORE)))
+            i++;
+        n = &r->nodes[r->kids[n->a + i]];
+    }
     return n->op == KH_OP_LIT ? n : NULL;
 }
 

@@ -56,10 +56,16 @@ struct kh_compiler {
     KH_VEC(kh_dep) deps;
 };
 
+/* Past the limit, file-level diagnostics (line 0: a database's summaries,
+ * such as "300 malformed lines skipped") are still kept, up to this many:
+ * the count is what a user needs once the individual lines are dropped. */
+#define DIAG_SUMMARIES 64u
+
 void kh_diagv_add(kh_diagv *d, kh_diag_severity sev, const char *file, unsigned line, unsigned col, const char *msg)
 {
     d->total++;
-    if (d->n >= d->max || kh_grow((void **)&d->v, &d->cap, d->n + 1, sizeof(kh_diag), 0))
+    if ((d->n >= d->max && (line != 0 || d->n >= (size_t)d->max + DIAG_SUMMARIES)) ||
+        kh_grow((void **)&d->v, &d->cap, d->n + 1, sizeof(kh_diag), 0))
         return;
     kh_diag *x = &d->v[d->n];
     x->severity = sev;

@@ -436,6 +436,13 @@ class Gen:
         for i, j in enumerate(jumps):
             if j[0] == 'range' and j[3] is not None and j[3] < 2 and (parts[i + 1][0] or parts[i][2]):
                 jumps[i] = ('star',)
+        # clamscan fixes a part's end with the first alternative that
+        # completes it, before looking at the next part: before a bounded
+        # jump, no alternatives of which one is a prefix of another
+        for i, j in enumerate(jumps):
+            if j[0] == 'range' and j[3] is not None:
+                left, body, right = parts[i]
+                parts[i] = (left, [('any',) if derivative(t) else t for t in body], right)
         # inline {n} only before the first range jump, as clamscan splits at
         # every brace after that one
         seen_range = False

@@ -378,7 +378,9 @@ static void db_diag(void *ud, kh_diag_severity sev, unsigned line, unsigned col,
 static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
 {
     kh_buf k = KH_BUF_INIT(0);
-    int rc = kh_buf_printf(&k, "khien-db/1/%s/%u/%s\n", KH_VERSION_STRING,
+    char self[128];
+    kh_self_id(self, sizeof(self));
+    int rc = kh_buf_printf(&k, "khien-db/1/%s/%s/%u/%s\n", KH_VERSION_STRING, self,
                            c->opts.flags & (KH_COMPILE_PUA | KH_COMPILE_NO_BUILTIN | KH_COMPILE_STRICT),
                            builtin->data ? builtin->data : "");
     for (size_t i = 0; i < c->defines.n && !rc; i++)

@@ -39,6 +39,7 @@
 typedef struct ymatch {
     uint64_t off;
     uint32_t len;
+    uint32_t alt; /* which alternative found it: the first wins at an offset */
 } ymatch;
 
 typedef struct ystate {
@@ -179,27 +180,6 @@ int kh_yscan_define(kh_yscan *ys, const char *name, const char *value)
 
 static int hit(const kh_yscan *ys, uint32_t pat) { return (ys->hits[pat >> 3] >> (pat & 7)) & 1; }
 
-static int alnum(uint8_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-/* yara's fullword check: no alphanumeric character (or wide character) around. */
-static int fullword_ok(const kh_yscan *ys, uint64_t off, uint32_t len, int wide)
-{
-    const uint8_t *d = ys->data;
-    uint64_t end = off + len;
-    if (wide) {
-        if (off >= 2 && d[off - 1] == 0 && alnum(d[off - 2]))
-            return 0;
-        if (end + 1 < ys->len && d[end + 1] == 0 && alnum(d[end]))
-            return 0;
-        return 1;
-    }
-    if (off >= 1 && alnum(d[off - 1]))
-        return 0;
-    if (end < ys->len && alnum(d[end]))
-        return 0;
-    return 1;
-}
-
 static int add_match(ystate *s, uint64_t off, uint32_t len)
 {
     if (s->n >= KH_Y_MAX_MATCHES)
@@ -214,6 +194,7 @@ static int add_match(ystate *s, uint64_t off, uint32_t len)
     }
     s->m[s->n].off = off;
     s->m[s->n].len = len;
+    s->m[s->n].alt = 0;
     s->n++;
     return 0;
 }
@@ -221,7 +202,9 @@ static int add_match(ystate *s, uint64_t off, uint32_t len)
 static int cmp_match(const void *a, const void *b)
 {
     const ymatch *x = a, *y = b;
-    return x->off < y->off ? -1 : x->off > y->off;
+    if (x->off != y->off)
+        return x->off < y->off ? -1 : 1;
+    return x->alt < y->alt ? -1 : x->alt > y->alt;
 }
 
 static int timed_out(kh_yscan *ys)
@@ -233,22 +216,58 @@ static int timed_out(kh_yscan *ys)
     return ys->err != 0;
 }
 
-/* The literal alternatives of a tree (LIT, or ALT of LITs). */
-static int literal_alts(const struct kh_rules *r, uint32_t root, const kh_node **alts, uint32_t *n)
+/* A literal alternative: its bytes and the (fullword) checks around it. */
+typedef struct litalt {
+    const kh_node *lit;
+    uint32_t before, after; /* KH_AS_* or 0 */
+} litalt;
+
+static int literal_one(const struct kh_rules *r, const kh_node *nd, litalt *out)
+{
+    out->before = out->after = 0;
+    if (nd->op == KH_OP_LIT) {
+        out->lit = nd;
+        return 1;
+    }
+    if (nd->op != KH_OP_SEQ || nd->b != 3)
+        return 0;
+    const kh_node *x = &r->nodes[r->kids[nd->a]], *l = &r->nodes[r->kids[nd->a + 1]],
+                  *y = &r->nodes[r->kids[nd->a + 2]];
+    if (x->op != KH_OP_ASSERT || l->op != KH_OP_LIT || y->op != KH_OP_ASSERT)
+        return 0;
+    out->lit = l;
+    out->before = x->a;
+    out->after = y->a;
+    return 1;
+}
+
+/* The literal alternatives of a tree: a literal, an ALT of them, possibly
+ * each between fullword checks, or the whole ALT between checks. */
+static int literal_alts(const struct kh_rules *r, uint32_t root, litalt *alts, uint32_t *n)
 {
     const kh_node *nd = &r->nodes[root];
-    if (nd->op == KH_OP_LIT) {
-        alts[0] = nd;
+    if (literal_one(r, nd, &alts[0])) {
         *n = 1;
         return 1;
+    }
+    uint32_t before = 0, after = 0;
+    if (nd->op == KH_OP_SEQ && nd->b == 3 && r->nodes[r->kids[nd->a]].op == KH_OP_ASSERT &&
+        r->nodes[r->kids[nd->a + 2]].op == KH_OP_ASSERT) {
+        before = r->nodes[r->kids[nd->a]].a;
+        after = r->nodes[r->kids[nd->a + 2]].a;
+        nd = &r->nodes[r->kids[nd->a + 1]];
     }
     if (nd->op != KH_OP_ALT || nd->b > 1024)
         return 0;
     for (uint32_t i = 0; i < nd->b; i++) {
-        const kh_node *k = &r->nodes[r->kids[nd->a + i]];
-        if (k->op != KH_OP_LIT)
+        if (!literal_one(r, &r->nodes[r->kids[nd->a + i]], &alts[i]))
             return 0;
-        alts[i] = k;
+        if (before && (alts[i].before || alts[i].after))
+            return 0;
+        if (before) {
+            alts[i].before = before;
+            alts[i].after = after;
+        }
     }
     *n = nd->b;
     return 1;
@@ -263,12 +282,13 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
     ystate *s = &ys->st[si];
     s->n = 0;
     s->found = 0;
-    int wide = (ystr->flags & KH_YS_WIDE) && !(ystr->flags & KH_YS_ASCII);
-    int fw = (ystr->flags & KH_YS_FULLWORD) != 0;
     if (!hit(ys, ystr->pat))
         goto done;
     const uint8_t *d = ys->data;
     size_t len = ys->len;
+    if (!ys->prog[ystr->pat] && !ystr->fixed) {
+        /* compiled lazily below when needed */
+    }
     if (ystr->fixed) {
         /* used only as `$a at N`: yara looks there and nowhere else */
         if (ystr->fixed_offset < 0 || (uint64_t)ystr->fixed_offset >= len)
@@ -283,32 +303,33 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
         int64_t m = kh_pike_match(ys->vm, ys->prog[ystr->pat], d, len, pos, lim);
         if (m < -1)
             return KH_ENOMEM;
-        if (m > 0 && (!fw || fullword_ok(ys, pos, (uint32_t)m, wide)) && add_match(s, pos, (uint32_t)m) < 0)
+        if (m > 0 && add_match(s, pos, (uint32_t)m) < 0)
             return KH_ENOMEM;
         goto done;
     }
-    const kh_node *alts[1024];
+    litalt alts[1024];
     uint32_t nalts;
     if (literal_alts(r, pat->root, alts, &nalts)) {
         for (uint32_t a = 0; a < nalts; a++) {
-            const uint8_t *lit = r->bytes + alts[a]->a;
-            size_t L = alts[a]->b;
+            const uint8_t *lit = r->bytes + alts[a].lit->a;
+            size_t L = alts[a].lit->b;
             const uint8_t *p = d, *end = d + len;
             while (L && p + L <= end) {
                 const uint8_t *f = memmem(p, (size_t)(end - p), lit, L);
                 if (!f)
                     break;
                 uint64_t off = (uint64_t)(f - d);
-                /* `wide` of an ascii+wide string: the wide alternatives are the odd ones */
-                int w = (ystr->flags & KH_YS_WIDE) && (!(ystr->flags & KH_YS_ASCII) || (a & 1));
-                if (!fw || fullword_ok(ys, off, (uint32_t)L, w)) {
-                    int ar = add_match(s, off, (uint32_t)L);
-                    if (ar < 0)
-                        return KH_ENOMEM;
-                    if (ar > 0 || first_only)
-                        break;
-                }
                 p = f + 1;
+                if ((alts[a].before && !kh_pike_assert(alts[a].before, d, len, len, (size_t)off)) ||
+                    (alts[a].after && !kh_pike_assert(alts[a].after, d, len, len, (size_t)off + L)))
+                    continue;
+                int ar = add_match(s, off, (uint32_t)L);
+                if (ar < 0)
+                    return KH_ENOMEM;
+                if (ar == 0)
+                    s->m[s->n - 1].alt = a;
+                if (ar > 0 || first_only)
+                    break;
                 if (timed_out(ys))
                     return ys->err;
             }
@@ -316,7 +337,7 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
                 break;
         }
         if (nalts > 1 && s->n > 1) {
-            /* One match per offset: the first alternative wins (stable sort keeps order). */
+            /* One match per offset: the first alternative wins (stable order kept by offset sort + scan). */
             qsort(s->m, s->n, sizeof(ymatch), cmp_match);
             size_t k = 0;
             for (size_t i = 0; i < s->n; i++)
@@ -337,64 +358,21 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
     size_t limit = (ystr->flags & KH_YS_REGEX) ? KH_Y_RE_SCAN_LIMIT : (pat->maxlen == KH_INF ? len : pat->maxlen);
     if ((ystr->flags & KH_YS_REGEX) && pat->maxlen != KH_INF && pat->maxlen > limit)
         limit = pat->maxlen;
-    /* fullword needs to know whether the ascii or the wide form matched: the
-     * tree of an "ascii wide" string is ALT(ascii, wide) (per xor key), so
-     * the variants are tried one by one, in order, as yara's are. */
-    const kh_node *root = &r->nodes[pat->root];
-    int split = fw && (ystr->flags & KH_YS_WIDE) && (ystr->flags & KH_YS_ASCII) && root->op == KH_OP_ALT;
-    uint32_t nvar = split ? root->b : 1;
-    for (uint32_t v = 0; v < nvar; v++) {
-        const kh_pike_prog *vp = prog;
-        int vwide = wide;
-        if (split) {
-            uint32_t pi = r->npats + 0; /* variant programs are not cached: rare (fullword ascii+wide) */
-            KH_UNUSED(pi);
-            kh_pike_prog *tmp = NULL;
-            int rc = kh_pike_compile(r, r->kids[root->a + v], &tmp);
-            if (rc)
-                return rc;
-            vp = tmp;
-            vwide = (int)(v & 1);
-        }
-        int stop = 0;
-        for (size_t pos = 0; pos < len && !stop; pos++) {
-            if (useful && !((first[d[pos] >> 3] >> (d[pos] & 7)) & 1))
-                continue;
-            if (timed_out(ys)) {
-                if (split)
-                    kh_pike_free((kh_pike_prog *)vp);
-                return ys->err;
-            }
-            int64_t m = kh_pike_match(ys->vm, vp, d, len, pos, limit);
-            if (m < -1) {
-                if (split)
-                    kh_pike_free((kh_pike_prog *)vp);
-                return KH_ENOMEM;
-            }
-            if (m <= 0)
-                continue;
-            if (fw && !fullword_ok(ys, pos, (uint32_t)m, vwide))
-                continue;
-            int ar = add_match(s, pos, (uint32_t)m);
-            if (ar < 0) {
-                if (split)
-                    kh_pike_free((kh_pike_prog *)vp);
-                return KH_ENOMEM;
-            }
-            stop = ar > 0 || first_only;
-        }
-        if (split)
-            kh_pike_free((kh_pike_prog *)vp);
-        if (stop && first_only)
+    for (size_t pos = 0; pos < len; pos++) {
+        if (useful && !((first[d[pos] >> 3] >> (d[pos] & 7)) & 1))
+            continue;
+        if (timed_out(ys))
+            return ys->err;
+        int64_t m = kh_pike_match(ys->vm, prog, d, len, pos, limit);
+        if (m < -1)
+            return KH_ENOMEM;
+        if (m <= 0)
+            continue;
+        int ar = add_match(s, pos, (uint32_t)m);
+        if (ar < 0)
+            return KH_ENOMEM;
+        if (ar > 0 || first_only)
             break;
-    }
-    if (split && s->n > 1) {
-        qsort(s->m, s->n, sizeof(ymatch), cmp_match);
-        size_t k = 0;
-        for (size_t i = 0; i < s->n; i++)
-            if (k == 0 || s->m[k - 1].off != s->m[i].off)
-                s->m[k++] = s->m[i];
-        s->n = k;
     }
 done:
     s->found = s->n > 0;
@@ -414,7 +392,7 @@ static int string_found(kh_yscan *ys, uint32_t si, int *found)
     if (!hit(ys, ystr->pat)) {
         s->computed = 1;
         s->found = 0;
-    } else if (pat->exact && !(ystr->flags & (KH_YS_FULLWORD)) && !ystr->fixed) {
+    } else if (pat->exact && !ystr->fixed) {
         s->computed = 1;
         s->found = 1;
     } else {

@@ -58,6 +58,10 @@ enum kh_assert {
     KH_AS_END,          /* regex $: end of the data */
     KH_AS_WORDB,        /* regex \b */
     KH_AS_NWORDB,       /* regex \B */
+    KH_AS_FW_BEFORE,    /* yara fullword: no alphanumeric byte before */
+    KH_AS_FW_AFTER,     /* yara fullword: no alphanumeric byte after */
+    KH_AS_FWW_BEFORE,   /* yara fullword, wide form: no alphanumeric wide character before */
+    KH_AS_FWW_AFTER,    /* yara fullword, wide form: no alphanumeric wide character after */
 };
 
 /* Where a ClamAV (B) (L) (W) applies (ASSERT b), as clamscan reads them:

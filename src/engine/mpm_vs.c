@@ -126,6 +126,27 @@ static int emit(const kh_node *nodes, const uint32_t *kids, const uint8_t *bytes
         *exact = 0;
         return n->c == 1 ? kh_buf_putc(o, '.') : kh_buf_printf(o, ".{%u}", n->c);
     case KH_OP_ASSERT:
+        switch (n->a) {
+        /* YARA assertions. Fragments that consume a neighbouring byte are
+         * still exact for "does it occur" (the only question asked of the
+         * matcher for YARA strings). */
+        case KH_AS_START:
+            return kh_buf_putc(o, '^');
+        case KH_AS_END:
+            return kh_buf_puts(o, "\\z");
+        case KH_AS_WORDB:
+        case KH_AS_NWORDB:
+            *exact = 0; /* yara counts the data's edges as boundaries: confirmed */
+            return 0;
+        case KH_AS_FW_BEFORE:
+            return kh_buf_puts(o, "(?:^|[^0-9A-Za-z])");
+        case KH_AS_FW_AFTER:
+            return kh_buf_puts(o, "(?:[^0-9A-Za-z]|\\z)");
+        case KH_AS_FWW_BEFORE:
+            return kh_buf_puts(o, "(?:^|^.|.[^\\x00]|[^0-9A-Za-z].)");
+        case KH_AS_FWW_AFTER:
+            return kh_buf_puts(o, "(?:\\z|.\\z|.[^\\x00]|[^0-9A-Za-z].)");
+        }
         if (n->b == KH_AM_CONSUME && n->a == KH_AS_LINE && !n->c)
             return kh_buf_puts(o, "(?:\\x0a|\\x0d\\x0a)");
         *exact = 0;

@@ -285,19 +285,30 @@ static int reserve(kh_pike_vm *vm, size_t n)
 
 static int is_word(uint8_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 
-static int assert_ok(unsigned kind, const uint8_t *buf, size_t len, size_t pos)
+static int is_alnum(uint8_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/* `end` is the end of the scan window: yara counts it, and the data's start,
+ * as a word boundary whatever the bytes around. */
+int kh_pike_assert(unsigned kind, const uint8_t *buf, size_t len, size_t end, size_t pos)
 {
-    int before, after;
     switch (kind) {
     case KH_AS_START:
         return pos == 0;
     case KH_AS_END:
         return pos == len;
     case KH_AS_WORDB:
-    case KH_AS_NWORDB:
-        before = pos > 0 && is_word(buf[pos - 1]);
-        after = pos < len && is_word(buf[pos]);
-        return (before != after) == (kind == KH_AS_WORDB);
+    case KH_AS_NWORDB: {
+        int b = pos == 0 || pos >= end || (is_word(buf[pos - 1]) != is_word(buf[pos]));
+        return b == (kind == KH_AS_WORDB);
+    }
+    case KH_AS_FW_BEFORE:
+        return pos == 0 || !is_alnum(buf[pos - 1]);
+    case KH_AS_FW_AFTER:
+        return pos >= len || !is_alnum(buf[pos]);
+    case KH_AS_FWW_BEFORE:
+        return pos < 2 || buf[pos - 1] != 0 || !is_alnum(buf[pos - 2]);
+    case KH_AS_FWW_AFTER:
+        return pos + 1 >= len || buf[pos + 1] != 0 || !is_alnum(buf[pos]);
     default:
         return 1;
     }
@@ -305,7 +316,7 @@ static int assert_ok(unsigned kind, const uint8_t *buf, size_t len, size_t pos)
 
 /* Adds the threads reachable from pc without consuming input, in priority order. */
 static size_t closure(kh_pike_vm *vm, const kh_pike_prog *p, uint32_t pc, uint32_t *list, size_t n,
-                      const uint8_t *buf, size_t len, size_t pos)
+                      const uint8_t *buf, size_t len, size_t end, size_t pos)
 {
     size_t sp = 0;
     vm->stack[sp++] = pc;
@@ -324,7 +335,7 @@ static size_t closure(kh_pike_vm *vm, const kh_pike_prog *p, uint32_t pc, uint32
             vm->stack[sp++] = i->x;
             break;
         case P_ASSERT:
-            if (assert_ok(i->arg, buf, len, pos))
+            if (kh_pike_assert(i->arg, buf, len, end, pos))
                 vm->stack[sp++] = x + 1;
             break;
         default:
@@ -347,7 +358,7 @@ int64_t kh_pike_match(kh_pike_vm *vm, const kh_pike_prog *p, const uint8_t *buf,
         vm->gen = 1;
     }
     uint32_t *cl = vm->l1, *nl = vm->l2;
-    size_t nc = closure(vm, p, 0, cl, 0, buf, len, start), nn;
+    size_t nc = closure(vm, p, 0, cl, 0, buf, len, end, start), nn;
     int64_t matched = -1;
     for (size_t pos = start;; pos++) {
         if (nc == 0)
@@ -369,7 +380,7 @@ int64_t kh_pike_match(kh_pike_vm *vm, const kh_pike_prog *p, const uint8_t *buf,
             int ok = i->op == P_ANY || (i->op == P_BYTE && ch == i->arg) ||
                      (i->op == P_CLASS && ((p->cls[i->x][ch >> 3] >> (ch & 7)) & 1));
             if (ok)
-                nn = closure(vm, p, cl[t] + 1, nl, nn, buf, len, pos + 1);
+                nn = closure(vm, p, cl[t] + 1, nl, nn, buf, len, end, pos + 1);
         }
         if (pos >= end)
             break;

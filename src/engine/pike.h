@@ -23,6 +23,9 @@ void kh_pike_vm_destroy(kh_pike_vm *vm);
 int64_t kh_pike_match(kh_pike_vm *vm, const kh_pike_prog *p, const uint8_t *buf, size_t len, size_t start,
                       size_t limit);
 
+/* Does assertion `kind` (KH_AS_*) hold at pos? `end` is the scan window's end. */
+int kh_pike_assert(unsigned kind, const uint8_t *buf, size_t len, size_t end, size_t pos);
+
 /* The set of bytes a match can start with (32-byte bitmap); returns 0 if
  * the program can match the empty string (every position is a candidate). */
 int kh_pike_first(const kh_pike_prog *p, uint8_t bits[32]);

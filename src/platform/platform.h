@@ -40,6 +40,10 @@ int kh_open_scan(int dirfd, const char *name, int nofollow);
 /* Writes data to path atomically (temporary file, fsync, rename). */
 int kh_write_atomic(const char *path, const void *data, size_t len);
 
+/* Identity of the running program's file (device, inode, size, mtime), so
+ * caches built by another build of the program are not reused. Writes "" if unknown. */
+void kh_self_id(char *out, size_t n);
+
 /* Creates dir and its parents with the given mode. */
 int kh_mkdir_p(const char *dir, unsigned mode);
 

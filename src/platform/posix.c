@@ -159,3 +159,14 @@ int kh_mkdir_p(const char *dir, unsigned mode)
     }
     return 0;
 }
+
+void kh_self_id(char *out, size_t n)
+{
+    struct stat st;
+    if (n == 0)
+        return;
+    out[0] = 0;
+    if (stat("/proc/self/exe", &st) == 0)
+        snprintf(out, n, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}

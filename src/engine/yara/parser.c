@@ -1493,6 +1493,8 @@ static int parse_strings(yp *p)
             return rc;
         if (!(flags & (KH_YS_ASCII | KH_YS_WIDE)) && kind != 1)
             flags |= KH_YS_ASCII;
+        if ((flags & KH_YS_FULLWORD) && (rc = kh_ytree_fullword(p->yb->b, root, flags, &root)))
+            return rc;
         kh_ystr s;
         memset(&s, 0, sizeof(s));
         if ((rc = kh_irb_str(p->yb->b, id, strlen(id), &s.name)))

@@ -557,3 +557,42 @@ int kh_yhex_parse(kh_irb *b, const char *s, size_t n, uint32_t *root, const char
     }
     return rc;
 }
+
+/* ---- fullword ----------------------------------------------------------------------------- */
+
+static int wrap(kh_irb *b, uint32_t child, unsigned before, unsigned after, uint32_t *out)
+{
+    uint32_t x, y;
+    int rc = kh_irb_node(b, KH_OP_ASSERT, before, 0, 0, &x);
+    if (!rc)
+        rc = kh_irb_node(b, KH_OP_ASSERT, after, 0, 0, &y);
+    if (rc)
+        return rc;
+    kv k = {0};
+    if (!(rc = kv_push(&k, x)) && !(rc = kv_push(&k, child)) && !(rc = kv_push(&k, y)))
+        rc = mk_list(b, KH_OP_SEQ, &k, out);
+    free(k.v);
+    return rc;
+}
+
+int kh_ytree_fullword(kh_irb *b, uint32_t root, uint32_t flags, uint32_t *out)
+{
+    int wide = (flags & KH_YS_WIDE) != 0, ascii = (flags & KH_YS_ASCII) || !wide;
+    kh_node r = b->nodes.v[root];
+    if (!(wide && ascii) || r.op != KH_OP_ALT) /* one form: the whole tree between the checks */
+        return wrap(b, root, wide ? KH_AS_FWW_BEFORE : KH_AS_FW_BEFORE, wide ? KH_AS_FWW_AFTER : KH_AS_FW_AFTER, out);
+    /* ascii and wide: alternatives alternate ascii, wide (per xor key) */
+    kv k = {0};
+    int rc = 0;
+    for (uint32_t i = 0; i < r.b && !rc; i++) {
+        int w = (int)(i & 1);
+        uint32_t x;
+        if (!(rc = wrap(b, b->kids.v[r.a + i], w ? KH_AS_FWW_BEFORE : KH_AS_FW_BEFORE, w ? KH_AS_FWW_AFTER : KH_AS_FW_AFTER,
+                        &x)))
+            rc = kv_push(&k, x);
+    }
+    if (!rc)
+        rc = mk_list(b, KH_OP_ALT, &k, out);
+    free(k.v);
+    return rc;
+}

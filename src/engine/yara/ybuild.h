@@ -62,6 +62,9 @@ int kh_yre_parse(kh_irb *b, const char *s, size_t n, unsigned flags, uint32_t *r
 /* The UTF-16LE ("wide") form of a pattern tree: every byte it matches is
  * followed by a zero byte. With KH_YS_ASCII also set, either form. */
 int kh_ytree_widen(kh_irb *b, uint32_t root, uint32_t flags, uint32_t *out);
+/* The fullword form of a string's tree: every ascii/wide alternative
+ * between yara's fullword boundary checks. */
+int kh_ytree_fullword(kh_irb *b, uint32_t root, uint32_t flags, uint32_t *out);
 /* Text string with its modifiers (KH_YS_*); alphabet: 64 chars or NULL. */
 int kh_ytext_lower(kh_irb *b, const uint8_t *s, size_t n, uint32_t flags, unsigned xmin, unsigned xmax,
                    const char *alphabet, uint32_t *root, const char **err);

@@ -5,7 +5,7 @@
  * pattern occurs, confirm.c finds where when that matters) and all of them
  * compile into one database, so a buffer is read once whatever the number
  * of signatures. The translation is exact for literal runs, classes,
- * alternatives and gaps up to KH_VS_MAX_REPEAT; larger gaps become `.*`,
+ * alternatives and gaps up to KH_VS_EXACT_GAP; larger gaps become `.*`,
  * negated multi-byte alternatives `.{n}` and boundary assertions `.?`,
  * supersets that clear the pattern's `exact` flag so the caller confirms.
  * A pattern Vectorscan still rejects falls back to its longest literal, or,
@@ -24,6 +24,12 @@
 #include <stdlib.h>
 
 #define KH_VS_MAX_REPEAT 1024u
+/* Gaps longer than this are written `.*` and confirmed. Vectorscan 5.4.9
+ * loses matches of bounded gaps: `P.{200}DEF` is never reported when
+ * compiled together with `P.{198}DEFG` (same prefix, a literal that extends
+ * the other), for gaps from about 127 bytes (found by tests/compat; 20..100
+ * were fine, `.*` and ranges were). Short gaps keep the prefilter exact. */
+#define KH_VS_EXACT_GAP 32u
 #define KH_VS_MAGIC 0x4b485653u /* "KHVS" */
 
 struct kh_mpm {
@@ -97,12 +103,12 @@ static int emit(const kh_node *nodes, const uint32_t *kids, const uint8_t *bytes
         if (n->b == KH_INF) {
             if (n->a == 0)
                 return kh_buf_puts(o, ".*");
-            if (n->a <= KH_VS_MAX_REPEAT)
+            if (n->a <= KH_VS_EXACT_GAP)
                 return kh_buf_printf(o, ".{%u,}", n->a);
             *exact = 0;
             return kh_buf_puts(o, ".*");
         }
-        if (n->b > KH_VS_MAX_REPEAT) {
+        if (n->b > KH_VS_EXACT_GAP) {
             *exact = 0;
             return kh_buf_puts(o, ".*");
         }

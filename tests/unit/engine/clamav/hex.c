@@ -182,4 +182,29 @@ KT_TEST(test_engine_clamav_hex__malformed)
     }
 }
 
-KT_MAIN({KT_CASE(test_engine_clamav_hex__table), KT_CASE(test_engine_clamav_hex__malformed)})
+/* Two signatures sharing a prefix with long gaps: Vectorscan 5.4.9 lost the
+ * first when both were compiled with exact bounded gaps (tests/compat). */
+KT_TEST(test_engine_clamav_hex__shared_prefix_long_gaps)
+{
+    kh_rules *r = kt_rules("ndb", "Long:0:*:41424358407a{202}444546\n"
+                                  "Longer:0:*:41424358407a{200}44454647\n");
+    KT_CHECK(r != NULL);
+    if (!r)
+        return;
+    /* the failing file: which buffers lose the match depends on the data */
+    uint8_t buf[220];
+    memset(buf, '.', sizeof(buf));
+    memcpy(buf, "KH\0\2zzABCX@z", 12);
+    memcpy(buf + 211, " ..DEFGzz", 9); /* Long matches; Longer would need DEFG 2 bytes earlier */
+    kt_hits h;
+    KT_EQ_INT(kt_scan(r, buf, sizeof(buf), &h), 0);
+    KT_EQ_INT(h.n, 1);
+    if (h.n == 1) {
+        KT_CHECK(strcmp(h.names[0], "Long") == 0);
+        KT_EQ_INT(h.offsets[0], 6);
+    }
+    kh_rules_destroy(r);
+}
+
+KT_MAIN({KT_CASE(test_engine_clamav_hex__table), KT_CASE(test_engine_clamav_hex__malformed),
+         KT_CASE(test_engine_clamav_hex__shared_prefix_long_gaps)})

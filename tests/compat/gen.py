@@ -98,6 +98,26 @@ def looks_typed(data):
     return EMBEDDED.search(data) is not None
 
 
+# clamscan's text detection (libclamav/textdet.c): T = text, F = never in text
+_F = set(range(0, 7)) | {0x0b, 0x0e, 0x0f} | set(range(0x10, 0x1b)) | set(range(0x1c, 0x20)) | {0x7f}
+
+
+def looks_text(data):
+    """Would clamscan take these bytes for text (and also scan them
+    normalised)? Its checks over the first 1024 bytes: ASCII, UTF-8, then a
+    UTF-16 test without a BOM that fails only on a pair (0, F)."""
+    buf = data[:1024]
+    if not any(c in _F for c in buf):
+        return True  # ASCII or (near enough) UTF-8
+    if buf[:2] in (b'\xff\xfe', b'\xfe\xff'):
+        return True
+    for i in range(2, len(buf) - 1, 2):
+        c = buf[i] * 256 + buf[i + 1]
+        if c < 128 and c in _F:
+            return False
+    return True
+
+
 def hx(bs):
     return bs.hex()
 
@@ -659,6 +679,7 @@ class FileGen:
         data = bytearray(r.choice(FILLER) for _ in range(size))
         data[0:4] = HEADER
         used = [(0, 4)]
+        header = True  # the file still starts with HEADER (binary marker)
         rows = []
 
         def free(a, b):
@@ -692,7 +713,7 @@ class FileGen:
                 lo = p - 1 if (inst.before and p > 0) else p
                 hi = p + n + 1 if (inst.after and p + n < size) else p + n
                 if ok and p == 0:
-                    ok = free(4, hi) and (0, 4) in used
+                    ok = header and free(4, hi)
                 elif ok:
                     ok = free(lo, hi)
                 if ok or fixed is not None:
@@ -701,6 +722,7 @@ class FileGen:
                 continue
             if p == 0:
                 used.remove((0, 4))
+                header = False
             data[p:p + n] = inst.b
             used.append((lo, hi))
             if inst.before and p > 0:
@@ -709,7 +731,7 @@ class FileGen:
                 data[p + n] = r.choice(sorted(inst.after[0]))
             rows.append((s.name, kind, p + inst.start))
         # a file that starts with a planted match still needs its binary marker
-        if (0, 4) not in used:
+        if not header:
             for q in range(2, min(size - 2, 1000), 2):
                 if free(q, q + 2):
                     data[q:q + 2] = b'\x00\x02'
@@ -746,7 +768,7 @@ def gen_files(g, sigs, nfiles, outdir):
             if res is None:
                 continue
             data, rows = res
-            if looks_typed(data):
+            if looks_typed(data) or looks_text(data):
                 continue
             break
         else:

@@ -67,6 +67,7 @@ typedef struct yv {
 struct kh_yscan {
     const struct kh_rules *r;
     ystate *st;          /* per YARA string */
+    ystate tmp;          /* matches in a window (`at`, `in`), not kept */
     uint8_t *rstate;     /* per rule: 0 unknown, 1 false, 2 true, 3 evaluating */
     kh_pike_prog **prog; /* per pattern, compiled on first use */
     kh_pike_vm *vm;
@@ -129,6 +130,7 @@ void kh_yscan_destroy(kh_yscan *ys)
         for (uint32_t i = 0; i < ys->r->npats; i++)
             kh_pike_free(ys->prog[i]);
     free(ys->st);
+    free(ys->tmp.m);
     free(ys->rstate);
     free(ys->prog);
     free(ys->mods);
@@ -273,25 +275,30 @@ static int literal_alts(const struct kh_rules *r, uint32_t root, litalt *alts, u
     return 1;
 }
 
-/* Computes the matches of string si; with `first_only`, stops at the first. */
-static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
+/* Finds the matches of string si that start in [lo, hi] into s; with
+ * `first_only`, stops at the first. */
+static int scan_string(kh_yscan *ys, uint32_t si, uint64_t lo, uint64_t hi, int first_only, ystate *s)
 {
     const struct kh_rules *r = ys->r;
     const kh_ystr *ystr = &r->ystrs[si];
     const kh_pat *pat = &r->pats[ystr->pat];
-    ystate *s = &ys->st[si];
     s->n = 0;
     s->found = 0;
     if (!hit(ys, ystr->pat))
         goto done;
     const uint8_t *d = ys->data;
     size_t len = ys->len;
+    if (lo >= len)
+        goto done;
+    if (hi >= len)
+        hi = len - 1;
     if (!ys->prog[ystr->pat] && !ystr->fixed) {
         /* compiled lazily below when needed */
     }
     if (ystr->fixed) {
         /* used only as `$a at N`: yara looks there and nowhere else */
-        if (ystr->fixed_offset < 0 || (uint64_t)ystr->fixed_offset >= len)
+        if (ystr->fixed_offset < 0 || (uint64_t)ystr->fixed_offset >= len || (uint64_t)ystr->fixed_offset < lo ||
+            (uint64_t)ystr->fixed_offset > hi)
             goto done;
         if (!ys->prog[ystr->pat]) {
             int rc = kh_pike_compile(r, pat->root, &ys->prog[ystr->pat]);
@@ -313,7 +320,7 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
         for (uint32_t a = 0; a < nalts; a++) {
             const uint8_t *lit = r->bytes + alts[a].lit->a;
             size_t L = alts[a].lit->b;
-            const uint8_t *p = d, *end = d + len;
+            const uint8_t *p = d + lo, *end = d + KH_MIN((uint64_t)len, hi + L);
             while (L && p + L <= end) {
                 const uint8_t *f = memmem(p, (size_t)(end - p), lit, L);
                 if (!f)
@@ -358,7 +365,7 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
     size_t limit = (ystr->flags & KH_YS_REGEX) ? KH_Y_RE_SCAN_LIMIT : (pat->maxlen == KH_INF ? len : pat->maxlen);
     if ((ystr->flags & KH_YS_REGEX) && pat->maxlen != KH_INF && pat->maxlen > limit)
         limit = pat->maxlen;
-    for (size_t pos = 0; pos < len; pos++) {
+    for (size_t pos = (size_t)lo; pos <= hi; pos++) {
         if (useful && !((first[d[pos] >> 3] >> (d[pos] & 7)) & 1))
             continue;
         if (timed_out(ys))
@@ -376,8 +383,39 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
     }
 done:
     s->found = s->n > 0;
-    s->computed = first_only ? 1 : 2;
     return 0;
+}
+
+/* Computes (and keeps) the matches of string si over the whole object. */
+static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
+{
+    ystate *s = &ys->st[si];
+    int rc = scan_string(ys, si, 0, UINT64_MAX, first_only, s);
+    if (!rc)
+        s->computed = first_only ? 1 : 2;
+    return rc;
+}
+
+/* Counts the matches of si starting in [lo, hi] (stopping at the first with
+ * `any`), without computing the whole list unless it is already known. */
+static int window_count(kh_yscan *ys, uint32_t si, int64_t lo, int64_t hi, int any, uint64_t *count)
+{
+    ystate *s = &ys->st[si];
+    *count = 0;
+    if (hi < lo || hi < 0)
+        return 0;
+    if (lo < 0)
+        lo = 0;
+    if (s->computed == 2) {
+        for (size_t k = 0; k < s->n; k++)
+            if ((int64_t)s->m[k].off >= lo && (int64_t)s->m[k].off <= hi)
+                (*count)++;
+        return 0;
+    }
+    int rc = scan_string(ys, si, (uint64_t)lo, (uint64_t)hi, any, &ys->tmp);
+    if (!rc)
+        *count = ys->tmp.n;
+    return rc;
 }
 
 static int string_found(kh_yscan *ys, uint32_t si, int *found)
@@ -712,11 +750,10 @@ static yv eval_of(kh_yscan *ys, const kh_yexpr *x, unsigned depth)
         if (rules) {
             t = eval_rule(ys, it, depth + 1);
         } else if (ranged) {
-            const ystate *s;
-            if ((ys->err = string_matches(ys, it, &s)))
+            uint64_t k = 0;
+            if (hit(ys, ys->r->ystrs[it].pat) && (ys->err = window_count(ys, it, lo, hi, 1, &k)))
                 break;
-            for (size_t k = 0; k < s->n && !t; k++)
-                t = (int64_t)s->m[k].off >= lo && (int64_t)s->m[k].off <= hi;
+            t = k > 0;
         } else {
             int f;
             if ((ys->err = string_found(ys, it, &f)))
@@ -980,21 +1017,28 @@ static yv eval(kh_yscan *ys, uint32_t e, unsigned depth)
             lo = a.v.i;
             hi = b.v.i;
         }
-        int f;
-        if ((ys->err = string_found(ys, s, &f)))
-            return undef();
-        if (!f)
+        if (!hit(ys, ys->r->ystrs[s].pat))
             return vbool(0);
-        const ystate *st;
-        if ((ys->err = string_matches(ys, s, &st)))
+        uint64_t k;
+        if ((ys->err = window_count(ys, s, lo, hi, 1, &k)))
             return undef();
-        for (size_t k = 0; k < st->n; k++)
-            if ((int64_t)st->m[k].off >= lo && (int64_t)st->m[k].off <= hi)
-                return vbool(1);
-        return vbool(0);
+        return vbool(k > 0);
     }
-    case KH_YO_STR_COUNT:
     case KH_YO_STR_COUNT_IN: {
+        uint32_t s = x->a == UINT32_MAX ? ys->cur_string : x->a;
+        const kh_yexpr *rg = &ys->r->yexprs[x->b];
+        a = eval(ys, rg->a, depth + 1);
+        b = eval(ys, rg->b, depth + 1);
+        if (!a.defined || !b.defined)
+            return undef();
+        if (!hit(ys, ys->r->ystrs[s].pat))
+            return vint(0);
+        uint64_t k;
+        if ((ys->err = window_count(ys, s, a.v.i, b.v.i, 0, &k)))
+            return undef();
+        return vint((int64_t)k);
+    }
+    case KH_YO_STR_COUNT: {
         uint32_t s = x->a == UINT32_MAX ? ys->cur_string : x->a;
         int f;
         if ((ys->err = string_found(ys, s, &f)))
@@ -1004,17 +1048,7 @@ static yv eval(kh_yscan *ys, uint32_t e, unsigned depth)
         const ystate *st;
         if ((ys->err = string_matches(ys, s, &st)))
             return undef();
-        if (x->op == KH_YO_STR_COUNT)
-            return vint((int64_t)st->n);
-        const kh_yexpr *rg = &ys->r->yexprs[x->b];
-        a = eval(ys, rg->a, depth + 1);
-        b = eval(ys, rg->b, depth + 1);
-        if (!a.defined || !b.defined)
-            return undef();
-        int64_t k = 0;
-        for (size_t i = 0; i < st->n; i++)
-            k += (int64_t)st->m[i].off >= a.v.i && (int64_t)st->m[i].off <= b.v.i;
-        return vint(k);
+        return vint((int64_t)st->n);
     }
     case KH_YO_STR_OFFSET:
     case KH_YO_STR_LENGTH: {

@@ -293,6 +293,42 @@ static int build_db(kh_mpm *m, unsigned mode, hs_database_t **db, kh_buf *err, u
     return rc;
 }
 
+/* Adds one expression for pattern `pi` (the subtree `node`). */
+static int add_expr(kh_mpm *m, uint32_t *cap, uint32_t **sub, uint32_t pi, uint32_t node, char *expr)
+{
+    if (m->nexpr == *cap) {
+        uint32_t ncap = *cap ? *cap * 2 : 1024;
+        char **e = realloc(m->expr, ncap * sizeof(char *));
+        if (e)
+            m->expr = e;
+        uint32_t *ids = e ? realloc(m->ids, ncap * sizeof(uint32_t)) : NULL;
+        if (ids)
+            m->ids = ids;
+        uint32_t *sb = ids ? realloc(*sub, ncap * sizeof(uint32_t)) : NULL;
+        if (!sb) {
+            free(expr);
+            return KH_ENOMEM;
+        }
+        *sub = sb;
+        *cap = ncap;
+    }
+    m->expr[m->nexpr] = expr;
+    m->ids[m->nexpr] = pi;
+    (*sub)[m->nexpr] = node;
+    m->nexpr++;
+    return 0;
+}
+
+/* Removes expression k (order does not matter to Vectorscan). */
+static void drop_expr(kh_mpm *m, uint32_t *sub, uint32_t k)
+{
+    free(m->expr[k]);
+    m->nexpr--;
+    m->expr[k] = m->expr[m->nexpr];
+    m->ids[k] = m->ids[m->nexpr];
+    sub[k] = sub[m->nexpr];
+}
+
 static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
 {
     kh_mpm *m = calloc(1, sizeof(*m));
@@ -300,51 +336,66 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
         return KH_ENOMEM;
     pthread_mutex_init(&m->lock, NULL);
     int rc = 0;
-    m->expr = calloc(in->npats ? in->npats : 1, sizeof(char *));
-    m->ids = calloc(in->npats ? in->npats : 1, sizeof(uint32_t));
+    uint32_t cap = 0, *sub = NULL;
     m->unfilt = calloc(in->npats ? in->npats : 1, sizeof(uint32_t));
-    if (!m->expr || !m->ids || !m->unfilt) {
+    if (!m->unfilt) {
         rc = KH_ENOMEM;
         goto fail;
     }
     kh_buf o = KH_BUF_INIT(64u << 20);
-    for (uint32_t i = 0; i < in->npats; i++) {
-        int exact;
+    for (uint32_t i = 0; i < in->npats && !rc; i++) {
         if (in->pats[i].kind == KH_PK_YREGEX)
             continue; /* condition regexes are run by the evaluator, not searched for */
-        kh_buf_clear(&o);
-        if ((rc = kh_mpm_vs_expr(in->nodes, in->kids, in->bytes, in->pats[i].root, &o, &exact)) == KH_ELIMIT) {
-            uint32_t lit;
-            exact = 0;
+        /* A pattern of many alternatives (yara xor, base64, nocase variants)
+         * becomes one expression per alternative, all reporting the pattern:
+         * Vectorscan takes thousands of small expressions much better than
+         * one huge alternation. */
+        const kh_node *root = &in->nodes[in->pats[i].root];
+        uint32_t nparts = root->op == KH_OP_ALT && root->b > 1 && root->b <= 4096 ? root->b : 1;
+        int exact_all = 1, failed = 0;
+        uint32_t first_expr = m->nexpr;
+        for (uint32_t k = 0; k < nparts && !rc; k++) {
+            uint32_t node = nparts > 1 ? in->kids[root->a + k] : in->pats[i].root;
+            int exact;
             kh_buf_clear(&o);
-            if (longest_lit(in->nodes, in->kids, in->pats[i].root, &lit)) {
+            int erc = kh_mpm_vs_expr(in->nodes, in->kids, in->bytes, node, &o, &exact);
+            if (erc == KH_ELIMIT) {
+                uint32_t lit;
+                exact = 0;
+                kh_buf_clear(&o);
+                if (!longest_lit(in->nodes, in->kids, node, &lit)) {
+                    failed = 1;
+                    break;
+                }
                 for (uint32_t j = 0; j < in->nodes[lit].b; j++)
                     put_byte(&o, in->bytes[in->nodes[lit].a + j]);
-                rc = 0;
-            } else {
-                in->pats[i].exact = 0;
-                m->unfilt[m->nunfilt++] = i;
-                rc = 0;
-                continue;
+            } else if (erc) {
+                rc = erc;
+                break;
             }
+            exact_all &= exact;
+            char *e = kh_buf_detach(&o, NULL);
+            kh_buf_init(&o, 64u << 20);
+            if (!e || (rc = add_expr(m, &cap, &sub, i, node, e)))
+                rc = rc ? rc : KH_ENOMEM;
         }
-        if (rc) {
-            kh_buf_dispose(&o);
-            goto fail;
+        if (rc)
+            break;
+        if (failed) {
+            while (m->nexpr > first_expr)
+                drop_expr(m, sub, m->nexpr - 1);
+            in->pats[i].exact = 0;
+            m->unfilt[m->nunfilt++] = i;
+            continue;
         }
-        in->pats[i].exact = (uint8_t)exact;
-        m->ids[m->nexpr] = i;
-        m->expr[m->nexpr] = kh_buf_detach(&o, NULL);
-        if (!m->expr[m->nexpr]) {
-            rc = KH_ENOMEM;
-            goto fail;
-        }
-        m->nexpr++;
-        kh_buf_init(&o, 64u << 20);
+        in->pats[i].exact = (uint8_t)exact_all;
     }
     kh_buf_dispose(&o);
-    /* Compile; an expression Vectorscan rejects falls back to a literal or to
-     * being unfiltered, and the set is compiled again. */
+    if (rc)
+        goto fail;
+    /* Compile; an expression Vectorscan rejects falls back to a literal of it,
+     * or makes its pattern unfiltered, and the set is compiled again. One it
+     * proves can never match (yara's /a$b/) is simply dropped. */
     for (unsigned tries = 0; m->nexpr; tries++) {
         uint32_t bad = UINT32_MAX;
         kh_buf e2 = KH_BUF_INIT(4096);
@@ -353,36 +404,44 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
             kh_buf_dispose(&e2);
             break;
         }
-        if (rc != KH_ESYNTAX || bad >= m->nexpr || tries > in->npats) {
+        if (rc != KH_ESYNTAX || bad >= m->nexpr || tries > m->nexpr + in->npats) {
             if (err)
                 kh_buf_puts(err, e2.data ? e2.data : "Vectorscan compile failed");
             kh_buf_dispose(&e2);
             goto fail;
         }
+        int never = e2.data && strstr(e2.data, "never match") != NULL;
         kh_buf_dispose(&e2);
-        uint32_t pi = m->ids[bad], lit;
+        uint32_t pi = m->ids[bad], lit, node = sub[bad];
         kh_pat *p = &in->pats[pi];
+        if (never) {
+            drop_expr(m, sub, bad);
+            rc = 0;
+            continue;
+        }
         p->exact = 0;
         kh_buf l = KH_BUF_INIT(0);
-        int is_lit = in->nodes[p->root].op == KH_OP_LIT;
-        if (!is_lit && longest_lit(in->nodes, in->kids, p->root, &lit)) {
+        int is_lit = in->nodes[node].op == KH_OP_LIT;
+        if (!is_lit && longest_lit(in->nodes, in->kids, node, &lit)) {
             for (uint32_t j = 0; j < in->nodes[lit].b; j++)
                 put_byte(&l, in->bytes[in->nodes[lit].a + j]);
             free(m->expr[bad]);
             m->expr[bad] = kh_buf_detach(&l, NULL);
         } else {
             kh_buf_dispose(&l);
-            free(m->expr[bad]);
+            /* the whole pattern becomes unfiltered: drop all its expressions */
+            for (uint32_t k = m->nexpr; k-- > 0;)
+                if (m->ids[k] == pi)
+                    drop_expr(m, sub, k);
             m->unfilt[m->nunfilt++] = pi;
-            m->expr[bad] = m->expr[m->nexpr - 1];
-            m->ids[bad] = m->ids[m->nexpr - 1];
-            m->nexpr--;
         }
         rc = 0;
     }
+    free(sub);
     *out = m;
     return 0;
 fail:
+    free(sub);
     vs_destroy(m);
     return rc ? rc : KH_EINTERNAL;
 }

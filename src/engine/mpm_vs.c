@@ -196,6 +196,20 @@ static int put_around(kh_buf *o, const kh_node *n, const uint8_t *bytes)
     return rc;
 }
 
+/* A gap that cuts a pattern into pieces for Vectorscan (see kh_mpm_vs_expr). */
+static int long_gap(const kh_node *n) { return n->op == KH_OP_GAP && (n->b == KH_INF || n->b > KH_VS_EXACT_GAP); }
+
+/* Fixed bytes in kids [s, e) of a sequence: how selective that piece is. */
+static uint64_t piece_score(const kh_node *nodes, const uint32_t *kids, const kh_node *r, uint32_t s, uint32_t e)
+{
+    uint64_t score = 0;
+    for (uint32_t i = s; i < e; i++) {
+        const kh_node *k = &nodes[kids[r->a + i]];
+        score += k->op == KH_OP_LIT ? 4u * k->b : (k->op == KH_OP_CLASS || k->op == KH_OP_ALT) ? 1u : 0u;
+    }
+    return score;
+}
+
 int kh_mpm_vs_expr(const kh_node *nodes, const uint32_t *kids, const uint8_t *bytes, uint32_t root, kh_buf *out,
                    int *exact)
 {
@@ -203,12 +217,37 @@ int kh_mpm_vs_expr(const kh_node *nodes, const uint32_t *kids, const uint8_t *by
     const kh_node *r = &nodes[root];
     if (r->op != KH_OP_SEQ)
         return emit(nodes, kids, bytes, root, out, exact, 0);
+    /* Vectorscan 5.4.9 misses matches of expressions with long gaps in
+     * DOTALL mode, e.g. `ABC.*!.*pqrs` when `!` is 64 bytes or more after
+     * `ABC` (`.{n,}`, `.{n}` and `[\x00-\xff]*` alike; short gaps are fine:
+     * tests/compat and a fuzzer against Python's re). So a pattern with
+     * gaps longer than KH_VS_EXACT_GAP at its top level is given to
+     * Vectorscan as its most selective piece between them only, and
+     * confirmed on the tree. */
+    uint32_t from = 0, to = r->b, s = 0;
+    uint64_t best = 0;
+    int cut = 0;
+    for (uint32_t i = 0; i <= r->b; i++) {
+        if (i < r->b && !long_gap(&nodes[kids[r->a + i]]))
+            continue;
+        if (i < r->b)
+            cut = 1;
+        uint64_t sc = piece_score(nodes, kids, r, s, i);
+        if (sc > best || (s == 0 && i == r->b)) {
+            best = sc;
+            from = s;
+            to = i;
+        }
+        s = i + 1;
+    }
+    if (cut)
+        *exact = 0;
     /* A look-behind byte that starts the pattern (ClamAV `x[n-m]...`) becomes
      * part of the expression: the same ends match, so it stays exact. One that
      * ends it is added too, to filter, but the match then ends later than the
      * tree's: confirmed, so that the reported offset is right. */
     int rc = 0;
-    for (uint32_t i = 0; i < r->b && !rc; i++) {
+    for (uint32_t i = from; i < to && !rc; i++) {
         const kh_node *k = &nodes[kids[r->a + i]];
         if ((k->op == KH_OP_BEHIND && i == 0) || (k->op == KH_OP_AHEAD && i + 1 == r->b)) {
             rc = put_around(out, k, bytes);
@@ -293,6 +332,33 @@ static int build_db(kh_mpm *m, unsigned mode, hs_database_t **db, kh_buf *err, u
     return rc;
 }
 
+/* Can the tree never match because an anchor is stuck in the middle (yara's
+ * /$[a-z]x/: `$` is the end of the data, so nothing can follow it)? Only the
+ * top-level sequence is examined; other cases are left to Vectorscan. */
+static int dead_anchor(const kh_node *nodes, const uint32_t *kids, uint32_t root)
+{
+    const kh_node *n = &nodes[root];
+    if (n->op != KH_OP_SEQ)
+        return 0;
+    uint32_t before = 0;
+    for (uint32_t i = 0; i < n->b; i++) {
+        const kh_node *k = &nodes[kids[n->a + i]];
+        uint32_t lo, hi;
+        if (k->op == KH_OP_ASSERT && k->a == KH_AS_START && before > 0)
+            return 1;
+        if (k->op == KH_OP_ASSERT && k->a == KH_AS_END) {
+            for (uint32_t j = i + 1; j < n->b; j++) {
+                kh_ir_lengths(nodes, kids, kids[n->a + j], &lo, &hi);
+                if (lo > 0)
+                    return 1;
+            }
+        }
+        kh_ir_lengths(nodes, kids, kids[n->a + i], &lo, &hi);
+        before += lo;
+    }
+    return 0;
+}
+
 /* Adds one expression for pattern `pi` (the subtree `node`). */
 static int add_expr(kh_mpm *m, uint32_t *cap, uint32_t **sub, uint32_t pi, uint32_t node, char *expr)
 {
@@ -357,6 +423,8 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
         for (uint32_t k = 0; k < nparts && !rc; k++) {
             uint32_t node = nparts > 1 ? in->kids[root->a + k] : in->pats[i].root;
             int exact;
+            if (dead_anchor(in->nodes, in->kids, node))
+                continue; /* this part can never match: nothing to search for */
             kh_buf_clear(&o);
             int erc = kh_mpm_vs_expr(in->nodes, in->kids, in->bytes, node, &o, &exact);
             if (erc == KH_ELIMIT) {

@@ -706,6 +706,11 @@ class FileGen:
                 else:
                     p = r.randint(4, max(4, size - n - 2))
                 ok = 0 <= p and p + n <= size and (p == 0 or p >= 4)
+                # clamscan accepts a match cut by the end of the file when the
+                # signature has (B) (L) (W) or alternatives of different lengths
+                # (its minimum length counts them short): near misses stay clear
+                if ok and kind not in ('match', 'offset') and p + n + 2 > size:
+                    ok = False
                 if ok and p == 0 and inst.before and not inst.before[1]:
                     ok = False
                 if ok and p + n == size and inst.after and not inst.after[1]:

@@ -439,9 +439,12 @@ class Gen:
         m = r.choice((1, 10, 50))
         return ('EOF-%d,%d' % (n, m), 'eof', n, m)
 
-    def sig(self, idx):
+    def sig(self, idx, like=None):
+        """A signature; `like` (another one) gives it the same first part,
+        so that the matcher sees families of patterns sharing a prefix (a
+        Vectorscan defect showed only there)."""
         r = self.rng
-        nparts = r.choice((1, 1, 1, 2, 2, 3))
+        nparts = r.choice((1, 1, 1, 2, 2, 3)) if like is None else r.choice((2, 3))
         parts, jumps = [], []
         inline_ok = True
         for i in range(nparts):
@@ -450,7 +453,11 @@ class Gen:
                 jumps.append(j)
                 if j[0] == 'range':
                     inline_ok = False
-            parts.append(self.part(inline_ok, i == 0, i == nparts - 1))
+            if i == 0 and like is not None:
+                left, body, _ = like.parts[0]
+                parts.append((left, body, None))
+            else:
+                parts.append(self.part(inline_ok, i == 0, i == nparts - 1))
         # a part with a left special or a look-behind byte after a jump must
         # be able to see a gap byte: forbid jumps that may be empty before it
         for i, j in enumerate(jumps):
@@ -471,7 +478,7 @@ class Gen:
                 seen_range = True
             if seen_range and any(t[0] == 'gap' for t in p[1]):
                 parts[i] = (p[0], [t if t[0] != 'gap' else ('any',) for t in p[1]], p[2])
-        off = self.offset()
+        off = self.offset() if like is None else ('*',)
         if off[0] != '*':
             # clamscan checks an offset against the part's start computed
             # with the longest leading elements and an unsigned subtraction:
@@ -894,7 +901,10 @@ def main():
     ap.add_argument('--files', type=int, default=80)
     a = ap.parse_args()
     g = Gen(a.seed)
-    sigs = [g.sig(i) for i in range(a.sigs)]
+    sigs = []
+    for i in range(a.sigs):
+        like = g.rng.choice(sigs) if sigs and g.rng.random() < 0.12 else None
+        sigs.append(g.sig(i, like))
     os.makedirs(os.path.join(a.out, 'db'), exist_ok=True)
     os.makedirs(os.path.join(a.out, 'files'), exist_ok=True)
     files, manifest = gen_files(g, sigs, a.files, a.out)

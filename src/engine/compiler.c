@@ -712,11 +712,37 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
         goto fail;
     }
 
+    /* What the matcher searches for on behalf of YARA strings. */
+    kh_yatom *atoms = NULL;
+    size_t natoms = 0;
+    kh_mpm_lit *lits = NULL;
+    if ((rc = kh_yatoms_build(&b, yb.ystrs.v, yb.ystrs.n, &atoms, &natoms)) ||
+        (natoms && !(lits = calloc(natoms, sizeof(kh_mpm_lit))))) {
+        rc = rc ? rc : KH_ENOMEM;
+        free(atoms);
+        kh_ybuild_dispose(&yb);
+        goto fail;
+    }
+    for (size_t i = 0; i < natoms; i++) {
+        const kh_ystr *ys = &yb.ystrs.v[atoms[i].str];
+        lits[i].p = (const uint8_t *)b.bytes.data + atoms[i].off;
+        lits[i].len = atoms[i].len;
+        lits[i].caseless = (atoms[i].flags & KH_YAF_CASELESS) != 0;
+        /* existence is all that is asked of a plain literal string: one report */
+        lits[i].single = ys->mode == KH_YSM_EXACT && !atoms[i].before && !atoms[i].after;
+    }
+    r->yatoms = atoms;
+    r->nyatoms = (uint32_t)natoms;
+    r->heap[r->nheap++] = atoms;
+
     /* Matcher. */
-    if (b.pats.n) {
-        kh_mpm_input in = {b.nodes.v, b.kids.v, (const uint8_t *)b.bytes.data, b.pats.v, (uint32_t)b.pats.n};
+    if (b.pats.n || natoms) {
+        kh_mpm_input in = {b.nodes.v, b.kids.v, (const uint8_t *)b.bytes.data, b.pats.v, (uint32_t)b.pats.n,
+                           lits, (uint32_t)natoms};
         kh_buf err = KH_BUF_INIT(4096);
         rc = kh_mpm_vs.compile(&r->mpm, &in, &err);
+        free(lits);
+        lits = NULL;
         if (rc) {
             cdiag(c, KH_DIAG_ERROR, "<matcher>", "cannot compile the body signatures: %s",
                   err.data ? err.data : kh_strerror(rc));

@@ -43,7 +43,7 @@ enum {
     S_HREC = 16,  /* + role * KH_NALG + alg */
     S_HSIZE = 32, /* + role * KH_NALG + alg */
     S_HANY = 48,
-    S_YRULES = 49, S_YSTRS, S_YEXPRS, S_YLISTS, S_YMETAS, S_YREGEXES, S_YEXTS, S_YINFO, S_DEPS,
+    S_YRULES = 49, S_YSTRS, S_YEXPRS, S_YLISTS, S_YMETAS, S_YREGEXES, S_YEXTS, S_YINFO, S_DEPS, S_YATOMS,
 };
 
 typedef struct sect {
@@ -66,7 +66,7 @@ static uint32_t layout_fingerprint(void)
 {
     uint32_t f = (uint32_t)(sizeof(kh_node) | sizeof(kh_pat) << 6 | sizeof(kh_sig) << 12 | sizeof(kh_rules_stats) << 18);
     f = f * 31 + (uint32_t)(sizeof(kh_yrule) | sizeof(kh_ystr) << 8 | sizeof(kh_yexpr) << 16 | sizeof(kh_ymeta) << 24);
-    return f * 31 + (uint32_t)(sizeof(kh_yregex) | sizeof(kh_yext) << 8);
+    return f * 31 + (uint32_t)(sizeof(kh_yregex) | sizeof(kh_yext) << 8 | sizeof(kh_yatom) << 16);
 }
 
 /* ---- Writing -------------------------------------------------------------- */
@@ -170,6 +170,7 @@ int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const kh_de
     w_sect(&w, S_YMETAS, r->ymetas, (uint64_t)r->nymetas * sizeof(kh_ymeta));
     w_sect(&w, S_YREGEXES, r->yregexes, (uint64_t)r->nyregexes * sizeof(kh_yregex));
     w_sect(&w, S_YEXTS, r->yexts, (uint64_t)r->nyexts * sizeof(kh_yext));
+    w_sect(&w, S_YATOMS, r->yatoms, (uint64_t)r->nyatoms * sizeof(kh_yatom));
     uint32_t yinfo[2] = {r->ymodules, 0};
     w_sect(&w, S_YINFO, yinfo, sizeof(yinfo));
     kh_buf dp = KH_BUF_INIT(0);
@@ -364,6 +365,8 @@ int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32]
     r->nyregexes = (uint32_t)n;
     SECT(S_YEXTS, sizeof(kh_yext), r->yexts, n);
     r->nyexts = (uint32_t)n;
+    SECT(S_YATOMS, sizeof(kh_yatom), r->yatoms, n);
+    r->nyatoms = (uint32_t)n;
     const uint32_t *yinfo;
     SECT(S_YINFO, 4, yinfo, n);
     if (n != 2)

@@ -64,8 +64,26 @@ typedef struct yv {
     } v;
 } yv;
 
+/* A report of an atom by the matcher. */
+typedef struct ahit {
+    uint64_t end;
+    uint32_t next; /* next report of the same atom + 1, 0: none */
+} ahit;
+
+#define MAX_ATOM_HITS 65536u /* per atom and object; beyond, the string is searched on its own */
+
 struct kh_yscan {
     const struct kh_rules *r;
+    /* reports of the current object, per atom */
+    uint32_t *ahead, *atail, *acount;
+    uint8_t *scand;      /* per string: one of its atoms was reported */
+    uint8_t *sover;      /* per string: an atom overflowed */
+    uint32_t *touched;   /* atoms reported (to reset) */
+    uint32_t ntouched;
+    uint32_t *stouched;  /* strings marked (to reset) */
+    uint32_t nstouched;
+    ahit *hits_v;
+    size_t nhits, caphits;
     ystate *st;          /* per YARA string */
     ystate tmp;          /* matches in a window (`at`, `in`), not kept */
     uint8_t *rstate;     /* per rule: 0 unknown, 1 false, 2 true, 3 evaluating */
@@ -81,7 +99,6 @@ struct kh_yscan {
     /* current object */
     const uint8_t *data;
     size_t len;
-    const uint8_t *hits;
     double deadline;
     unsigned steps;
     int err;
@@ -106,7 +123,18 @@ int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
     ys->mods = calloc(kh_nymodules, sizeof(kh_yobj));
     ys->modstate = calloc(kh_nymodules, 1);
     ys->ext = malloc(sizeof(kh_yext) * (r->nyexts ? r->nyexts : 1));
-    int rc = (!ys->st || !ys->rstate || !ys->prog || !ys->mods || !ys->modstate || !ys->ext) ? KH_ENOMEM : 0;
+    size_t na = r->nyatoms ? r->nyatoms : 1, ns = r->nystrs ? r->nystrs : 1;
+    ys->ahead = calloc(na, sizeof(uint32_t));
+    ys->atail = calloc(na, sizeof(uint32_t));
+    ys->acount = calloc(na, sizeof(uint32_t));
+    ys->touched = calloc(na, sizeof(uint32_t));
+    ys->scand = calloc(ns, 1);
+    ys->sover = calloc(ns, 1);
+    ys->stouched = calloc(ns, sizeof(uint32_t));
+    int rc = (!ys->st || !ys->rstate || !ys->prog || !ys->mods || !ys->modstate || !ys->ext || !ys->ahead ||
+              !ys->atail || !ys->acount || !ys->touched || !ys->scand || !ys->sover || !ys->stouched)
+                 ? KH_ENOMEM
+                 : 0;
     if (!rc)
         rc = kh_pike_vm_create(&ys->vm);
     if (rc) {
@@ -129,6 +157,14 @@ void kh_yscan_destroy(kh_yscan *ys)
     if (ys->prog)
         for (uint32_t i = 0; i < ys->r->npats; i++)
             kh_pike_free(ys->prog[i]);
+    free(ys->ahead);
+    free(ys->atail);
+    free(ys->acount);
+    free(ys->touched);
+    free(ys->scand);
+    free(ys->sover);
+    free(ys->stouched);
+    free(ys->hits_v);
     free(ys->st);
     free(ys->tmp.m);
     free(ys->rstate);
@@ -180,7 +216,68 @@ int kh_yscan_define(kh_yscan *ys, const char *name, const char *value)
 
 /* ---- String matches ------------------------------------------------------------------------ */
 
-static int hit(const kh_yscan *ys, uint32_t pat) { return (ys->hits[pat >> 3] >> (pat & 7)) & 1; }
+/* Could string si occur? (One of its atoms was reported, or it is not
+ * searched through atoms at all.) */
+static int cand(const kh_yscan *ys, uint32_t si)
+{
+    uint8_t mode = ys->r->ystrs[si].mode;
+    return ys->scand[si] || mode == KH_YSM_UNFILTERED || mode == KH_YSM_FIXED;
+}
+
+void kh_yscan_begin(kh_yscan *ys, const uint8_t *data, size_t len)
+{
+    for (uint32_t i = 0; i < ys->ntouched; i++) {
+        uint32_t a = ys->touched[i];
+        ys->ahead[a] = ys->atail[a] = ys->acount[a] = 0;
+    }
+    for (uint32_t i = 0; i < ys->nstouched; i++) {
+        uint32_t k = ys->stouched[i];
+        ys->scand[k] = ys->sover[k] = 0;
+    }
+    ys->ntouched = ys->nstouched = 0;
+    ys->nhits = 0;
+    ys->data = data;
+    ys->len = len;
+}
+
+void kh_yscan_report(kh_yscan *ys, uint32_t atom, uint64_t end)
+{
+    if (atom >= ys->r->nyatoms)
+        return;
+    const kh_yatom *a = &ys->r->yatoms[atom];
+    uint32_t si = a->str;
+    if (!ys->scand[si] && !ys->sover[si]) {
+        ys->stouched[ys->nstouched++] = si;
+        ys->scand[si] = 1;
+    }
+    ys->scand[si] = 1;
+    if (ys->sover[si])
+        return;
+    if (ys->acount[atom] == 0)
+        ys->touched[ys->ntouched++] = atom;
+    if (++ys->acount[atom] > MAX_ATOM_HITS) {
+        ys->sover[si] = 1;
+        return;
+    }
+    if (ys->nhits == ys->caphits) {
+        size_t ncap = ys->caphits ? ys->caphits * 2 : 4096;
+        ahit *v = realloc(ys->hits_v, ncap * sizeof(ahit));
+        if (!v) {
+            ys->sover[si] = 1; /* searched on its own later */
+            return;
+        }
+        ys->hits_v = v;
+        ys->caphits = ncap;
+    }
+    ahit *h = &ys->hits_v[ys->nhits++];
+    h->end = end;
+    h->next = 0;
+    if (ys->atail[atom])
+        ys->hits_v[ys->atail[atom] - 1].next = (uint32_t)ys->nhits;
+    else
+        ys->ahead[atom] = (uint32_t)ys->nhits;
+    ys->atail[atom] = (uint32_t)ys->nhits;
+}
 
 static int add_match(ystate *s, uint64_t off, uint32_t len)
 {
@@ -284,7 +381,7 @@ static int scan_string(kh_yscan *ys, uint32_t si, uint64_t lo, uint64_t hi, int 
     const kh_pat *pat = &r->pats[ystr->pat];
     s->n = 0;
     s->found = 0;
-    if (!hit(ys, ystr->pat))
+    if (!cand(ys, si))
         goto done;
     const uint8_t *d = ys->data;
     size_t len = ys->len;
@@ -386,13 +483,182 @@ done:
     return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int prog_of(kh_yscan *ys, uint32_t si, const kh_pike_prog **out)
+{
+    const kh_ystr *ystr = &ys->r->ystrs[si];
+    if (!ys->prog[ystr->pat]) {
+        int rc = kh_pike_compile(ys->r, ys->r->pats[ystr->pat].root, &ys->prog[ystr->pat]);
+        if (rc)
+            return rc;
+    }
+    *out = ys->prog[ystr->pat];
+    return 0;
+}
+
+static size_t limit_of(const kh_yscan *ys, uint32_t si)
+{
+    const kh_ystr *ystr = &ys->r->ystrs[si];
+    const kh_pat *pat = &ys->r->pats[ystr->pat];
+    size_t limit = (ystr->flags & KH_YS_REGEX) ? KH_Y_RE_SCAN_LIMIT : (pat->maxlen == KH_INF ? ys->len : pat->maxlen);
+    if ((ystr->flags & KH_YS_REGEX) && pat->maxlen != KH_INF && pat->maxlen > limit)
+        limit = pat->maxlen;
+    return limit;
+}
+
+/* Matches found through the atoms' reports: exact literals (with their
+ * fullword checks) or starts confirmed with the Pike VM. Returns 1 in
+ * *fallback when the reports cannot answer (an atom overflowed, or an
+ * unbounded distance to the start). */
+static int from_atoms(kh_yscan *ys, uint32_t si, int first_only, ystate *s, int *fallback)
+{
+    const struct kh_rules *r = ys->r;
+    const kh_ystr *ystr = &r->ystrs[si];
+    *fallback = 0;
+    s->n = 0;
+    if (ys->sover[si]) {
+        *fallback = 1;
+        return 0;
+    }
+    if (ystr->mode == KH_YSM_EXACT) {
+        for (uint32_t k = 0; k < ystr->natoms; k++) {
+            const kh_yatom *a = &r->yatoms[ystr->atom + k];
+            for (uint32_t h = ys->ahead[ystr->atom + k]; h; h = ys->hits_v[h - 1].next) {
+                uint64_t end = ys->hits_v[h - 1].end, off = end - a->len;
+                if ((a->before && !kh_pike_assert(a->before, ys->data, ys->len, ys->len, (size_t)off)) ||
+                    (a->after && !kh_pike_assert(a->after, ys->data, ys->len, ys->len, (size_t)end)))
+                    continue;
+                int ar = add_match(s, off, a->len);
+                if (ar < 0)
+                    return KH_ENOMEM;
+                if (ar == 0)
+                    s->m[s->n - 1].alt = a->variant;
+                if (ar > 0 || first_only)
+                    break;
+            }
+            if (first_only && s->n)
+                break;
+        }
+    } else {
+        /* candidate starts, confirmed with the whole pattern (so alternatives keep yara's priorities) */
+        const kh_pike_prog *prog;
+        int rc = prog_of(ys, si, &prog);
+        if (rc)
+            return rc;
+        size_t limit = limit_of(ys, si);
+        KH_VEC(uint64_t) starts = {0};
+        for (uint32_t k = 0; k < ystr->natoms; k++) {
+            const kh_yatom *a = &r->yatoms[ystr->atom + k];
+            uint64_t back = a->pmax;
+            if (a->pmax == KH_INF) {
+                if (!(ystr->flags & KH_YS_REGEX)) {
+                    KH_VEC_FREE(starts);
+                    *fallback = 1;
+                    return 0;
+                }
+                back = KH_Y_RE_SCAN_LIMIT;
+            }
+            for (uint32_t h = ys->ahead[ystr->atom + k]; h; h = ys->hits_v[h - 1].next) {
+                uint64_t as = ys->hits_v[h - 1].end - a->len;
+                if (as < a->pmin)
+                    continue;
+                uint64_t hi = as - a->pmin, lo = as > back ? as - back : 0;
+                if (hi - lo > 65536) {
+                    KH_VEC_FREE(starts);
+                    *fallback = 1;
+                    return 0;
+                }
+                for (uint64_t st = lo; st <= hi; st++) {
+                    if (first_only) {
+                        int64_t m = kh_pike_match(ys->vm, prog, ys->data, ys->len, (size_t)st, limit);
+                        if (m < -1) {
+                            KH_VEC_FREE(starts);
+                            return KH_ENOMEM;
+                        }
+                        if (m > 0) {
+                            KH_VEC_FREE(starts);
+                            return add_match(s, st, (uint32_t)m) < 0 ? KH_ENOMEM : 0;
+                        }
+                        continue;
+                    }
+                    if (KH_VEC_RESERVE(starts, 1, 0)) {
+                        KH_VEC_FREE(starts);
+                        return KH_ENOMEM;
+                    }
+                    starts.v[starts.n++] = st;
+                }
+                if (timed_out(ys)) {
+                    KH_VEC_FREE(starts);
+                    return ys->err;
+                }
+            }
+        }
+        if (starts.n > 1)
+            qsort(starts.v, starts.n, sizeof(uint64_t), cmp_u64);
+        for (size_t i = 0; i < starts.n; i++) {
+            if (i && starts.v[i] == starts.v[i - 1])
+                continue;
+            int64_t m = kh_pike_match(ys->vm, prog, ys->data, ys->len, (size_t)starts.v[i], limit);
+            if (m < -1) {
+                KH_VEC_FREE(starts);
+                return KH_ENOMEM;
+            }
+            if (m > 0 && add_match(s, starts.v[i], (uint32_t)m) > 0)
+                break;
+        }
+        KH_VEC_FREE(starts);
+        return 0;
+    }
+    if (s->n > 1) {
+        qsort(s->m, s->n, sizeof(ymatch), cmp_match);
+        size_t k = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (k == 0 || s->m[k - 1].off != s->m[i].off)
+                s->m[k++] = s->m[i];
+        s->n = k;
+    }
+    return 0;
+}
+
+/* Whether reports can answer for this string (else scan_string searches). */
+static int uses_atoms(const kh_yscan *ys, uint32_t si)
+{
+    const kh_ystr *ystr = &ys->r->ystrs[si];
+    if (ystr->mode == KH_YSM_ATOMS)
+        return 1;
+    if (ystr->mode != KH_YSM_EXACT)
+        return 0;
+    /* an exact string reported only once (no fullword check) has no positions */
+    for (uint32_t k = 0; k < ystr->natoms; k++) {
+        const kh_yatom *a = &ys->r->yatoms[ystr->atom + k];
+        if (a->before || a->after)
+            return 1;
+    }
+    return 0;
+}
+
 /* Computes (and keeps) the matches of string si over the whole object. */
 static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
 {
     ystate *s = &ys->st[si];
-    int rc = scan_string(ys, si, 0, UINT64_MAX, first_only, s);
-    if (!rc)
+    int rc = 0, fallback = 1;
+    s->n = 0;
+    if (!cand(ys, si)) {
+        fallback = 0;
+    } else if (uses_atoms(ys, si)) {
+        rc = from_atoms(ys, si, first_only, s, &fallback);
+    }
+    if (!rc && fallback)
+        rc = scan_string(ys, si, 0, UINT64_MAX, first_only, s);
+    if (!rc) {
+        s->found = s->n > 0;
         s->computed = first_only ? 1 : 2;
+    }
     return rc;
 }
 
@@ -425,13 +691,11 @@ static int string_found(kh_yscan *ys, uint32_t si, int *found)
         *found = s->found;
         return 0;
     }
-    const kh_ystr *ystr = &ys->r->ystrs[si];
-    const kh_pat *pat = &ys->r->pats[ystr->pat];
-    if (!hit(ys, ystr->pat)) {
+    if (!cand(ys, si)) {
         s->computed = 1;
         s->found = 0;
-    } else if (pat->exact && !ystr->fixed) {
-        s->computed = 1;
+    } else if (ys->r->ystrs[si].mode == KH_YSM_EXACT && !uses_atoms(ys, si)) {
+        s->computed = 1; /* a plain literal was reported: it occurs */
         s->found = 1;
     } else {
         int rc = enumerate(ys, si, 1);
@@ -751,7 +1015,7 @@ static yv eval_of(kh_yscan *ys, const kh_yexpr *x, unsigned depth)
             t = eval_rule(ys, it, depth + 1);
         } else if (ranged) {
             uint64_t k = 0;
-            if (hit(ys, ys->r->ystrs[it].pat) && (ys->err = window_count(ys, it, lo, hi, 1, &k)))
+            if (cand(ys, it) && (ys->err = window_count(ys, it, lo, hi, 1, &k)))
                 break;
             t = k > 0;
         } else {
@@ -1017,7 +1281,7 @@ static yv eval(kh_yscan *ys, uint32_t e, unsigned depth)
             lo = a.v.i;
             hi = b.v.i;
         }
-        if (!hit(ys, ys->r->ystrs[s].pat))
+        if (!cand(ys, s))
             return vbool(0);
         uint64_t k;
         if ((ys->err = window_count(ys, s, lo, hi, 1, &k)))
@@ -1031,7 +1295,7 @@ static yv eval(kh_yscan *ys, uint32_t e, unsigned depth)
         b = eval(ys, rg->b, depth + 1);
         if (!a.defined || !b.defined)
             return undef();
-        if (!hit(ys, ys->r->ystrs[s].pat))
+        if (!cand(ys, s))
             return vint(0);
         uint64_t k;
         if ((ys->err = window_count(ys, s, a.v.i, b.v.i, 0, &k)))
@@ -1107,7 +1371,7 @@ static yv eval(kh_yscan *ys, uint32_t e, unsigned depth)
 static int rule_has_hit(const kh_yscan *ys, const kh_yrule *r)
 {
     for (uint32_t i = 0; i < r->nstr; i++)
-        if (hit(ys, ys->r->ystrs[r->str + i].pat))
+        if (cand(ys, r->str + i))
             return 1;
     return 0;
 }
@@ -1199,13 +1463,9 @@ static int report(kh_yscan *ys, uint32_t ri, int matched, unsigned flags, kh_yru
     return cb(ud, ri, matched, &info) ? KH_EUSER : 0;
 }
 
-int kh_yscan_run(kh_yscan *ys, const uint8_t *data, size_t len, const uint8_t *hits, unsigned flags, double deadline,
-                 kh_yrule_cb cb, kh_ylog_cb log, void *ud)
+int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, kh_ylog_cb log, void *ud)
 {
     const struct kh_rules *r = ys->r;
-    ys->data = data;
-    ys->len = len;
-    ys->hits = hits;
     ys->deadline = deadline;
     ys->err = 0;
     ys->steps = 0;
@@ -1297,3 +1557,9 @@ static int abstract(const struct kh_rules *r, uint32_t e, unsigned depth)
 }
 
 int kh_ycond_needs_string(const struct kh_rules *r, uint32_t cond) { return abstract(r, cond, 0) == AF; }
+
+void kh_yscan_set_data(kh_yscan *ys, const uint8_t *data, size_t len)
+{
+    ys->data = data;
+    ys->len = len;
+}

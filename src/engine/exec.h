@@ -24,12 +24,17 @@ void kh_yscan_destroy(kh_yscan *ys);
  * scan time). Returns KH_ENOTFOUND if the rules declare no such variable. */
 int kh_yscan_define(kh_yscan *ys, const char *name, const char *value);
 
-/* Evaluates every rule on data[0, len). `hits` is the matcher's bitmap of
- * patterns that occur (a superset for inexact ones). deadline: monotonic
- * time after which evaluation stops with KH_ETIMEOUT (0: none).
- * Returns 0, KH_EUSER, KH_ETIMEOUT, KH_ENOMEM. */
-int kh_yscan_run(kh_yscan *ys, const uint8_t *data, size_t len, const uint8_t *hits, unsigned flags, double deadline,
-                 kh_yrule_cb cb, kh_ylog_cb log, void *ud);
+/* Starts an object: forgets the previous object's reports. */
+void kh_yscan_begin(kh_yscan *ys, const uint8_t *data, size_t len);
+/* The matcher reported atom `atom` (its index among the set's atoms) ending at `end`. */
+void kh_yscan_report(kh_yscan *ys, uint32_t atom, uint64_t end);
+/* Sets the data once it is available (streamed files are mapped after the matcher ran). */
+void kh_yscan_set_data(kh_yscan *ys, const uint8_t *data, size_t len);
+
+/* Evaluates every rule on the object given to kh_yscan_begin/set_data.
+ * deadline: monotonic time after which evaluation stops with KH_ETIMEOUT
+ * (0: none). Returns 0, KH_EUSER, KH_ETIMEOUT, KH_ENOMEM. */
+int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, kh_ylog_cb log, void *ud);
 
 /* Static analysis used by the compiler: 1 if the condition cannot be true
  * when none of the rule's strings occurs. */

@@ -119,3 +119,25 @@ void kh_ir_lengths(const kh_node *nodes, const uint32_t *kids, uint32_t root, ui
     *min = lo;
     *max = hi;
 }
+
+int kh_ir_dead_anchor(const kh_node *nodes, const uint32_t *kids, uint32_t root)
+{
+    const kh_node *n = &nodes[root];
+    if (n->op != KH_OP_SEQ)
+        return 0;
+    uint32_t before = 0, lo, hi;
+    for (uint32_t i = 0; i < n->b; i++) {
+        const kh_node *k = &nodes[kids[n->a + i]];
+        if (k->op == KH_OP_ASSERT && k->a == KH_AS_START && before > 0)
+            return 1;
+        if (k->op == KH_OP_ASSERT && k->a == KH_AS_END)
+            for (uint32_t j = i + 1; j < n->b; j++) {
+                kh_ir_lengths(nodes, kids, kids[n->a + j], &lo, &hi);
+                if (lo > 0)
+                    return 1;
+            }
+        kh_ir_lengths(nodes, kids, kids[n->a + i], &lo, &hi);
+        before += lo;
+    }
+    return 0;
+}

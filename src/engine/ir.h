@@ -160,11 +160,12 @@ struct kh_rules {
     const struct kh_ymeta *ymetas;
     const struct kh_yregex *yregexes;
     const struct kh_yext *yexts;
-    uint32_t nyrules, nystrs, nyexprs, nylists, nymetas, nyregexes, nyexts;
+    const struct kh_yatom *yatoms;
+    uint32_t nyrules, nystrs, nyexprs, nylists, nymetas, nyregexes, nyexts, nyatoms;
     uint32_t ymodules; /* modules used by some rule */
 
     struct kh_mpm *mpm;   /* NULL when there are no body patterns */
-    void *heap[32];       /* blocks owned when built in memory */
+    void *heap[40];       /* blocks owned when built in memory */
     unsigned nheap;
     void *map;            /* the cache file mapping, when loaded from it */
     uint64_t maplen;
@@ -190,6 +191,9 @@ void kh_irb_init(kh_irb *b);
 void kh_irb_dispose(kh_irb *b);
 int kh_irb_str(kh_irb *b, const char *s, size_t n, uint32_t *off_out);
 int kh_irb_node(kh_irb *b, uint8_t op, uint32_t a, uint32_t b_, uint32_t c, uint32_t *idx_out);
+/* Can the tree never match because an anchor (^ or $) sits where it can
+ * never hold (yara's /a$b/)? Only the top-level sequence is examined. */
+int kh_ir_dead_anchor(const kh_node *nodes, const uint32_t *kids, uint32_t root);
 /* Computes min/max match length of a tree. */
 void kh_ir_lengths(const kh_node *nodes, const uint32_t *kids, uint32_t root, uint32_t *min, uint32_t *max);
 

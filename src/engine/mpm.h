@@ -23,12 +23,23 @@ typedef struct kh_mpm_stream kh_mpm_stream;
 typedef int (*kh_mpm_hit_fn)(uint32_t pat, uint64_t end, void *ctx);
 
 /* What compile() works on: the set's arrays, patterns writable for `exact`. */
+/* A plain literal to search for besides the patterns (YARA atoms). Its
+ * reports carry the id npats + its index in the list. */
+typedef struct kh_mpm_lit {
+    const uint8_t *p;
+    uint32_t len;
+    uint8_t caseless; /* ASCII letters match either case */
+    uint8_t single;   /* one report per scan is enough */
+} kh_mpm_lit;
+
 typedef struct kh_mpm_input {
     const kh_node *nodes;
     const uint32_t *kids;
     const uint8_t *bytes;
     kh_pat *pats;
     uint32_t npats;
+    const kh_mpm_lit *lits;
+    uint32_t nlits;
 } kh_mpm_input;
 
 typedef struct kh_mpm_ops {

@@ -30,7 +30,7 @@
  * the other), for gaps from about 127 bytes (found by tests/compat; 20..100
  * were fine, `.*` and ranges were). Short gaps keep the prefilter exact. */
 #define KH_VS_EXACT_GAP 32u
-#define KH_VS_MAGIC 0x4b485653u /* "KHVS" */
+#define KH_VS_MAGIC 0x4b485654u /* "KHVT": expressions carry their flags */
 
 struct kh_mpm {
     hs_database_t *block;
@@ -40,6 +40,7 @@ struct kh_mpm {
     uint32_t nexpr;
     char **expr;   /* per database entry */
     uint32_t *ids; /* pattern index of each entry */
+    unsigned *flags; /* Vectorscan flags of each entry */
     uint32_t *unfilt;
     uint32_t nunfilt;
 };
@@ -291,6 +292,7 @@ static void free_exprs(kh_mpm *m)
             free(m->expr[i]);
     free(m->expr);
     free(m->ids);
+    free(m->flags);
     free(m->unfilt);
 }
 
@@ -311,7 +313,7 @@ static int build_db(kh_mpm *m, unsigned mode, hs_database_t **db, kh_buf *err, u
     if (!flags)
         return KH_ENOMEM;
     for (uint32_t i = 0; i < m->nexpr; i++)
-        flags[i] = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
+        flags[i] = m->flags ? m->flags[i] : HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
     hs_compile_error_t *ce = NULL;
     hs_platform_info_t plat;
     hs_populate_platform(&plat);
@@ -332,35 +334,8 @@ static int build_db(kh_mpm *m, unsigned mode, hs_database_t **db, kh_buf *err, u
     return rc;
 }
 
-/* Can the tree never match because an anchor is stuck in the middle (yara's
- * /$[a-z]x/: `$` is the end of the data, so nothing can follow it)? Only the
- * top-level sequence is examined; other cases are left to Vectorscan. */
-static int dead_anchor(const kh_node *nodes, const uint32_t *kids, uint32_t root)
-{
-    const kh_node *n = &nodes[root];
-    if (n->op != KH_OP_SEQ)
-        return 0;
-    uint32_t before = 0;
-    for (uint32_t i = 0; i < n->b; i++) {
-        const kh_node *k = &nodes[kids[n->a + i]];
-        uint32_t lo, hi;
-        if (k->op == KH_OP_ASSERT && k->a == KH_AS_START && before > 0)
-            return 1;
-        if (k->op == KH_OP_ASSERT && k->a == KH_AS_END) {
-            for (uint32_t j = i + 1; j < n->b; j++) {
-                kh_ir_lengths(nodes, kids, kids[n->a + j], &lo, &hi);
-                if (lo > 0)
-                    return 1;
-            }
-        }
-        kh_ir_lengths(nodes, kids, kids[n->a + i], &lo, &hi);
-        before += lo;
-    }
-    return 0;
-}
-
 /* Adds one expression for pattern `pi` (the subtree `node`). */
-static int add_expr(kh_mpm *m, uint32_t *cap, uint32_t **sub, uint32_t pi, uint32_t node, char *expr)
+static int add_expr(kh_mpm *m, uint32_t *cap, uint32_t **sub, uint32_t pi, uint32_t node, char *expr, unsigned flags)
 {
     if (m->nexpr == *cap) {
         uint32_t ncap = *cap ? *cap * 2 : 1024;
@@ -370,7 +345,10 @@ static int add_expr(kh_mpm *m, uint32_t *cap, uint32_t **sub, uint32_t pi, uint3
         uint32_t *ids = e ? realloc(m->ids, ncap * sizeof(uint32_t)) : NULL;
         if (ids)
             m->ids = ids;
-        uint32_t *sb = ids ? realloc(*sub, ncap * sizeof(uint32_t)) : NULL;
+        unsigned *fl = ids ? realloc(m->flags, ncap * sizeof(unsigned)) : NULL;
+        if (fl)
+            m->flags = fl;
+        uint32_t *sb = fl ? realloc(*sub, ncap * sizeof(uint32_t)) : NULL;
         if (!sb) {
             free(expr);
             return KH_ENOMEM;
@@ -380,6 +358,7 @@ static int add_expr(kh_mpm *m, uint32_t *cap, uint32_t **sub, uint32_t pi, uint3
     }
     m->expr[m->nexpr] = expr;
     m->ids[m->nexpr] = pi;
+    m->flags[m->nexpr] = flags;
     (*sub)[m->nexpr] = node;
     m->nexpr++;
     return 0;
@@ -392,6 +371,7 @@ static void drop_expr(kh_mpm *m, uint32_t *sub, uint32_t k)
     m->nexpr--;
     m->expr[k] = m->expr[m->nexpr];
     m->ids[k] = m->ids[m->nexpr];
+    m->flags[k] = m->flags[m->nexpr];
     sub[k] = sub[m->nexpr];
 }
 
@@ -410,8 +390,8 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
     }
     kh_buf o = KH_BUF_INIT(64u << 20);
     for (uint32_t i = 0; i < in->npats && !rc; i++) {
-        if (in->pats[i].kind == KH_PK_YREGEX)
-            continue; /* condition regexes are run by the evaluator, not searched for */
+        if (in->pats[i].kind != KH_PK_CLAMAV)
+            continue; /* YARA strings are found through their atoms (in->lits); condition regexes by the evaluator */
         /* A pattern of many alternatives (yara xor, base64, nocase variants)
          * becomes one expression per alternative, all reporting the pattern:
          * Vectorscan takes thousands of small expressions much better than
@@ -423,7 +403,7 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
         for (uint32_t k = 0; k < nparts && !rc; k++) {
             uint32_t node = nparts > 1 ? in->kids[root->a + k] : in->pats[i].root;
             int exact;
-            if (dead_anchor(in->nodes, in->kids, node))
+            if (kh_ir_dead_anchor(in->nodes, in->kids, node))
                 continue; /* this part can never match: nothing to search for */
             kh_buf_clear(&o);
             int erc = kh_mpm_vs_expr(in->nodes, in->kids, in->bytes, node, &o, &exact);
@@ -444,7 +424,7 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
             exact_all &= exact;
             char *e = kh_buf_detach(&o, NULL);
             kh_buf_init(&o, 64u << 20);
-            if (!e || (rc = add_expr(m, &cap, &sub, i, node, e)))
+            if (!e || (rc = add_expr(m, &cap, &sub, i, node, e, HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH)))
                 rc = rc ? rc : KH_ENOMEM;
         }
         if (rc)
@@ -457,6 +437,18 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
             continue;
         }
         in->pats[i].exact = (uint8_t)exact_all;
+    }
+    /* Plain literals (YARA atoms): ids after the patterns. */
+    for (uint32_t i = 0; i < in->nlits && !rc; i++) {
+        const kh_mpm_lit *l = &in->lits[i];
+        kh_buf_clear(&o);
+        for (uint32_t j = 0; j < l->len && !rc; j++)
+            rc = put_byte(&o, l->p[j]);
+        char *e = rc ? NULL : kh_buf_detach(&o, NULL);
+        kh_buf_init(&o, 64u << 20);
+        unsigned fl = HS_FLAG_DOTALL | (l->caseless ? HS_FLAG_CASELESS : 0) | (l->single ? HS_FLAG_SINGLEMATCH : 0);
+        if (!rc && (!e || (rc = add_expr(m, &cap, &sub, in->npats + i, UINT32_MAX, e, fl))))
+            rc = rc ? rc : KH_ENOMEM;
     }
     kh_buf_dispose(&o);
     if (rc)
@@ -481,6 +473,12 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
         int never = e2.data && strstr(e2.data, "never match") != NULL;
         kh_buf_dispose(&e2);
         uint32_t pi = m->ids[bad], lit, node = sub[bad];
+        if (pi >= in->npats) {
+            /* a plain literal Vectorscan refuses: keep going without it (never expected) */
+            drop_expr(m, sub, bad);
+            rc = 0;
+            continue;
+        }
         kh_pat *p = &in->pats[pi];
         if (never) {
             drop_expr(m, sub, bad);
@@ -531,8 +529,10 @@ static int vs_serialize(const kh_mpm *m, kh_buf *out)
     if (!rc && m->nunfilt)
         rc = kh_buf_append(out, m->unfilt, m->nunfilt * 4u);
     for (uint32_t i = 0; i < m->nexpr && !rc; i++) {
-        uint32_t l = (uint32_t)strlen(m->expr[i]);
+        uint32_t l = (uint32_t)strlen(m->expr[i]), fl = m->flags ? m->flags[i] : 0;
         rc = kh_buf_append(out, &m->ids[i], 4);
+        if (!rc)
+            rc = kh_buf_append(out, &fl, 4);
         if (!rc)
             rc = kh_buf_append(out, &l, 4);
         if (!rc)
@@ -566,7 +566,8 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
     m->unfilt = malloc(4u * (hdr[2] + 1));
     m->expr = calloc(hdr[1] + 1, sizeof(char *));
     m->ids = malloc(4u * (hdr[1] + 1));
-    if (!m->unfilt || !m->expr || !m->ids) {
+    m->flags = malloc(sizeof(unsigned) * (hdr[1] + 1));
+    if (!m->unfilt || !m->expr || !m->ids || !m->flags) {
         rc = KH_ENOMEM;
         goto fail;
     }
@@ -574,12 +575,14 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
     m->nunfilt = hdr[2];
     p += 4u * hdr[2];
     for (uint32_t i = 0; i < hdr[1]; i++) {
-        uint32_t l;
-        if (end - p < 8)
+        uint32_t l, fl;
+        if (end - p < 12)
             goto fail;
         memcpy(&m->ids[i], p, 4);
-        memcpy(&l, p + 4, 4);
-        p += 8;
+        memcpy(&fl, p + 4, 4);
+        memcpy(&l, p + 8, 4);
+        m->flags[i] = fl;
+        p += 12;
         if (l > (uint64_t)(end - p))
             goto fail;
         if (!(m->expr[i] = kh_strndup((const char *)p, l))) {

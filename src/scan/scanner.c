@@ -123,6 +123,11 @@ static int on_hit(uint32_t pat, uint64_t end, void *ctx)
 {
     hitctx *h = ctx;
     kh_scanner *s = h->s;
+    if (pat >= s->r->npats) {
+        /* a literal searched for a YARA string */
+        kh_yscan_report(s->ys, pat - s->r->npats, end);
+        return 0;
+    }
     if ((s->hitbits[pat >> 3] >> (pat & 7)) & 1)
         return 0;
     s->hitbits[pat >> 3] |= (uint8_t)(1u << (pat & 7));
@@ -289,7 +294,8 @@ static int run_yara(kh_scanner *s, const uint8_t *buf, size_t len)
         f |= KH_YRUN_FAST;
     double deadline = s->o.timeout_ms ? kh_now() + s->o.timeout_ms / 1000.0 : 0;
     s->yara_stop = 0;
-    int rc = kh_yscan_run(s->ys, buf, len, s->hitbits, f, deadline, on_rule, on_log, s);
+    kh_yscan_set_data(s->ys, buf, len);
+    int rc = kh_yscan_run(s->ys, f, deadline, on_rule, on_log, s);
     if (rc == KH_EUSER && s->yara_stop)
         return KH_STOP;
     if (rc == KH_ETIMEOUT)
@@ -431,6 +437,8 @@ int kh_scan_object(kh_scanner *s, const uint8_t *buf, size_t len, unsigned depth
         if ((rc = lookup_hashes(s, r->detect, have, dig, len, 0, &found)))
             return rc;
     }
+    if (s->ys)
+        kh_yscan_begin(s->ys, buf, len);
     if (r->mpm && !(s->stop_on_hit && s->dets.n > from)) {
         hitctx h = {s, s->stop_on_hit && !s->ys};
         rc = kh_mpm_vs.scan(r->mpm, s->scratch, buf, len, on_hit, &h);
@@ -466,6 +474,8 @@ static int scan_stream(kh_scanner *s, int fd, uint64_t size)
     hitctx h = {s, s->stop_on_hit && !s->ys};
     if (!chunk)
         return KH_ENOMEM;
+    if (s->ys)
+        kh_yscan_begin(s->ys, NULL, 0);
     if (have && kh_digest_start(&s->dg, have))
         rc = KH_EINTERNAL;
     if (!rc && r->mpm)

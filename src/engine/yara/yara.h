@@ -123,9 +123,32 @@ typedef struct kh_ystr {
     uint32_t line;
     uint8_t xmin, xmax;
     uint8_t fixed;  /* 1: only used as `$a at <constant>`: yara searches there only */
-    uint8_t pad;
+    uint8_t mode;   /* KH_YSM_*: how the matcher finds it (atoms.c) */
     int64_t fixed_offset;
+    uint32_t atom, natoms; /* its literals in the atom table */
 } kh_ystr;
+
+enum kh_ystr_mode {
+    KH_YSM_EXACT = 0,  /* every alternative is a literal the matcher reports exactly */
+    KH_YSM_ATOMS,      /* the matcher reports atoms; matches are confirmed around them */
+    KH_YSM_UNFILTERED, /* no atom: confirmed by a scan of its own */
+    KH_YSM_FIXED,      /* only `$a at N`: tried at N */
+};
+
+/* One literal the matcher searches for on behalf of a YARA string. */
+typedef struct kh_yatom {
+    uint32_t str;          /* kh_ystr index */
+    uint32_t off, len;     /* the literal, in bytes[] */
+    uint32_t pmin, pmax;   /* KH_YA_ATOM: distance from the match start to the atom; pmax may be KH_INF */
+    uint16_t variant;      /* alternative of the tree of the string */
+    uint8_t kind;          /* KH_YA_* */
+    uint8_t flags;         /* KH_YAF_* */
+    uint8_t before, after; /* KH_YA_EXACT: fullword checks (KH_AS_*) or 0 */
+    uint8_t pad[2];
+} kh_yatom;
+
+enum { KH_YA_EXACT = 1, KH_YA_ATOM = 2 };
+#define KH_YAF_CASELESS 1u
 
 enum kh_yrflag {
     KH_YRF_PRIVATE = 1u << 0,

@@ -65,6 +65,9 @@ int kh_ytree_widen(kh_irb *b, uint32_t root, uint32_t flags, uint32_t *out);
 /* The fullword form of a string's tree: every ascii/wide alternative
  * between yara's fullword boundary checks. */
 int kh_ytree_fullword(kh_irb *b, uint32_t root, uint32_t flags, uint32_t *out);
+/* Decides how each string is found and lists the literals to search for
+ * (atoms.c). Sets the mode of each string; *out is malloc'ed. */
+int kh_yatoms_build(kh_irb *b, kh_ystr *ystrs, size_t nystrs, kh_yatom **out, size_t *nout);
 /* Text string with its modifiers (KH_YS_*); alphabet: 64 chars or NULL. */
 int kh_ytext_lower(kh_irb *b, const uint8_t *s, size_t n, uint32_t flags, unsigned xmin, unsigned xmax,
                    const char *alphabet, uint32_t *root, const char **err);

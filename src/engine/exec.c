@@ -221,7 +221,15 @@ int kh_yscan_define(kh_yscan *ys, const char *name, const char *value)
 static int cand(const kh_yscan *ys, uint32_t si)
 {
     uint8_t mode = ys->r->ystrs[si].mode;
-    return ys->scand[si] || mode == KH_YSM_UNFILTERED || mode == KH_YSM_FIXED;
+    return ys->scand[si] || mode == KH_YSM_FIXED;
+}
+
+void kh_yscan_report_string(kh_yscan *ys, uint32_t si)
+{
+    if (si >= ys->r->nystrs || ys->scand[si])
+        return;
+    ys->scand[si] = 1;
+    ys->stouched[ys->nstouched++] = si;
 }
 
 void kh_yscan_begin(kh_yscan *ys, const uint8_t *data, size_t len)
@@ -694,8 +702,9 @@ static int string_found(kh_yscan *ys, uint32_t si, int *found)
     if (!cand(ys, si)) {
         s->computed = 1;
         s->found = 0;
-    } else if (ys->r->ystrs[si].mode == KH_YSM_EXACT && !uses_atoms(ys, si)) {
-        s->computed = 1; /* a plain literal was reported: it occurs */
+    } else if ((ys->r->ystrs[si].mode == KH_YSM_EXACT && !uses_atoms(ys, si)) ||
+               (ys->r->ystrs[si].mode == KH_YSM_UNFILTERED && ys->r->pats[ys->r->ystrs[si].pat].exact)) {
+        s->computed = 1; /* reported by an exact search: it occurs */
         s->found = 1;
     } else {
         int rc = enumerate(ys, si, 1);

@@ -28,6 +28,8 @@ int kh_yscan_define(kh_yscan *ys, const char *name, const char *value);
 void kh_yscan_begin(kh_yscan *ys, const uint8_t *data, size_t len);
 /* The matcher reported atom `atom` (its index among the set's atoms) ending at `end`. */
 void kh_yscan_report(kh_yscan *ys, uint32_t atom, uint64_t end);
+/* The matcher found the whole pattern of string si (strings without atoms). */
+void kh_yscan_report_string(kh_yscan *ys, uint32_t si);
 /* Sets the data once it is available (streamed files are mapped after the matcher ran). */
 void kh_yscan_set_data(kh_yscan *ys, const uint8_t *data, size_t len);
 

@@ -98,7 +98,7 @@ typedef struct kh_pat {
     uint8_t offkind; /* KH_OFF_* */
     uint8_t exact;   /* set by the backend: its expression is this tree */
     uint8_t kind;    /* KH_PK_*: what `sig` refers to */
-    uint8_t pad;
+    uint8_t pad;     /* KH_PK_YSTRING: 1 if the matcher searches for the whole pattern (no atom) */
 } kh_pat;
 
 enum kh_patkind {

@@ -390,7 +390,7 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
     }
     kh_buf o = KH_BUF_INIT(64u << 20);
     for (uint32_t i = 0; i < in->npats && !rc; i++) {
-        if (in->pats[i].kind != KH_PK_CLAMAV)
+        if (in->pats[i].kind != KH_PK_CLAMAV && !(in->pats[i].kind == KH_PK_YSTRING && in->pats[i].pad))
             continue; /* YARA strings are found through their atoms (in->lits); condition regexes by the evaluator */
         /* A pattern of many alternatives (yara xor, base64, nocase variants)
          * becomes one expression per alternative, all reporting the pattern:

@@ -128,6 +128,10 @@ static int on_hit(uint32_t pat, uint64_t end, void *ctx)
         kh_yscan_report(s->ys, pat - s->r->npats, end);
         return 0;
     }
+    if (s->r->pats[pat].kind == KH_PK_YSTRING) {
+        kh_yscan_report_string(s->ys, s->r->pats[pat].sig);
+        return 0;
+    }
     if ((s->hitbits[pat >> 3] >> (pat & 7)) & 1)
         return 0;
     s->hitbits[pat >> 3] |= (uint8_t)(1u << (pat & 7));

@@ -109,19 +109,30 @@ typedef struct cand {
 
 static uint32_t sat_add(uint32_t x, uint32_t y) { return (x == KH_INF || y == KH_INF || x > KH_INF - y) ? KH_INF : x + y; }
 
-/* Best atom among the runs of literal bytes of a variant's top-level
- * sequence (consecutive LIT nodes form one run: regexes give one node per
- * character). */
+/* The elements of a sequence, nested sequences flattened (a fullword
+ * string is SEQ(check, SEQ(...), check)); at most `max`. */
+static void flatten(const kh_irb *b, uint32_t idx, uint32_t *out, uint32_t *n, uint32_t max, unsigned depth)
+{
+    const kh_node *nd = &b->nodes.v[idx];
+    if (nd->op == KH_OP_SEQ && depth < 8) {
+        for (uint32_t i = 0; i < nd->b; i++)
+            flatten(b, b->kids.v[nd->a + i], out, n, max, depth + 1);
+        return;
+    }
+    if (*n < max)
+        out[(*n)++] = idx;
+}
+
+/* Best atom among the runs of literal bytes of a variant's sequence
+ * (consecutive LIT nodes form one run: regexes give one node per
+ * character; nocase letters join runs as case-insensitive). */
 static int best_atom(const kh_irb *b, uint32_t idx, cand *best)
 {
-    const kh_node *n = &b->nodes.v[idx];
     const uint8_t *bytes = (const uint8_t *)b->bytes.data;
-    uint32_t one = idx, count = 1;
-    const uint32_t *kids = &one;
-    if (n->op == KH_OP_SEQ) {
-        kids = b->kids.v + n->a;
-        count = n->b;
-    }
+    static __thread uint32_t flat[4096];
+    uint32_t count = 0;
+    flatten(b, idx, flat, &count, 4096, 0);
+    const uint32_t *kids = flat;
     uint32_t pmin = 0, pmax = 0;
     int found = 0;
     uint8_t run[1024];
@@ -250,6 +261,7 @@ int kh_yatoms_build(kh_irb *b, kh_ystr *ystrs, size_t nystrs, kh_yatom **out, si
         if (unfiltered) {
             v.n = mark;
             s->mode = KH_YSM_UNFILTERED;
+            p->pad = 1; /* no atom: the matcher searches for the whole pattern instead */
         } else {
             s->mode = all_exact ? KH_YSM_EXACT : KH_YSM_ATOMS;
         }

@@ -82,6 +82,13 @@ struct kh_yscan {
     uint32_t ntouched;
     uint32_t *stouched;  /* strings marked (to reset) */
     uint32_t nstouched;
+    uint32_t *always;    /* rules evaluated whatever the reports (no NEEDS_STRING) */
+    uint32_t nalways;
+    uint32_t *rcand;     /* rules to evaluate for the current object, in order */
+    uint32_t nrcand;
+    uint8_t *rmark;      /* rule already in rcand */
+    uint32_t *scomp;     /* strings whose state was computed for the previous object */
+    uint32_t nscomp;
     ahit *hits_v;
     size_t nhits, caphits;
     ystate *st;          /* per YARA string */
@@ -131,8 +138,22 @@ int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
     ys->scand = calloc(ns, 1);
     ys->sover = calloc(ns, 1);
     ys->stouched = calloc(ns, sizeof(uint32_t));
+    size_t nr = r->nyrules ? r->nyrules : 1;
+    ys->always = calloc(nr, sizeof(uint32_t));
+    ys->rcand = calloc(nr, sizeof(uint32_t));
+    ys->rmark = calloc(nr, 1);
+    ys->scomp = calloc(ns, sizeof(uint32_t));
+    for (uint32_t i = 0; ys->always && i < r->nyrules; i++) {
+        int always = !(r->yrules[i].flags & KH_YRF_NEEDS_STRING);
+        /* strings searched only at a fixed offset are never reported */
+        for (uint32_t k = 0; !always && k < r->yrules[i].nstr; k++)
+            always = r->ystrs[r->yrules[i].str + k].mode == KH_YSM_FIXED;
+        if (always)
+            ys->always[ys->nalways++] = i;
+    }
     int rc = (!ys->st || !ys->rstate || !ys->prog || !ys->mods || !ys->modstate || !ys->ext || !ys->ahead ||
-              !ys->atail || !ys->acount || !ys->touched || !ys->scand || !ys->sover || !ys->stouched)
+              !ys->atail || !ys->acount || !ys->touched || !ys->scand || !ys->sover || !ys->stouched || !ys->always ||
+              !ys->rcand || !ys->rmark || !ys->scomp)
                  ? KH_ENOMEM
                  : 0;
     if (!rc)
@@ -164,6 +185,10 @@ void kh_yscan_destroy(kh_yscan *ys)
     free(ys->scand);
     free(ys->sover);
     free(ys->stouched);
+    free(ys->always);
+    free(ys->rcand);
+    free(ys->rmark);
+    free(ys->scomp);
     free(ys->hits_v);
     free(ys->st);
     free(ys->tmp.m);
@@ -664,6 +689,8 @@ static int enumerate(kh_yscan *ys, uint32_t si, int first_only)
     if (!rc && fallback)
         rc = scan_string(ys, si, 0, UINT64_MAX, first_only, s);
     if (!rc) {
+        if (!s->computed)
+            ys->scomp[ys->nscomp++] = si;
         s->found = s->n > 0;
         s->computed = first_only ? 1 : 2;
     }
@@ -700,10 +727,12 @@ static int string_found(kh_yscan *ys, uint32_t si, int *found)
         return 0;
     }
     if (!cand(ys, si)) {
+        ys->scomp[ys->nscomp++] = si;
         s->computed = 1;
         s->found = 0;
     } else if ((ys->r->ystrs[si].mode == KH_YSM_EXACT && !uses_atoms(ys, si)) ||
                (ys->r->ystrs[si].mode == KH_YSM_UNFILTERED && ys->r->pats[ys->r->ystrs[si].pat].exact)) {
+        ys->scomp[ys->nscomp++] = si;
         s->computed = 1; /* reported by an exact search: it occurs */
         s->found = 1;
     } else {
@@ -1472,6 +1501,12 @@ static int report(kh_yscan *ys, uint32_t ri, int matched, unsigned flags, kh_yru
     return cb(ud, ri, matched, &info) ? KH_EUSER : 0;
 }
 
+static int cmp_u32x(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, kh_ylog_cb log, void *ud)
 {
     const struct kh_rules *r = ys->r;
@@ -1480,8 +1515,9 @@ int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, 
     ys->steps = 0;
     ys->log = log;
     ys->ud = ud;
-    for (uint32_t i = 0; i < r->nystrs; i++)
-        ys->st[i].computed = 0, ys->st[i].n = 0;
+    for (uint32_t i = 0; i < ys->nscomp; i++)
+        ys->st[ys->scomp[i]].computed = 0, ys->st[ys->scomp[i]].n = 0;
+    ys->nscomp = 0;
     memset(ys->rstate, 0, r->nyrules);
     memset(ys->modstate, 0, kh_nymodules);
     if (ys->arena) {
@@ -1489,11 +1525,29 @@ int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, 
         ys->arena = NULL;
     }
     int rc = 0;
-    for (uint32_t i = 0; i < r->nyrules && !ys->err; i++) {
-        eval_rule(ys, i, 0);
-        if (ys->deadline > 0 && kh_now() > ys->deadline)
+    /* The rules worth evaluating: those whose condition can hold without a
+     * string, and those with a string reported; the rest are false. */
+    ys->nrcand = 0;
+    for (uint32_t i = 0; i < ys->nalways; i++) {
+        ys->rmark[ys->always[i]] = 1;
+        ys->rcand[ys->nrcand++] = ys->always[i];
+    }
+    for (uint32_t i = 0; i < ys->nstouched; i++) {
+        uint32_t ri = r->ystrs[ys->stouched[i]].rule;
+        if (!ys->rmark[ri]) {
+            ys->rmark[ri] = 1;
+            ys->rcand[ys->nrcand++] = ri;
+        }
+    }
+    if (ys->nrcand > 1)
+        qsort(ys->rcand, ys->nrcand, sizeof(uint32_t), cmp_u32x);
+    for (uint32_t k = 0; k < ys->nrcand && !ys->err; k++) {
+        eval_rule(ys, ys->rcand[k], 0);
+        if (ys->deadline > 0 && (k & 63) == 0 && kh_now() > ys->deadline)
             ys->err = KH_ETIMEOUT;
     }
+    for (uint32_t k = 0; k < ys->nrcand; k++)
+        ys->rmark[ys->rcand[k]] = 0;
     if (ys->err)
         return ys->err;
     /* A false global rule makes every rule of its namespace false. */

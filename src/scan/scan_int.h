@@ -30,6 +30,8 @@ struct kh_scanner {
     kh_confirm cx;
     kh_digest dg;
     /* hits of the current buffer */
+    uint8_t *readbuf;    /* small files are read here (cheaper than mapping) */
+    size_t readcap;
     uint8_t *hitbits;
     uint32_t *hits;
     uint64_t *hitend;

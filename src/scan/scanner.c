@@ -31,6 +31,7 @@
 #include "scan/scan_int.h"
 
 #define STREAM_CHUNK (1u << 20)
+#define SMALL_FILE (2u << 20) /* read, not mapped, up to this size */
 
 int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_options *opts)
 {
@@ -74,6 +75,7 @@ void kh_scanner_destroy(kh_scanner *s)
     kh_confirm_dispose(&s->cx);
     kh_digest_dispose(&s->dg);
     kh_yscan_destroy(s->ys);
+    free(s->readbuf);
     free(s->hitbits);
     free(s->hits);
     free(s->hitend);
@@ -608,8 +610,37 @@ int kh_scanner_scan_fd(kh_scanner *s, int fd, kh_detection_cb on_detect, kh_warn
     uint64_t size = (uint64_t)st.st_size;
     if (size > s->o.stream_threshold || size > SIZE_MAX)
         return end_file(scan_stream(s, fd, size));
+    int rc;
+    if (size <= SMALL_FILE) {
+        /* Small files: one read into a buffer the scanner keeps. Mapping costs
+         * more than reading at these sizes (page tables, faults, unmap). */
+        if (size > s->readcap) {
+            size_t cap = s->readcap ? s->readcap : 65536;
+            while (cap < size)
+                cap *= 2;
+            uint8_t *nb = realloc(s->readbuf, cap);
+            if (!nb)
+                return KH_ENOMEM;
+            s->readbuf = nb;
+            s->readcap = cap;
+        }
+        size_t got = 0;
+        while (got < size) {
+            ssize_t n = pread(fd, s->readbuf + got, (size_t)size - got, (off_t)got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                snprintf(s->err, sizeof(s->err), "read error: %s", strerror(errno));
+                return KH_EIO;
+            }
+            if (n == 0)
+                break; /* the file shrank: scan what is there */
+            got += (size_t)n;
+        }
+        return end_file(kh_scan_object(s, s->readbuf, got, 0));
+    }
     kh_map m;
-    int rc = kh_map_fd(&m, fd, (size_t)size);
+    rc = kh_map_fd(&m, fd, (size_t)size);
     if (rc) {
         snprintf(s->err, sizeof(s->err), "cannot map file: %s", kh_strerror(rc));
         return rc;

@@ -591,7 +591,7 @@ static kh_rule_outcome eval_process(kh_audit_ctx *c, const kh_rule *r)
         return KH_RULE_INVALID;
     }
     if (c->procs_loaded == 1) {
-        qsort(c->procs.v, c->procs.n, sizeof(kh_proc_info), cmp_procs);
+        kh_qsort(c->procs.v, c->procs.n, sizeof(kh_proc_info), cmp_procs);
         c->procs_loaded = 2;
     }
     const char *name = r->location;

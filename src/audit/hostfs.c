@@ -220,7 +220,7 @@ static int list_host_dir(kh_audit_ctx *c, const char *host, char ***names_out, s
     }
     closedir(d);
     if (v.n)
-        qsort(v.v, v.n, sizeof(char *), cmp_names);
+        kh_qsort(v.v, v.n, sizeof(char *), cmp_names);
     *names_out = v.v;
     *n_out = v.n;
     return rc;

@@ -291,7 +291,7 @@ int kh_compiler_add_path(kh_compiler *c, const char *path)
     }
     closedir(d);
     if (n > 1)
-        qsort(names, n, sizeof(char *), cmp_str);
+        kh_qsort(names, n, sizeof(char *), cmp_str);
     size_t before = c->nsrc;
     for (size_t i = 0; i < n && !rc; i++) {
         kh_buf p = KH_BUF_INIT(4096);
@@ -466,7 +466,7 @@ static int finish_table(kh_htab *t, kh_buf *recs, unsigned alg, void **heap, uns
             sizes[ns++] = sz;
     }
     if (ns > 1)
-        qsort(sizes, ns, sizeof(uint32_t), cmp_u32);
+        kh_qsort(sizes, ns, sizeof(uint32_t), cmp_u32);
     size_t k = 0;
     for (size_t i = 0; i < ns; i++)
         if (k == 0 || sizes[k - 1] != sizes[i])
@@ -676,7 +676,7 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
         rc = load_source(c, i, &ctx, &ign, &nign, &capign, 1);
     if (!rc) {
         if (nign > 1)
-            qsort(ign, nign, sizeof(char *), cmp_str);
+            kh_qsort(ign, nign, sizeof(char *), cmp_str);
         ctx.ignored = ign;
         ctx.nignored = nign;
     }

@@ -58,7 +58,7 @@ static void pset_norm(kh_pset *s)
 {
     if (s->n < 2)
         return;
-    qsort(s->v, s->n, sizeof(kh_ival), cmp_ival);
+    kh_qsort(s->v, s->n, sizeof(kh_ival), cmp_ival);
     size_t k = 0;
     for (size_t i = 1; i < s->n; i++) {
         if (s->v[i].lo <= s->v[k].hi + 1) {

@@ -475,7 +475,7 @@ static int scan_string(kh_yscan *ys, uint32_t si, uint64_t lo, uint64_t hi, int 
         }
         if (nalts > 1 && s->n > 1) {
             /* One match per offset: the first alternative wins (stable order kept by offset sort + scan). */
-            qsort(s->m, s->n, sizeof(ymatch), cmp_match);
+            kh_qsort(s->m, s->n, sizeof(ymatch), cmp_match);
             size_t k = 0;
             for (size_t i = 0; i < s->n; i++)
                 if (k == 0 || s->m[k - 1].off != s->m[i].off)
@@ -632,7 +632,7 @@ static int from_atoms(kh_yscan *ys, uint32_t si, int first_only, ystate *s, int 
             }
         }
         if (starts.n > 1)
-            qsort(starts.v, starts.n, sizeof(uint64_t), cmp_u64);
+            kh_qsort(starts.v, starts.n, sizeof(uint64_t), cmp_u64);
         for (size_t i = 0; i < starts.n; i++) {
             if (i && starts.v[i] == starts.v[i - 1])
                 continue;
@@ -648,7 +648,7 @@ static int from_atoms(kh_yscan *ys, uint32_t si, int first_only, ystate *s, int 
         return 0;
     }
     if (s->n > 1) {
-        qsort(s->m, s->n, sizeof(ymatch), cmp_match);
+        kh_qsort(s->m, s->n, sizeof(ymatch), cmp_match);
         size_t k = 0;
         for (size_t i = 0; i < s->n; i++)
             if (k == 0 || s->m[k - 1].off != s->m[i].off)
@@ -1540,7 +1540,7 @@ int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, 
         }
     }
     if (ys->nrcand > 1)
-        qsort(ys->rcand, ys->nrcand, sizeof(uint32_t), cmp_u32x);
+        kh_qsort(ys->rcand, ys->nrcand, sizeof(uint32_t), cmp_u32x);
     for (uint32_t k = 0; k < ys->nrcand && !ys->err; k++) {
         eval_rule(ys, ys->rcand[k], 0);
         if (ys->deadline > 0 && (k & 63) == 0 && kh_now() > ys->deadline)

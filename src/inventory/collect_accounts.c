@@ -465,7 +465,7 @@ static void join_sorted(kh_buf *out, const char **v, size_t n)
 {
     kh_buf_clear(out);
     if (n > 1)
-        qsort(v, n, sizeof(*v), cmp_cstr);
+        kh_qsort(v, n, sizeof(*v), cmp_cstr);
     for (size_t i = 0; i < n; i++)
         if (!i || strcmp(v[i], v[i - 1]) != 0)
             kh_buf_printf(out, "%s%s", out->len ? ", " : "", v[i]);

@@ -183,7 +183,7 @@ static void set_addrs(kh_inventory *inv, kh_inv_row *r, const char *field, const
         if (strcmp(v->v[i].ifname, ifname) == 0 && KH_VEC_RESERVE(list, 1, 100000) == 0)
             list.v[list.n++] = v->v[i].text;
     if (list.n) {
-        qsort(list.v, list.n, sizeof(*list.v), cmp_cstr);
+        kh_qsort(list.v, list.n, sizeof(*list.v), cmp_cstr);
         kh_buf b = KH_BUF_INIT(0);
         for (size_t i = 0; i < list.n; i++)
             kh_buf_printf(&b, "%s%s", i ? ", " : "", list.v[i]);
@@ -309,7 +309,7 @@ static void load_owners(kh_inventory *inv, owner_vec *out)
     kh_buf_dispose(&p);
     kh_root_names_free(pids, np);
     if (out->n > 1)
-        qsort(out->v, out->n, sizeof(*out->v), cmp_owner);
+        kh_qsort(out->v, out->n, sizeof(*out->v), cmp_owner);
 }
 
 /* Lowest pid owning the inode, or 0. */
@@ -381,7 +381,7 @@ static void add_name(char **list, const char *name)
         found |= strcmp(parts.v[i], name) == 0;
     if (!found && KH_VEC_RESERVE(parts, 1, 10000) == 0)
         parts.v[parts.n++] = (char *)name;
-    qsort(parts.v, parts.n, sizeof(*parts.v), cmp_cstr);
+    kh_qsort(parts.v, parts.n, sizeof(*parts.v), cmp_cstr);
     kh_buf b = KH_BUF_INIT(0);
     for (size_t i = 0; i < parts.n; i++)
         kh_buf_printf(&b, "%s%s", i ? ", " : "", parts.v[i]);

@@ -324,7 +324,7 @@ static void sort_table(kh_inventory *inv, kh_inv_table *t)
     kh_inv_row *rows = (kh_inv_row *)t->rows;
     if (t->nrows < 2)
         return;
-    qsort(rows, t->nrows, sizeof(*rows), cmp_rows);
+    kh_qsort(rows, t->nrows, sizeof(*rows), cmp_rows);
     int renamed = 0;
     for (size_t i = 1; i < t->nrows; i++) {
         size_t first = i - 1, k = 2;
@@ -341,7 +341,7 @@ static void sort_table(kh_inventory *inv, kh_inv_table *t)
         }
     }
     if (renamed)
-        qsort(rows, t->nrows, sizeof(*rows), cmp_rows);
+        kh_qsort(rows, t->nrows, sizeof(*rows), cmp_rows);
 }
 
 void kh_inv__finish(kh_inventory *inv)
@@ -459,7 +459,7 @@ static int write_table(kh_buf *b, const kh_inv_table *t)
                 vol.v[vol.n++] = f->name;
         }
     if (vol.n > 1)
-        qsort(vol.v, vol.n, sizeof(*vol.v), cmp_str);
+        kh_qsort(vol.v, vol.n, sizeof(*vol.v), cmp_str);
     for (size_t k = 0; !rc && k < vol.n; k++) {
         rc = kh_buf_puts(b, k ? ", " : "");
         if (!rc)
@@ -612,7 +612,7 @@ static int find_dup_key(const kh_inv_table *t, const char **dup)
         return KH_ENOMEM;
     for (size_t i = 0; i < t->nrows; i++)
         keys[i] = t->rows[i].key;
-    qsort(keys, t->nrows, sizeof(*keys), cmp_str);
+    kh_qsort(keys, t->nrows, sizeof(*keys), cmp_str);
     for (size_t i = 1; i < t->nrows && !*dup; i++)
         if (strcmp(keys[i - 1], keys[i]) == 0)
             *dup = keys[i];
@@ -818,7 +818,7 @@ int kh_inventory_diff(kh_inv_diff **out, const kh_inventory *before, const kh_in
             rc = diff_tables(d, ta, NULL);
     }
     if (!rc && d->n > 1)
-        qsort(d->v, d->n, sizeof(*d->v), cmp_entries);
+        kh_qsort(d->v, d->n, sizeof(*d->v), cmp_entries);
     if (!rc && ((before->collected_at && !(d->before_at = kh_strdup(before->collected_at))) ||
                 (after->collected_at && !(d->after_at = kh_strdup(after->collected_at))) ||
                 (before->root && !(d->before_root = kh_strdup(before->root))) ||

@@ -477,7 +477,7 @@ int kh_dpkg_parse(kh_dpkg_db *db, const char *text, size_t len)
             }
     }
     if (!rc && db->n > 1)
-        qsort(db->pkgs, db->n, sizeof(*db->pkgs), cmp_pkg);
+        kh_qsort(db->pkgs, db->n, sizeof(*db->pkgs), cmp_pkg);
     return rc;
 }
 

@@ -421,7 +421,7 @@ int kh_rpm_parse_sqlite(kh_rpm_db *db, const uint8_t *data, size_t len)
         return KH_EFORMAT;
     rc = walk_table(&s, f.root, on_package, db);
     if (db->n > 1)
-        qsort(db->pkgs, db->n, sizeof(*db->pkgs), cmp_pkg);
+        kh_qsort(db->pkgs, db->n, sizeof(*db->pkgs), cmp_pkg);
     return rc;
 }
 

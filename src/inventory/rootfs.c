@@ -152,7 +152,7 @@ int kh_root_list(const char *root, const char *dir, char ***names_out, size_t *n
         return rc;
     }
     if (v.n)
-        qsort(v.v, v.n, sizeof(*v.v), cmp_names);
+        kh_qsort(v.v, v.n, sizeof(*v.v), cmp_names);
     *names_out = v.v;
     *n_out = v.n;
     return 0;

@@ -263,7 +263,7 @@ int kh_cache_save(kh_cache *c)
         if (c->slot[i].used == SLOT_LIVE)
             v[n++] = c->slot[i];
     if (n > c->max) {
-        qsort(v, n, sizeof(centry), cmp_seen_desc);
+        kh_qsort(v, n, sizeof(centry), cmp_seen_desc);
         n = c->max;
     }
     chdr h;

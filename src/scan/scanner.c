@@ -201,7 +201,7 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
     const struct kh_rules *r = s->r;
     int rc = 0;
     kh_pset starts = {0};
-    qsort(s->hits, s->nhits, sizeof(uint32_t), cmp_u32);
+    kh_qsort(s->hits, s->nhits, sizeof(uint32_t), cmp_u32);
     for (size_t i = 0; i < s->nhits && !rc; i++) {
         uint32_t pi = s->hits[i];
         const kh_pat *p = &r->pats[pi];

@@ -50,6 +50,8 @@ typedef struct entry {
     kh_file_report rep;
     KH_VEC(kh_detection) dets;
     KH_VEC(char *) warns;
+    KH_VEC(char *) logs;
+    KH_VEC(void *) owned; /* copies of YARA rule details, freed with the entry */
     kh_buf strs; /* member names of detections, NUL-separated */
 } entry;
 
@@ -93,6 +95,12 @@ static void entry_free(entry *e)
     for (size_t i = 0; i < e->warns.n; i++)
         free(e->warns.v[i]);
     KH_VEC_FREE(e->warns);
+    for (size_t i = 0; i < e->logs.n; i++)
+        free(e->logs.v[i]);
+    KH_VEC_FREE(e->logs);
+    for (size_t i = 0; i < e->owned.n; i++)
+        free(e->owned.v[i]);
+    KH_VEC_FREE(e->owned);
     kh_buf_dispose(&e->strs);
     free((void *)e->rep.error);
     free(e);
@@ -116,6 +124,8 @@ static void deliver_ready(job *j)
         r->ndetections = e->dets.n;
         r->warnings = (const char *const *)e->warns.v;
         r->nwarnings = e->warns.n;
+        r->logs = (const char *const *)e->logs.v;
+        r->nlogs = e->logs.n;
         /* Member strings were stored as offsets while the buffer grew. */
         for (size_t i = 0; i < e->dets.n; i++)
             if (e->dets.v[i].member)
@@ -199,12 +209,64 @@ static int finished(job *j, const char *path, const struct stat *st, kh_skip_rea
 
 /* ---- Workers ---------------------------------------------------------------- */
 
+static void *own(entry *e, const void *p, size_t n)
+{
+    if (KH_VEC_RESERVE(e->owned, 1, 0))
+        return NULL;
+    void *c = malloc(n ? n : 1);
+    if (!c)
+        return NULL;
+    if (n)
+        memcpy(c, p, n);
+    e->owned.v[e->owned.n++] = c;
+    return c;
+}
+
+/* A YARA rule's details outlive the scan of the file: copy what is not owned
+ * by the rules (the arrays, and the matched bytes which point into the file). */
+static const kh_rule_info *copy_rule(entry *e, const kh_rule_info *in)
+{
+    kh_rule_info *r = own(e, in, sizeof(*in));
+    if (!r)
+        return NULL;
+    r->tags = in->ntags ? own(e, in->tags, in->ntags * sizeof(char *)) : NULL;
+    r->meta = in->nmeta ? own(e, in->meta, in->nmeta * sizeof(kh_meta)) : NULL;
+    if (in->nstrings) {
+        kh_string_match *sm = own(e, in->strings, in->nstrings * sizeof(kh_string_match));
+        r->strings = sm;
+        size_t total = 0;
+        for (size_t i = 0; sm && i < in->nstrings; i++)
+            total += in->strings[i].data_len;
+        uint8_t *data = NULL;
+        if (sm && total) {
+            data = malloc(total);
+            if (data && !KH_VEC_RESERVE(e->owned, 1, 0)) {
+                e->owned.v[e->owned.n++] = data;
+            } else {
+                free(data);
+                data = NULL;
+            }
+        }
+        for (size_t i = 0, off = 0; sm && i < in->nstrings; i++) {
+            if (data && in->strings[i].data_len)
+                memcpy(data + off, in->strings[i].data, in->strings[i].data_len);
+            sm[i].data = data ? data + off : (const uint8_t *)"";
+            if (!data)
+                sm[i].data_len = 0;
+            off += in->strings[i].data_len;
+        }
+    }
+    return r;
+}
+
 static int on_detect(const kh_detection *d, void *payload)
 {
     entry *e = payload;
     if (KH_VEC_RESERVE(e->dets, 1, 1u << 20))
         return 0;
     kh_detection c = *d;
+    if (d->rule && !(c.rule = copy_rule(e, d->rule)))
+        return 0;
     if (d->member) {
         size_t off = e->strs.len;
         if (kh_buf_append(&e->strs, d->member, strlen(d->member) + 1))
@@ -229,6 +291,16 @@ static void on_warn(const char *member, const char *msg, void *payload)
     char *s = kh_buf_detach(&w, NULL);
     if (s)
         e->warns.v[e->warns.n++] = s;
+}
+
+static void on_log(const char *msg, size_t n, void *payload)
+{
+    entry *e = payload;
+    if (e->logs.n >= 4096 || KH_VEC_RESERVE(e->logs, 1, 4096))
+        return;
+    char *c = kh_strndup(msg, n);
+    if (c)
+        e->logs.v[e->logs.n++] = c;
 }
 
 static void scan_entry(job *j, kh_scanner *s, entry *e)
@@ -261,6 +333,7 @@ static void scan_entry(job *j, kh_scanner *s, entry *e)
     }
     uint64_t before = kh_scanner_bytes_scanned(s);
     s->name_hint = e->path;
+    kh_scanner_set_log(s, on_log, e);
     int rc = kh_scanner_scan_fd(s, fd, on_detect, on_warn, e);
     s->name_hint = NULL;
     close(fd);
@@ -282,7 +355,17 @@ static void *worker(void *arg)
 {
     job *j = arg;
     kh_scanner *s = NULL;
-    if (kh_scanner_create(&s, j->rules, j->sopts) != 0) {
+    int crc = kh_scanner_create(&s, j->rules, j->sopts);
+    for (size_t i = 0; !crc && i < j->wopts->ndefines; i++) {
+        const char *d = j->wopts->defines[i], *eq = strchr(d, '=');
+        char name[256];
+        if (!eq || (size_t)(eq - d) >= sizeof(name))
+            continue;
+        memcpy(name, d, (size_t)(eq - d));
+        name[eq - d] = 0;
+        kh_scanner_define(s, name, eq + 1); /* unknown names are the compiler's business */
+    }
+    if (crc != 0) {
         pthread_mutex_lock(&j->mu);
         j->failed = KH_ENOMEM;
         j->abort = 1;
@@ -408,7 +491,7 @@ static int walk_dir(job *j, const char *path, const struct stat *st, unsigned de
     }
     closedir(d);
     if (!rc)
-        qsort(names, n, sizeof(char *), cmp_name);
+        kh_qsort(names, n, sizeof(char *), cmp_name);
     kh_buf p = KH_BUF_INIT(MAX_PATH);
     size_t plen = strlen(path);
     while (plen > 1 && path[plen - 1] == '/')
@@ -419,6 +502,11 @@ static int walk_dir(job *j, const char *path, const struct stat *st, unsigned de
             kh_buf_puts(&p, names[i])) {
             rc = finished(j, names[i], NULL, KH_SKIP_NONE, KH_ELIMIT, "path too long");
             continue;
+        }
+        if (j->wopts->max_depth && depth + 1 >= j->wopts->max_depth) {
+            struct stat cst;
+            if (lstat(p.data, &cst) == 0 && S_ISDIR(cst.st_mode))
+                continue; /* not descending (yara without -r) */
         }
         rc = walk_path(j, p.data, 0, depth + 1);
     }

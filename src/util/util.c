@@ -131,6 +131,12 @@ int kh_grow(void **p, size_t *cap, size_t need, size_t elsz, size_t limit)
     return 0;
 }
 
+void kh_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 char *kh_strndup(const char *s, size_t n)
 {
     char *p = malloc(n + 1);

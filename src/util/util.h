@@ -68,6 +68,9 @@ int kh_grow(void **p, size_t *cap, size_t need, size_t elsz, size_t limit);
     kh_grow((void **)&(vec).v, &(vec).cap, (vec).n + (k), sizeof(*(vec).v), (limit))
 #define KH_VEC_FREE(vec) (free((vec).v), (vec).v = NULL, (vec).n = (vec).cap = 0)
 
+/* qsort that accepts an empty (NULL) array, which the C library does not. */
+void kh_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* ---- Strings and numbers --------------------------------------------- */
 
 char *kh_strdup(const char *s);

@@ -269,7 +269,7 @@ static int add_finding(kh_vuln_report *r, size_t first, const osv_record *rec, c
     if (strv_push(&f->binaries, &f->nbinaries, p->name))
         return KH_ENOMEM;
     if (f->nbinaries > 1)
-        qsort((void *)f->binaries, f->nbinaries, sizeof(*f->binaries), cmp_cstr);
+        kh_qsort((void *)f->binaries, f->nbinaries, sizeof(*f->binaries), cmp_cstr);
     return 0;
 }
 
@@ -294,7 +294,7 @@ int kh_vuln_check(kh_vuln_report **out, const kh_vuln_db *db, const char *ecosys
         idx[i].pkg = i;
     }
     if (npkgs > 1)
-        qsort(idx, npkgs, sizeof(*idx), cmp_src);
+        kh_qsort(idx, npkgs, sizeof(*idx), cmp_src);
     for (size_t ri = 0; !rc && ri < db->n; ri++) {
         const osv_record *rec = &db->recs[ri];
         size_t first = r->n;
@@ -323,7 +323,7 @@ int kh_vuln_check(kh_vuln_report **out, const kh_vuln_db *db, const char *ecosys
         goto done;
     /* the same advisory loaded twice (two feeds): keep one */
     if (r->n > 1)
-        qsort(r->v, r->n, sizeof(*r->v), cmp_finding);
+        kh_qsort(r->v, r->n, sizeof(*r->v), cmp_finding);
     size_t w = 0;
     for (size_t i = 0; i < r->n; i++) {
         if (w && cmp_finding(&r->v[w - 1], &r->v[i]) == 0) {

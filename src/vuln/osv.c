@@ -304,7 +304,7 @@ static int parse_ranges(pctx *c, json_t *ja, size_t ai, osv_affected *a, int dpk
             }
         }
         if (!rc && keep) {
-            qsort(rg.ev, rg.nev, sizeof(*rg.ev), cmp_event);
+            kh_qsort(rg.ev, rg.nev, sizeof(*rg.ev), cmp_event);
             osv_range *nr = realloc(a->ranges, (a->nranges + 1) * sizeof(*nr));
             if (!nr) {
                 c->oom = 1;

@@ -15,6 +15,18 @@ mkdir -p "$T/sys"
 # a fixed sample of system files (sorted, every 40th, at most 60)
 find /usr/bin /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -size -4M 2>/dev/null | sort | awk 'NR % 60 == 1' | head -30 |
   while read -r f; do cp "$f" "$T/sys/" 2>/dev/null; done
+# Known, documented differences (docs/YARA.md): for these strings only the
+# offsets are compared, not the matched data. yara-rules' $ipv6 is a regex
+# whose top-level alternatives match at the same offset with different
+# lengths; yara keeps the one whose atom its Aho-Corasick automaton reported
+# first or last, khien the leftmost-first (PCRE) one.
+KNOWN="IP:\$ipv6"
+normalise() { # normalise FILE: drop the data of known-different strings, sort
+  awk -v known="$KNOWN" '
+    BEGIN { n = split(known, k, " "); for (i = 1; i <= n; i++) { split(k[i], p, ":"); want[p[1] SUBSEP p[2]] = 1 } }
+    /^0x/ { split($0, f, ":"); id = f[2]; if ((rule SUBSEP id) in want) { print f[1] ":" id ": (data not compared)"; next } print; next }
+    { rule = $1; print }' "$1" | sort
+}
 for set in protections-artifacts signature-base yara-rules reversinglabs-yara-rules; do
   idx="$RULES/$set.index.yar"
   [ -f "$idx" ] || { bad "$set: index missing"; continue; }
@@ -27,8 +39,10 @@ for set in protections-artifacts signature-base yara-rules reversinglabs-yara-ru
     rm -rf "$T/gen"
     "$YGEN" "$idx" "$T/gen" "$seed" "$SAMPLE" $D >/dev/null 2>"$T/ygen.err" || { bad "$set: ygen failed"; continue; }
     for dir in "$T/gen" "$T/sys"; do
-      yara -w -s $D "$idx" "$dir" 2>/dev/null | sort >"$T/y.txt"
-      "$KHIEN" yara -w -s $D "$idx" "$dir" 2>/dev/null | sort >"$T/k.txt"
+      yara -w -s $D "$idx" "$dir" 2>/dev/null >"$T/y.raw"
+      "$KHIEN" yara -w -s $D "$idx" "$dir" 2>/dev/null >"$T/k.raw"
+      normalise "$T/y.raw" >"$T/y.txt"
+      normalise "$T/k.raw" >"$T/k.txt"
       n=$(grep -vc '^0x' "$T/y.txt")
       if cmp -s "$T/y.txt" "$T/k.txt"; then
         ok "$set seed $seed $(basename "$dir"): identical output ($n rule matches, $(wc -l <"$T/y.txt") lines)"

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cmd.h"
@@ -35,6 +36,9 @@ static void usage(FILE *f)
           "      --no-builtin         do not load the built-in EICAR test signature\n"
           "      --strict             a malformed database line is an error (exit 2)\n"
           "      --detect-pua         also load PUA databases (.hdu .hsu .ndu)\n"
+          "      --rules=PATH         YARA rules (a .yar/.yara file or a folder of them), repeatable;\n"
+          "                           -r FILE.yar works too (-r alone is clamscan's --recursive)\n"
+          "      --define=NAME=VALUE  a YARA external variable\n"
           "Scanning:\n"
           "  -r, --recursive          scan folders recursively (always on; for clamscan compatibility)\n"
           "  -j, --jobs=N             worker threads (default: number of CPUs)\n"
@@ -61,7 +65,7 @@ static void usage(FILE *f)
 
 enum {
     O_NO_BUILTIN = 256, O_STRICT, O_PUA, O_MAXFS, O_MAXSS, O_MAXREC, O_MAXFILES, O_ALERT, O_NOARCH, O_EXCLUDE,
-    O_FOLLOW, O_NOCACHE, O_JSON, O_QUIET, O_NOSUMMARY,
+    O_FOLLOW, O_NOCACHE, O_JSON, O_QUIET, O_NOSUMMARY, O_RULES, O_DEFINE,
 };
 
 static const struct option longopts[] = {
@@ -70,6 +74,8 @@ static const struct option longopts[] = {
     {"strict", no_argument, 0, O_STRICT},
     {"detect-pua", no_argument, 0, O_PUA},
     {"recursive", no_argument, 0, 'r'},
+    {"rules", required_argument, 0, O_RULES},
+    {"define", required_argument, 0, O_DEFINE},
     {"jobs", required_argument, 0, 'j'},
     {"allmatch", no_argument, 0, 'z'},
     {"max-filesize", required_argument, 0, O_MAXFS},
@@ -92,7 +98,46 @@ static const struct option longopts[] = {
 
 static const char *kind_name(kh_detection_kind k)
 {
-    return k == KH_DET_HASH ? "hash" : k == KH_DET_BODY ? "body" : "heuristic";
+    return k == KH_DET_HASH ? "hash" : k == KH_DET_BODY ? "body" : k == KH_DET_RULE ? "rule" : "heuristic";
+}
+
+/* JSON of a YARA rule's details: namespace, tags, meta, matched strings. */
+static void json_rule(kh_buf *b, const kh_rule_info *ri)
+{
+    kh_buf_puts(b, ",\"namespace\":");
+    kh_json_str(b, ri->ns, strlen(ri->ns));
+    kh_buf_puts(b, ",\"tags\":[");
+    for (size_t i = 0; i < ri->ntags; i++) {
+        if (i)
+            kh_buf_putc(b, ',');
+        kh_json_str(b, ri->tags[i], strlen(ri->tags[i]));
+    }
+    kh_buf_puts(b, "],\"meta\":{");
+    for (size_t i = 0; i < ri->nmeta; i++) {
+        const kh_meta *m = &ri->meta[i];
+        if (i)
+            kh_buf_putc(b, ',');
+        kh_json_str(b, m->key, strlen(m->key));
+        kh_buf_putc(b, ':');
+        if (m->type == 1)
+            kh_json_str(b, m->str, m->len);
+        else if (m->type == 2)
+            kh_buf_printf(b, "%lld", (long long)m->num);
+        else
+            kh_buf_puts(b, m->num ? "true" : "false");
+    }
+    kh_buf_puts(b, "},\"strings\":[");
+    for (size_t i = 0; i < ri->nstrings; i++) {
+        const kh_string_match *sm = &ri->strings[i];
+        char hex[2 * 64 + 1];
+        size_t n = sm->data_len > 64 ? 64 : sm->data_len;
+        kh_hex_encode(sm->data, n, hex);
+        kh_buf_printf(b, "%s{\"id\":", i ? "," : "");
+        kh_json_str(b, sm->id, strlen(sm->id));
+        kh_buf_printf(b, ",\"offset\":%llu,\"length\":%u,\"data_hex\":\"%s\"}", (unsigned long long)sm->offset,
+                      sm->length, hex);
+    }
+    kh_buf_putc(b, ']');
 }
 
 static const char *skip_name(kh_skip_reason r)
@@ -157,9 +202,12 @@ static int on_report(const kh_file_report *r, void *payload)
             kh_json_str(b, d->source, strlen(d->source));
             kh_buf_printf(b, ",\"kind\":\"%s\",\"offset\":", kind_name(d->kind));
             if (d->offset >= 0)
-                kh_buf_printf(b, "%lld}\n", (long long)d->offset);
+                kh_buf_printf(b, "%lld", (long long)d->offset);
             else
-                kh_buf_puts(b, "null}\n");
+                kh_buf_puts(b, "null");
+            if (d->rule)
+                json_rule(b, d->rule);
+            kh_buf_puts(b, "}\n");
         } else {
             kh_buf_puts(b, r->path);
             if (d->member)
@@ -274,6 +322,8 @@ int cmd_scan(int argc, char **argv)
     kh_scan_options so = KH_SCAN_OPTIONS_INIT;
     kh_walk_options wo = KH_WALK_OPTIONS_INIT;
     KH_VEC(const char *) dbs = {0};
+    KH_VEC(const char *) yrules = {0};
+    KH_VEC(const char *) ydefs = {0};
     KH_VEC(const char *) excl = {0};
     int use_cache = 1, ret = KH_EXIT_ERROR;
     kh_compiler *comp = NULL;
@@ -300,6 +350,26 @@ int cmd_scan(int argc, char **argv)
             co.flags |= KH_COMPILE_PUA;
             break;
         case 'r':
+            /* -r FILE.yar: YARA rules (the spelling); -r alone: recursive, as clamscan */
+            if (optind < argc && (kh_str_endswith(argv[optind], ".yar") || kh_str_endswith(argv[optind], ".yara"))) {
+                if (KH_VEC_RESERVE(yrules, 1, 0))
+                    goto done;
+                yrules.v[yrules.n++] = argv[optind++];
+            }
+            break;
+        case O_RULES:
+            if (KH_VEC_RESERVE(yrules, 1, 0))
+                goto done;
+            yrules.v[yrules.n++] = optarg;
+            break;
+        case O_DEFINE:
+            if (!strchr(optarg, '=') || optarg[0] == '=') {
+                kh_cli_errorf("--define: expected NAME=VALUE, got '%s'", optarg);
+                goto done;
+            }
+            if (KH_VEC_RESERVE(ydefs, 1, 0))
+                goto done;
+            ydefs.v[ydefs.n++] = optarg;
             break;
         case 'j':
             if (parse_count("jobs", optarg, &wo.threads) || wo.threads == 0 || wo.threads > 256) {
@@ -374,6 +444,8 @@ int cmd_scan(int argc, char **argv)
     if (c.quiet)
         c.summary = c.json ? c.summary : 0;
     c.progress = !c.json && !c.quiet && isatty(2);
+    if (c.json)
+        so.flags |= KH_SCAN_STRINGS; /* JSON carries the matched strings of YARA rules */
 
     state = kh_cli_state_dir();
     kh_buf cdir = KH_BUF_INIT(4096);
@@ -392,6 +464,24 @@ int cmd_scan(int argc, char **argv)
             kh_cli_errorf("cannot load signatures from '%s'", dbs.v[i]);
             goto done;
         }
+    for (size_t i = 0; i < ydefs.n; i++) {
+        char name[256];
+        const char *eq = strchr(ydefs.v[i], '=');
+        size_t n = (size_t)(eq - ydefs.v[i]) < sizeof(name) ? (size_t)(eq - ydefs.v[i]) : sizeof(name) - 1;
+        memcpy(name, ydefs.v[i], n);
+        name[n] = 0;
+        kh_compiler_define(comp, name, eq + 1);
+    }
+    for (size_t i = 0; i < yrules.n; i++) {
+        struct stat yst;
+        int yrc = stat(yrules.v[i], &yst) == 0 && S_ISDIR(yst.st_mode) ? kh_compiler_add_path(comp, yrules.v[i])
+                                                                     : kh_compiler_add_yara_file(comp, yrules.v[i], NULL);
+        if (yrc != 0) {
+            kh_cli_print_diags(comp, 0);
+            kh_cli_errorf("cannot load YARA rules from '%s'", yrules.v[i]);
+            goto done;
+        }
+    }
     int brc = kh_compiler_build(comp, &rules);
     kh_cli_print_diags(comp, c.quiet);
     if (brc) {
@@ -434,6 +524,8 @@ done:
     kh_compiler_destroy(comp);
     free(state);
     KH_VEC_FREE(dbs);
+    KH_VEC_FREE(yrules);
+    KH_VEC_FREE(ydefs);
     KH_VEC_FREE(excl);
     kh_buf_dispose(&c.line);
     return ret;

@@ -1,0 +1,63 @@
+#!/bin/bash
+# khien yara / khien compile / khien scan --rules, end to end.
+. "$SRC/tests/lib.sh"
+command -v yara >/dev/null || { echo "yara not installed"; exit 1; }
+cd "$T"
+cat > r.yar <<'R'
+import "math"
+rule text_rule : tag1 { meta: author = "khien" level = 3 strings: $a = "needle" nocase $b = { 4E 45 [1-3] 44 } condition: any of them }
+rule counted { strings: $x = "ab" condition: #x >= 2 and @x[1] < 10 }
+private rule helper { condition: filesize > 0 }
+rule uses_private { condition: helper and math.entropy(0, filesize) >= 0 }
+R
+printf 'xxNEEDLE..abab..NE12D' > hit.bin
+printf 'nothing here' > miss.bin
+mkdir -p dir/sub && cp hit.bin dir/ && cp hit.bin dir/sub/
+
+for flags in "" "-s" "-c" "-n" "-g -m -e" "-s -L" "-t tag1" "-i counted" "-f -s"; do
+  yara $flags r.yar hit.bin 2>/dev/null | sort > y.out
+  "$KHIEN" yara $flags r.yar hit.bin 2>/dev/null | sort > k.out
+  check "khien yara $flags: same output as yara" cmp -s y.out k.out
+done
+yara r.yar dir 2>/dev/null | sort > y.out; "$KHIEN" yara r.yar dir 2>/dev/null | sort > k.out
+check "directory without -r: only the files in it" cmp -s y.out k.out
+yara -r r.yar dir 2>/dev/null | sort > y.out; "$KHIEN" yara -r r.yar dir 2>/dev/null | sort > k.out
+check "directory with -r" cmp -s y.out k.out
+expect_rc 0 "yara exit status 0 when rules match" "$KHIEN" yara r.yar hit.bin
+printf 'rule bad { condition: undefined_thing }' > bad.yar
+expect_rc 1 "yara exit status 1 on a rule error" "$KHIEN" yara bad.yar hit.bin
+check "error names file, line and column" has_err "bad.yar:1:"
+
+# compiled rules
+expect_rc 0 "khien compile" "$KHIEN" compile r.yar -o r.kyc
+"$KHIEN" yara -C r.kyc hit.bin | sort > c.out
+"$KHIEN" yara r.yar hit.bin | sort > k.out
+check "yara -C gives the same matches" cmp -s c.out k.out
+head -c 1000 r.kyc > broken.kyc
+expect_rc 1 "a truncated compiled file is refused" "$KHIEN" yara -C broken.kyc hit.bin
+cp r.kyc flipped.kyc; printf '\x55' | dd of=flipped.kyc bs=1 seek=5000 conv=notrunc 2>/dev/null
+expect_rc 1 "a damaged compiled file is refused" "$KHIEN" yara -C flipped.kyc hit.bin
+check "refusal says why" has_err "damaged"
+
+# the automatic compiled-rules cache: second run loads it; a changed include rebuilds
+printf 'include "inc.yar"\nrule top { condition: inc_rule }\n' > main.yar
+printf 'rule inc_rule { strings: $a = "needle" nocase condition: $a }\n' > inc.yar
+"$KHIEN" yara -S main.yar hit.bin > s1.out
+"$KHIEN" yara -S main.yar hit.bin > s2.out
+check "first run compiles" grep -q "loaded from compiled cache *: no" s1.out
+check "second run loads the cache" grep -q "loaded from compiled cache *: yes" s2.out
+printf 'rule inc_rule { strings: $a = "absent" condition: $a }\n' > inc.yar
+"$KHIEN" yara -S main.yar hit.bin > s3.out
+check "changed include: rebuilt" grep -q "loaded from compiled cache *: no" s3.out
+check "changed include: new result" bash -c "! grep -q '^top ' s3.out"
+
+# khien scan with YARA rules
+expect_rc 1 "khien scan --rules finds" "$KHIEN" scan --no-summary --rules r.yar hit.bin
+check "FOUND line with the rule name" hasre 'hit.bin: (text_rule|counted|uses_private) FOUND'
+expect_rc 0 "khien scan --rules: clean file" "$KHIEN" scan --no-summary --rules r.yar miss.bin
+expect_rc 1 "khien scan -r FILE.yar" "$KHIEN" scan --no-summary -r r.yar hit.bin
+expect_rc 1 "khien scan --json with rules" "$KHIEN" scan --json --allmatch --rules r.yar hit.bin
+check "JSON rule detection with namespace, tags, meta, strings" \
+  hasre '"signature":"text_rule".*"kind":"rule".*"namespace":"default","tags":\["tag1"\],"meta":\{"author":"khien","level":3\},"strings":\[\{"id":"\$a","offset":2'
+check "every JSON line parses" bash -c 'while IFS= read -r l; do printf "%s" "$l" | python3 -m json.tool >/dev/null || exit 1; done < out'
+finish

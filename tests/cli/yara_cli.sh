@@ -54,7 +54,8 @@ check "changed include: new result" bash -c "! grep -q '^top ' s3.out"
 # khien scan with YARA rules
 expect_rc 1 "khien scan --rules finds" "$KHIEN" scan --no-summary --rules r.yar hit.bin
 check "FOUND line with the rule name" hasre 'hit.bin: (text_rule|counted|uses_private) FOUND'
-expect_rc 0 "khien scan --rules: clean file" "$KHIEN" scan --no-summary --rules r.yar miss.bin
+printf 'rule only_needle { strings: $a = "needle" condition: $a }\n' > needle.yar
+expect_rc 0 "khien scan --rules: clean file" "$KHIEN" scan --no-summary --rules needle.yar miss.bin
 expect_rc 1 "khien scan -r FILE.yar" "$KHIEN" scan --no-summary -r r.yar hit.bin
 expect_rc 1 "khien scan --json with rules" "$KHIEN" scan --json --allmatch --rules r.yar hit.bin
 check "JSON rule detection with namespace, tags, meta, strings" \

@@ -26,6 +26,7 @@
 #include "engine/exec.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,7 @@ struct kh_yscan {
     uint32_t *rcand;     /* rules to evaluate for the current object, in order */
     uint32_t nrcand;
     uint8_t *rmark;      /* rule already in rcand */
+    uint64_t object;     /* id of the current object (module caches) */
     uint32_t *scomp;     /* strings whose state was computed for the previous object */
     uint32_t nscomp;
     ahit *hits_v;
@@ -257,8 +259,11 @@ void kh_yscan_report_string(kh_yscan *ys, uint32_t si)
     ys->stouched[ys->nstouched++] = si;
 }
 
+static atomic_uint_fast64_t next_object = 1;
+
 void kh_yscan_begin(kh_yscan *ys, const uint8_t *data, size_t len)
 {
+    ys->object = atomic_fetch_add(&next_object, 1);
     for (uint32_t i = 0; i < ys->ntouched; i++) {
         uint32_t a = ys->touched[i];
         ys->ahead[a] = ys->atail[a] = ys->acount[a] = 0;
@@ -1187,7 +1192,7 @@ static yv eval_call(kh_yscan *ys, const kh_yexpr *x, unsigned depth)
         else
             args[i].v.i = v.v.i;
     }
-    kh_ycall call = {self.v.o, ys->data, ys->len, ys->arena, ys, regex_cb, log_cb};
+    kh_ycall call = {self.v.o, ys->data, ys->len, ys->arena, ys, regex_cb, log_cb, ys->object};
     kh_yval out;
     memset(&out, 0, sizeof(out));
     int rc = f->fn(&call, args, &out);

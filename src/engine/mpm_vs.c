@@ -653,7 +653,8 @@ static int vs_scan(const kh_mpm *m, kh_mpm_scratch *s, const uint8_t *buf, size_
     /* hs_scan takes an unsigned int length: scan larger buffers through a stream. */
     if (len > UINT32_MAX)
         return KH_ELIMIT;
-    hs_error_t e = hs_scan(m->block, (const char *)buf, (unsigned)len, 0, s->hs, on_match, &h);
+    /* an empty object may come without a buffer; hs_scan refuses NULL data */
+    hs_error_t e = hs_scan(m->block, buf ? (const char *)buf : "", (unsigned)len, 0, s->hs, on_match, &h);
     if (e == HS_SCAN_TERMINATED)
         return KH_EUSER;
     return e == HS_SUCCESS ? 0 : KH_EINTERNAL;

@@ -83,12 +83,43 @@ static uint32_t crc32(const uint8_t *p, size_t n)
     return crc ^ 0xFFFFFFFFu;
 }
 
+/* Rules often ask for the same digest (hash.md5(0, filesize) in many rules):
+ * the last few digests of the current object are kept, per thread. */
+#define HCACHE 8
+static _Thread_local struct hcache {
+    uint64_t object;
+    int alg;
+    size_t off, n;
+    uint8_t d[32];
+} hcache[HCACHE];
+static _Thread_local unsigned hnext;
+
+static int digest_range(const kh_ycall *c, int alg, const uint8_t *p, size_t n, kh_yval *out)
+{
+    size_t off = (size_t)(p - c->data);
+    for (unsigned i = 0; i < HCACHE; i++)
+        if (hcache[i].object == c->object && c->object && hcache[i].alg == alg && hcache[i].off == off &&
+            hcache[i].n == n)
+            return set_hex(c, out, hcache[i].d, kh_halg_len[alg]);
+    uint8_t d[KH_NALG][32];
+    int rc = kh_digest_buf(1u << alg, n ? (const void *)p : "", n, d);
+    if (rc < 0)
+        return rc;
+    struct hcache *e = &hcache[hnext++ % HCACHE];
+    e->object = c->object;
+    e->alg = alg;
+    e->off = off;
+    e->n = n;
+    memcpy(e->d, d[alg], kh_halg_len[alg]);
+    return set_hex(c, out, d[alg], kh_halg_len[alg]);
+}
+
 #define DIGEST_FNS(name, alg)                                                   \
     static int name##_r(const kh_ycall *c, const kh_yval *a, kh_yval *out)      \
     {                                                                           \
         const uint8_t *p;                                                       \
         size_t n;                                                               \
-        return range(c, a, &p, &n) ? digest(c, alg, p, n, out) : 0;             \
+        return range(c, a, &p, &n) ? digest_range(c, alg, p, n, out) : 0;       \
     }                                                                           \
     static int name##_s(const kh_ycall *c, const kh_yval *a, kh_yval *out)      \
     {                                                                           \

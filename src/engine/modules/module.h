@@ -51,6 +51,9 @@ typedef struct kh_ycall {
     int (*regex_match)(void *scan, uint32_t regex, const uint8_t *p, size_t n);
     /* Delivers a console.log message to the application (the library never prints). */
     void (*log)(void *scan, const char *msg, size_t n);
+    /* Unique id of the scanned object (process-wide), a key for per-object
+     * caches; 0 when not known (then nothing may be cached). */
+    uint64_t object;
 } kh_ycall;
 
 typedef int (*kh_yfn)(const kh_ycall *c, const kh_yval *args, kh_yval *out);

@@ -27,6 +27,7 @@
 
 #define MIN_ATOM 2u
 #define MAX_ATOM 16u
+#define WEAK_ATOM 3u /* shorter atoms: search the whole pattern */
 
 static int is_case_pair(const uint8_t *bits, uint8_t *lower)
 {
@@ -239,7 +240,10 @@ int kh_yatoms_build(kh_irb *b, kh_ystr *ystrs, size_t nystrs, kh_yatom **out, si
                 a.before = a.after = 0;
                 cand c;
                 memset(&c, 0, sizeof(c));
-                if (!best_atom(b, var, &c)) {
+                if (!best_atom(b, var, &c) || c.len < WEAK_ATOM) {
+                    /* no atom, or one so short it would be reported all the
+                     * time (x86 opcodes like 48 89): Vectorscan searches for
+                     * the whole pattern instead */
                     unfiltered = 1;
                     break;
                 }

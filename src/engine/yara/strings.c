@@ -5,9 +5,11 @@
  *   ascii / wide        the bytes, and/or each byte followed by 0x00;
  *   nocase              a two-byte class for every letter;
  *   xor(a-b)            the (ascii/wide) bytes XORed with every key a..b;
- *   base64 / base64wide the three base64 encodings of the string at each
- *                       alignment, without the characters that depend on the
- *                       neighbouring bytes, optionally widened.
+ *   base64 / base64wide the three base64 encodings of the string (of its
+ *                       wide form with `wide`) at each alignment, without the
+ *                       characters that depend on the neighbouring bytes,
+ *                       optionally widened; a 1-byte string has two (the
+ *                       middle alignment leaves nothing).
  * Hex strings become a sequence of literal runs, classes (nibbles, `~`
  * negation), gaps (`??` and jumps, lazy as in yara) and alternatives.
  * Order of alternatives is kept: the first that matches wins, as in yara.
@@ -156,15 +158,27 @@ int kh_ytext_lower(kh_irb *b, const uint8_t *s, size_t n, uint32_t flags, unsign
     int rc = 0;
     *err = NULL;
     if (flags & (KH_YS_BASE64 | KH_YS_BASE64WIDE)) {
-        if (n < 3) {
-            *err = "base64 strings must be at least 3 characters long";
-            return KH_ESYNTAX;
-        }
+        /* yara's order: the encodings of the wide form first (with `wide`),
+         * then those of the ascii form (with `ascii`, or without `wide`) */
         const char *alpha = alphabet ? alphabet : std_alphabet;
-        if (flags & KH_YS_BASE64)
-            rc = base64_forms(b, s, n, alpha, 0, &alts);
-        if (!rc && (flags & KH_YS_BASE64WIDE))
-            rc = base64_forms(b, s, n, alpha, 1, &alts);
+        uint8_t *w = malloc(2 * n + 1);
+        if (!w)
+            return KH_ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            w[2 * i] = s[i];
+            w[2 * i + 1] = 0;
+        }
+        for (int form = 0; form < 2 && !rc; form++) {
+            if (form == 0 ? !(flags & KH_YS_WIDE) : (flags & KH_YS_WIDE) && !(flags & KH_YS_ASCII))
+                continue;
+            const uint8_t *src = form == 0 ? w : s;
+            size_t len = form == 0 ? 2 * n : n;
+            if (flags & KH_YS_BASE64)
+                rc = base64_forms(b, src, len, alpha, 0, &alts);
+            if (!rc && (flags & KH_YS_BASE64WIDE))
+                rc = base64_forms(b, src, len, alpha, 1, &alts);
+        }
+        free(w);
     } else {
         int ascii = (flags & KH_YS_ASCII) || !(flags & KH_YS_WIDE);
         int wide = (flags & KH_YS_WIDE) != 0;

@@ -27,7 +27,7 @@
 
 #define MIN_ATOM 2u
 #define MAX_ATOM 16u
-#define WEAK_ATOM 3u /* shorter atoms: search the whole pattern */
+#define WEAK_ATOM 2u /* shorter atoms: search the whole pattern (measured: reporting 2-byte atoms costs less than more regexes in the database) */
 
 static int is_case_pair(const uint8_t *bits, uint8_t *lower)
 {

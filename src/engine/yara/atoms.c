@@ -27,7 +27,7 @@
 
 #define MIN_ATOM 2u
 #define MAX_ATOM 16u
-#define WEAK_ATOM 2u /* shorter atoms: search the whole pattern (measured: reporting 2-byte atoms costs less than more regexes in the database) */
+#define WEAK_ATOM 2u /* atoms shorter than this: search the whole pattern */
 
 static int is_case_pair(const uint8_t *bits, uint8_t *lower)
 {
@@ -241,9 +241,11 @@ int kh_yatoms_build(kh_irb *b, kh_ystr *ystrs, size_t nystrs, kh_yatom **out, si
                 cand c;
                 memset(&c, 0, sizeof(c));
                 if (!best_atom(b, var, &c) || c.len < WEAK_ATOM) {
-                    /* no atom, or one so short it would be reported all the
-                     * time (x86 opcodes like 48 89): Vectorscan searches for
-                     * the whole pattern instead */
+                    /* no atom: Vectorscan searches for the whole pattern
+                     * instead. (Short atoms like the x86 opcode 48 89 are
+                     * reported very often, but measured on signature-base,
+                     * confirming them costs less than the regexes that would
+                     * replace them slow the database down: WEAK_ATOM 2.) */
                     unfiltered = 1;
                     break;
                 }

@@ -201,7 +201,7 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 static void set_err(kh_http_client *c, const char *url, const char *vi, const char *en)
 {
     const char *detail = c->curl_err[0] ? c->curl_err : "";
-    snprintf(c->err, sizeof(c->err), "%s / %s: %s%s%s", vi, en, url ? url : "", *detail ? ": " : "", detail);
+    snprintf(c->err, sizeof(c->err), "%s / %s: %.400s%s%.400s", vi, en, url ? url : "", *detail ? ": " : "", detail);
 }
 
 static int map_curl_error(kh_http_client *c, CURLcode cc, const sink *s, const char *url)
@@ -217,7 +217,7 @@ static int map_curl_error(kh_http_client *c, CURLcode cc, const sink *s, const c
             return KH_EIO;
         }
         snprintf(c->err, sizeof(c->err),
-                 "phản hồi quá lớn (giới hạn %llu byte) / response too large (limit %llu bytes): %s",
+                 "phản hồi quá lớn (giới hạn %llu byte) / response too large (limit %llu bytes): %.400s",
                  (unsigned long long)s->limit, (unsigned long long)s->limit, url);
         return KH_ELIMIT;
     case CURLE_ABORTED_BY_CALLBACK:
@@ -333,7 +333,7 @@ static int check_url(kh_http_client *c, const char *url)
         return KH_EINVAL;
     }
     if (strncmp(url, "https://", 8) != 0 && (c->o.https_only || strncmp(url, "http://", 7) != 0)) {
-        snprintf(c->err, sizeof(c->err), "chỉ chấp nhận địa chỉ %s / only %s URLs are accepted: %s",
+        snprintf(c->err, sizeof(c->err), "chỉ chấp nhận địa chỉ %s / only %s URLs are accepted: %.400s",
                  c->o.https_only ? "https://" : "http(s)://", c->o.https_only ? "https://" : "http(s)://", url);
         return KH_EINVAL;
     }

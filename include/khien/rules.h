@@ -23,16 +23,18 @@ typedef struct kh_rules kh_rules;
 #define KH_COMPILE_STRICT 0x1u     /**< a malformed database line fails the load */
 #define KH_COMPILE_PUA 0x2u        /**< also load PUA databases (.hdu .hsu .ndu) */
 #define KH_COMPILE_NO_BUILTIN 0x4u /**< leave out the built-in EICAR signature */
+#define KH_COMPILE_UNSIGNED_OK 0x8u /**< load .cvd/.cld that fail their checks (with a warning) */
 
 typedef struct kh_compiler_options {
     unsigned version;      /**< KH_COMPILER_OPTIONS_VERSION */
     unsigned flags;        /**< KH_COMPILE_* */
     const char *cache_dir; /**< where compiled sets are cached; NULL: no cache */
     unsigned max_diags;    /**< diagnostics kept (the rest are only counted) */
+    const char *clamav_keys; /**< TESTS ONLY: public keys replacing ClamAV's (see khien/cvd.h); NULL */
 } kh_compiler_options;
 
 #define KH_COMPILER_OPTIONS_VERSION 1
-#define KH_COMPILER_OPTIONS_INIT {KH_COMPILER_OPTIONS_VERSION, 0, NULL, 200}
+#define KH_COMPILER_OPTIONS_INIT {KH_COMPILER_OPTIONS_VERSION, 0, NULL, 200, NULL}
 
 typedef enum kh_diag_severity {
     KH_DIAG_ERROR = 0,

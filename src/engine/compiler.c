@@ -24,6 +24,7 @@
 
 #include "engine/clamav/clamav.h"
 #include "engine/digest.h"
+#include "engine/clamav/cvd.h"
 #include "engine/exec.h"
 #include "engine/rules_int.h"
 #include "engine/yara/ybuild.h"
@@ -177,6 +178,8 @@ static int add_file_ns(kh_compiler *c, const char *path, int from_dir, const cha
         return KH_EINVAL;
     }
     if (pua && !(c->opts.flags & KH_COMPILE_PUA))
+        return 0;
+    if (from_dir && kh_cvd_superseded(path)) /* main.cvd beside a newer main.cld: as ClamAV, the newer only */
         return 0;
     source s = {0};
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
@@ -380,9 +383,10 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
     kh_buf k = KH_BUF_INIT(0);
     char self[128];
     kh_self_id(self, sizeof(self));
-    int rc = kh_buf_printf(&k, "khien-db/1/%s/%s/%u/%s\n", KH_VERSION_STRING, self,
-                           c->opts.flags & (KH_COMPILE_PUA | KH_COMPILE_NO_BUILTIN | KH_COMPILE_STRICT),
-                           builtin->data ? builtin->data : "");
+    int rc = kh_buf_printf(&k, "khien-db/1/%s/%s/%u/%s/%s\n", KH_VERSION_STRING, self,
+                           c->opts.flags & (KH_COMPILE_PUA | KH_COMPILE_NO_BUILTIN | KH_COMPILE_STRICT |
+                                            KH_COMPILE_UNSIGNED_OK),
+                           builtin->data ? builtin->data : "", c->opts.clamav_keys ? c->opts.clamav_keys : "");
     for (size_t i = 0; i < c->defines.n && !rc; i++)
         rc = kh_buf_printf(&k, "define %s\n", c->defines.v[i]);
     for (size_t i = 0; i < c->nsrc && !rc; i++) {
@@ -528,6 +532,12 @@ static int load_source(kh_compiler *c, size_t i, kh_dbctx *ctx, char ***ign, siz
                        int ign_pass)
 {
     source *s = &c->src[i];
+    if (!s->yara && !s->text && kh_cvd_type_of(s->ext)) { /* .cvd .cld .cud: cvd.c */
+        void *cud[2] = {c, s->path};
+        ctx->source = (uint32_t)i;
+        ctx->ud = cud;
+        return kh_cvd_load_source(ctx, s->path, c->opts.clamav_keys, ign_pass, ign, nign, capign);
+    }
     if (s->yara || (s->kind == KH_DB_IGN) != ign_pass)
         return 0;
     kh_map m = {0};

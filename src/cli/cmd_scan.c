@@ -32,7 +32,9 @@ static void usage(FILE *f)
     fputs("Cách dùng / Usage: khien scan [OPTIONS] [FILE|DIRECTORY]...\n"
           "Quét tệp và thư mục tìm mã độc / Scan files and folders for malware.\n\n"
           "Signatures:\n"
-          "  -d, --database=PATH      ClamAV database file or folder (.hdb .hsb .ndb .fp .sfp .ign2 ...), repeatable\n"
+          "  -d, --database=PATH      ClamAV database file or folder (.cvd .cld .cud .hdb .hsb .ndb .fp .sfp .ign2 ...),\n"
+          "                           repeatable; a folder such as freshclam's /var/lib/clamav works\n"
+          "      --unsigned-ok        load .cvd/.cld files that fail their MD5 or signature checks (with a warning)\n"
           "      --no-builtin         do not load the built-in EICAR test signature\n"
           "      --strict             a malformed database line is an error (exit 2)\n"
           "      --detect-pua         also load PUA databases (.hdu .hsu .ndu)\n"
@@ -65,13 +67,14 @@ static void usage(FILE *f)
 
 enum {
     O_NO_BUILTIN = 256, O_STRICT, O_PUA, O_MAXFS, O_MAXSS, O_MAXREC, O_MAXFILES, O_ALERT, O_NOARCH, O_EXCLUDE,
-    O_FOLLOW, O_NOCACHE, O_JSON, O_QUIET, O_NOSUMMARY, O_RULES, O_DEFINE,
+    O_FOLLOW, O_NOCACHE, O_JSON, O_QUIET, O_NOSUMMARY, O_RULES, O_DEFINE, O_UNSIGNED_OK,
 };
 
 static const struct option longopts[] = {
     {"database", required_argument, 0, 'd'},
     {"no-builtin", no_argument, 0, O_NO_BUILTIN},
     {"strict", no_argument, 0, O_STRICT},
+    {"unsigned-ok", no_argument, 0, O_UNSIGNED_OK},
     {"detect-pua", no_argument, 0, O_PUA},
     {"recursive", no_argument, 0, 'r'},
     {"rules", required_argument, 0, O_RULES},
@@ -346,6 +349,9 @@ int cmd_scan(int argc, char **argv)
         case O_STRICT:
             co.flags |= KH_COMPILE_STRICT;
             break;
+        case O_UNSIGNED_OK:
+            co.flags |= KH_COMPILE_UNSIGNED_OK;
+            break;
         case O_PUA:
             co.flags |= KH_COMPILE_PUA;
             break;
@@ -452,6 +458,8 @@ int cmd_scan(int argc, char **argv)
     if (state)
         kh_buf_printf(&cdir, "%s/compiled", state);
     co.cache_dir = cdir.data;
+    /* TESTS ONLY: public keys replacing ClamAV's for .cvd/.cld checks (docs/SIGNATURES.md) */
+    co.clamav_keys = getenv("KHIEN_TEST_CLAMAV_KEYS");
     if (kh_compiler_create(&comp, &co)) {
         kh_buf_dispose(&cdir);
         kh_cli_errorf("out of memory");

@@ -57,6 +57,12 @@ KH_API int kh_cvd_header_parse(const void *p, size_t n, kh_cvd_header *out);
 /** Reads the header of a container file. @return 0, KH_ENOENT, KH_EIO, KH_EFORMAT. */
 KH_API int kh_cvd_header_read(const char *path, kh_cvd_header *out);
 
+/** Makes every check on a container file without keeping its contents
+ *  (files are unpacked one at a time). @p hdr receives its header.
+ *  @return 0, KH_ENOENT, KH_EIO, KH_EFORMAT, KH_ELIMIT, KH_ENOMEM. */
+KH_API int kh_cvd_check_file(const char *path, const kh_cvd_options *opts, kh_cvd_header *hdr, char *err,
+                             size_t errlen);
+
 /** A database unpacked in memory: its files, ready for patches. */
 typedef struct kh_cvdset kh_cvdset;
 

@@ -16,6 +16,7 @@ static const kh_cmd cmds[] = {
     {"compile", cmd_compile, "compile YARA rules for khien yara -C"},
     {"inventory", cmd_inventory, "kiểm kê máy / host inventory: hardware, software, accounts, network, services"},
     {"vuln", cmd_vuln, "lỗ hổng đã biết / known vulnerabilities of installed packages (OSV advisories)"},
+    {"update", cmd_update, "cập nhật cơ sở dữ liệu ClamAV / update ClamAV databases from a mirror (freshclam)"},
 };
 
 static void usage(FILE *f)

@@ -483,6 +483,21 @@ static int member_name_ok(const char *name)
     return n > 0 && n <= 100 && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
 
+typedef struct warnbuf {
+    char *err;
+    size_t errlen;
+} warnbuf;
+
+static void collect_warn(void *ud, const char *msg)
+{
+    warnbuf *w = ud;
+    if (!w->err || !w->errlen)
+        return;
+    size_t l = strlen(w->err);
+    if (l + 3 < w->errlen)
+        snprintf(w->err + l, w->errlen - l, "%s%s", l ? "; " : "", msg);
+}
+
 /* ---- Reading a container ---------------------------------------------------------- */
 
 static int tar_open(struct archive **out, const uint8_t *body, size_t blen)
@@ -650,6 +665,25 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
     return rc;
 }
 
+int kh_cvd_check_file(const char *path, const kh_cvd_options *opts, kh_cvd_header *hdr, char *err, size_t errlen)
+{
+    if (!path)
+        return KH_EINVAL;
+    if (err && errlen)
+        err[0] = 0;
+    kh_cvd_type t = type_of_name(path);
+    if (t == KH_CVD_NONE)
+        return errf(err, errlen, KH_EINVAL, "%s: not a .cvd, .cld or .cud file", path);
+    kh_map m;
+    int rc = kh_map_path(&m, path, MAX_FILE);
+    if (rc)
+        return errf(err, errlen, rc, "cannot read: %s", kh_strerror(rc));
+    warnbuf w = {err, errlen};
+    rc = kh_cvd_read(path, m.data, m.len, t, opts, NULL, collect_warn, &w, hdr, err, errlen);
+    kh_map_release(&m);
+    return rc;
+}
+
 /* ---- Sets in memory ------------------------------------------------------------------- */
 
 typedef struct member {
@@ -697,21 +731,6 @@ static int set_add(void *ud, const char *name, const uint8_t *data, size_t len)
     m->len = len;
     s->n++;
     return 0;
-}
-
-typedef struct warnbuf {
-    char *err;
-    size_t errlen;
-} warnbuf;
-
-static void collect_warn(void *ud, const char *msg)
-{
-    warnbuf *w = ud;
-    if (!w->err || !w->errlen)
-        return;
-    size_t l = strlen(w->err);
-    if (l + 3 < w->errlen)
-        snprintf(w->err + l, w->errlen - l, "%s%s", l ? "; " : "", msg);
 }
 
 typedef struct set_ud {

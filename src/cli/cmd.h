@@ -26,6 +26,8 @@ int cmd_yara(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_inventory(int argc, char **argv);
 int cmd_vuln(int argc, char **argv);
+int cmd_server(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 
 /* output.c */

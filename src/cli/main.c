@@ -16,6 +16,8 @@ static const kh_cmd cmds[] = {
     {"compile", cmd_compile, "compile YARA rules for khien yara -C"},
     {"inventory", cmd_inventory, "kiểm kê máy / host inventory: hardware, software, accounts, network, services"},
     {"vuln", cmd_vuln, "lỗ hổng đã biết / known vulnerabilities of installed packages (OSV advisories)"},
+    {"server", cmd_server, "trung tâm quản lý / the centre: HTTPS API, enrollment, incidents, reports"},
+    {"bundle", cmd_bundle, "gói ký số / signed bundles for air-gapped networks (make, verify)"},
     {"update", cmd_update, "cập nhật cơ sở dữ liệu ClamAV / update ClamAV databases from a mirror (freshclam)"},
 };
 

@@ -138,6 +138,22 @@ int kh_sign_b64_decode(uint8_t **out, size_t *outlen, const char *in, size_t inl
     return 0;
 }
 
+void kh_sign_sha256_hex(char out[65], const void *data, size_t len)
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    (void)kh_sign_init();
+    crypto_hash_sha256(h, data, len);
+    kh_sign_bin2hex(out, h, sizeof(h));
+}
+
+int kh_sign_streq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb)
+        return 0;
+    return sodium_memcmp(a, b, la) == 0;
+}
+
 int kh_sign_password_hash(char out[KH_SIGN_PWHASH_MAX], const char *password)
 {
     size_t n = password ? strlen(password) : 0;

@@ -55,6 +55,11 @@ int kh_sign_hex2bin(uint8_t *out, size_t n, const char *hex);
 int kh_sign_b64_encode(char **out, const void *in, size_t n);
 int kh_sign_b64_decode(uint8_t **out, size_t *outlen, const char *in, size_t inlen);
 
+/** SHA-256 of data as 64 lowercase hex digits. */
+void kh_sign_sha256_hex(char out[65], const void *data, size_t len);
+/** Constant-time comparison of two NUL-terminated strings. @return 1 if equal */
+int kh_sign_streq(const char *a, const char *b);
+
 /** argon2id hash of a password (libsodium's "interactive" cost) in the
  * standard encoded form ($argon2id$v=19$...). @return 0, KH_EINVAL (too long), KH_ENOMEM */
 int kh_sign_password_hash(char out[KH_SIGN_PWHASH_MAX], const char *password);

@@ -37,7 +37,12 @@ typedef struct kh_sval {
 } kh_sval;
 
 #define KH_SV_I(x) ((kh_sval){KH_SV_INT, (int64_t)(x), 0, NULL})
-#define KH_SV_S(x) ((kh_sval){(x) ? KH_SV_TEXT : KH_SV_NULL, 0, 0, (x)})
+static inline kh_sval kh_sv_text(const char *s)
+{
+    kh_sval v = {s ? KH_SV_TEXT : KH_SV_NULL, 0, 0, s};
+    return v;
+}
+#define KH_SV_S(x) kh_sv_text(x)
 #define KH_SV_NUL ((kh_sval){KH_SV_NULL, 0, 0, NULL})
 
 #define KH_STORE_MAX_ROWS 100000 /* a query returning more fails with KH_ELIMIT */

@@ -1,0 +1,109 @@
+/* Khiên — cli: `khien server`, the centre.
+ *
+ *   khien server --data DIR [--listen ADDR:PORT] [--threads N] [--url URL]
+ *
+ * Runs in the foreground until SIGINT/SIGTERM. On the first start with an
+ * empty DIR it prints, once, the administrator's one-time password, the
+ * CA's SHA-256 fingerprint (what `khien agent enroll --ca-sha256` takes)
+ * and the URL. Later starts print the fingerprint and URL only.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cmd.h"
+#include "khien/error.h"
+#include "server/server.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Cách dùng / Usage: khien server --data DIR [--listen ADDR:PORT] [--threads N] [--url URL]\n\n"
+               "  --data DIR          thư mục dữ liệu (tạo mới nếu chưa có, quyền 0700) / data folder (created 0700)\n"
+               "  --listen ADDR:PORT  địa chỉ nghe HTTPS / HTTPS listen address (default 127.0.0.1:8443)\n"
+               "  --threads N         số luồng xử lý / worker threads (default 64)\n"
+               "  --url URL           địa chỉ công bố / public URL shown to users and agents\n");
+}
+
+int cmd_server(int argc, char **argv)
+{
+    kh_server_options o = KH_SERVER_OPTIONS_INIT;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--data") == 0 && v) {
+            o.data_dir = v;
+            i++;
+        } else if (strcmp(a, "--listen") == 0 && v) {
+            o.listen = v;
+            i++;
+        } else if (strcmp(a, "--url") == 0 && v) {
+            o.public_url = v;
+            i++;
+        } else if (strcmp(a, "--threads") == 0 && v) {
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (!end || *end || n < 2 || n > 1024) {
+                kh_cli_errorf("--threads phải trong 2..1024 / --threads must be 2..1024");
+                return KH_EXIT_ERROR;
+            }
+            o.threads = (unsigned)n;
+            i++;
+        } else {
+            kh_cli_errorf("tùy chọn không hợp lệ / invalid option '%s'", a);
+            usage(stderr);
+            return KH_EXIT_ERROR;
+        }
+    }
+    if (!o.data_dir) {
+        kh_cli_errorf("thiếu --data DIR / --data DIR is required");
+        usage(stderr);
+        return KH_EXIT_ERROR;
+    }
+    char err[1024] = "";
+    kh_server_first_start first;
+    kh_server *s = NULL;
+    int rc = kh_server_create(&s, &o, &first, err, sizeof(err));
+    if (rc < 0) {
+        kh_cli_errorf("%s", err[0] ? err : kh_strerror(rc));
+        return KH_EXIT_ERROR;
+    }
+    if ((rc = kh_server_start(s, err, sizeof(err))) < 0) {
+        kh_cli_errorf("%s", err[0] ? err : kh_strerror(rc));
+        kh_server_destroy(s);
+        return KH_EXIT_ERROR;
+    }
+    printf("Khiên: trung tâm đang chạy / centre running at %s\n", kh_server_url(s));
+    printf("CA SHA-256: %s\n", kh_server_ca_sha256(s));
+    if (first.created) {
+        printf("Tài khoản quản trị / administrator: %s\n", first.admin_user);
+        printf("Mật khẩu dùng một lần (chỉ hiện lần này) / one-time password (shown only now): %s\n",
+               first.admin_password);
+        memset(first.admin_password, 0, sizeof(first.admin_password));
+    }
+    fflush(stdout);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    while (!stop_flag)
+        pause();
+    printf("Khiên: dừng / stopping\n");
+    kh_server_destroy(s);
+    return 0;
+}

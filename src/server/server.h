@@ -15,8 +15,7 @@
  * handler runs only for a logged-in person (401 otherwise) and
  * kh_req_user() tells who; state-changing methods also need the CSRF
  * header. The web UI registers its routes in kh_ui_register() (called by
- * kh_server_create(); src/server/ui_none.c is the empty default — a web UI
- * replaces that file with its own ui_*.c files defining kh_ui_register).
+ * kh_server_create(), defined in src/server/ui_web.c).
  */
 #ifndef KH_SERVER_SERVER_H
 #define KH_SERVER_SERVER_H
@@ -63,7 +62,7 @@ typedef void (*kh_route_fn)(kh_req *r, void *payload);
 /** @return 0, KH_EINVAL (bad prefix / /api/ prefix), KH_ELIMIT (more than 64 routes) */
 int kh_server_route_add(kh_server *s, const char *method, const char *prefix, unsigned flags, kh_route_fn fn,
                         void *payload);
-/** Implemented by the web UI (src/server/ui_*.c); ui_none.c registers nothing. */
+/** Implemented by the web UI (src/server/ui_web.c). */
 int kh_ui_register(kh_server *s);
 
 /* ---- request accessors for route handlers ------------------------------ */

@@ -634,6 +634,8 @@ int cmd_update(int argc, char **argv)
         kh_cli_errorf("update failed: nothing was changed in %s (không có gì thay đổi)", dir);
         goto done;
     }
+    struct stat dst;
+    int had_dir = stat(dir, &dst) == 0;
     if (changed) {
         int rc = swap_in(dir, stage, prev, dbs, nnames);
         if (rc) {
@@ -661,7 +663,7 @@ int cmd_update(int argc, char **argv)
             say("%s: tải về / downloaded version %u (%u signatures)\n", s->staged, s->result.version,
                 s->result.sigs);
     }
-    if (changed)
+    if (changed && had_dir)
         say("Tập trước được giữ ở / previous set kept in %s\n", prev);
     ret = KH_EXIT_CLEAN;
 done:

@@ -554,7 +554,7 @@ static int find_info(const uint8_t *body, size_t blen, uint8_t **text, size_t *t
         return errf(err, errlen, rc, "the body is not a tar or tar.gz archive");
     struct archive_entry *e;
     unsigned count = 0;
-    rc = errf(err, errlen, KH_EFORMAT, "no .info file list in the container");
+    rc = KH_ENOTFOUND;
     int r;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *name = archive_entry_pathname(e);
@@ -569,6 +569,8 @@ static int find_info(const uint8_t *body, size_t blen, uint8_t **text, size_t *t
     }
     if (r != ARCHIVE_OK && r != ARCHIVE_EOF)
         rc = errf(err, errlen, KH_EFORMAT, "damaged archive: %s", archive_error_string(a));
+    else if (rc == KH_ENOTFOUND)
+        rc = errf(err, errlen, KH_EFORMAT, "no .info file list in the container");
     archive_read_free(a);
     return rc;
 }

@@ -51,6 +51,11 @@ void kh_agent_iso_time(char out[32], int64_t t);
 /* A fresh event id (32 hex digits). */
 int kh_agent_event_id(char out[33]);
 
+/* ---- sha256.c ---- */
+void kh_agent_sha256(uint8_t out[32], const void *data, size_t len);
+/* Lowercase hex SHA-256 of a file of at most max_bytes. 0, KH_ENOENT, KH_EIO, KH_ELIMIT. */
+int kh_agent_sha256_file(char out[65], const char *path, uint64_t max_bytes);
+
 /* ---- bundle.c: signed bundles ---- */
 /* Verifies a bundle envelope with pk and installs its files under
  * DIR/bundles/NAME/ (only changed files rewritten), keeping the envelope as

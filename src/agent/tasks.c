@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/agent_int.h"
 #include "agent/spool.h"
@@ -73,36 +74,37 @@ static json_t *jstr_any(const char *s)
     return v;
 }
 
-/* Calls fn for each installed bundle of the given kind with its files folder. */
-static void each_bundle(const char *dir, const char *kind, void (*fn)(const char *files_dir, void *ud), void *ud)
+/* Calls fn for each installed bundle (in name order) with its name and files folder. */
+static void each_bundle(const char *dir, void (*fn)(const char *name, const char *files_dir, void *ud), void *ud)
 {
     char p[4096];
     snprintf(p, sizeof(p), "%s/bundles", dir);
-    DIR *d = opendir(p);
-    if (!d)
-        return;
+    struct dirent **list = NULL;
+    int n = scandir(p, &list, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        const char *name = list[i]->d_name;
+        char m[4096 + 300], files[4096];
+        snprintf(m, sizeof(m), "%s/bundles/%s/manifest.json", dir, name);
+        if (name[0] != '.' && access(m, F_OK) == 0 &&
+            kh_agent_bundle_files_dir(files, sizeof(files), dir, name) == 0)
+            fn(name, files, ud);
+        free(list[i]);
+    }
+    free(list);
+}
+
+/* Does the folder hold a file whose name ends with one of the suffixes? */
+static int has_file_ending(const char *files_dir, const char *const *suffixes)
+{
+    DIR *d = opendir(files_dir);
     struct dirent *de;
-    KH_VEC(char *) names = {0};
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || KH_VEC_RESERVE(names, 1, 100000))
-            continue;
-        names.v[names.n] = kh_strdup(de->d_name);
-        if (names.v[names.n])
-            names.n++;
-    }
-    closedir(d);
-    for (size_t i = 0; i < names.n; i++) {
-        char m[4096 + 300];
-        snprintf(m, sizeof(m), "%s/bundles/%s/manifest.json", dir, names.v[i]);
-        json_t *j = kh_agent_json_read(m, 8 << 20);
-        const char *k = kh_agent_json_str(j, "kind");
-        char files[4096];
-        if (k && strcmp(k, kind) == 0 && kh_agent_bundle_files_dir(files, sizeof(files), dir, names.v[i]) == 0)
-            fn(files, ud);
-        json_decref(j);
-        free(names.v[i]);
-    }
-    KH_VEC_FREE(names);
+    int found = 0;
+    while (d && !found && (de = readdir(d)))
+        for (size_t i = 0; suffixes[i] && !found; i++)
+            found = de->d_name[0] != '.' && kh_str_endswith(de->d_name, suffixes[i]);
+    if (d)
+        closedir(d);
+    return found;
 }
 
 static int64_t newest_mtime(const char *files_dir)
@@ -133,9 +135,15 @@ typedef struct scan_run {
     int emit_failed;
 } scan_run; /* reports arrive one at a time: no lock needed */
 
-static void add_sig_bundle(const char *files_dir, void *ud)
+static const char *const sig_suffixes[] = {".hdb", ".hsb", ".hdu", ".hsu", ".ndb", ".ndu", ".fp", ".sfp",
+                                           ".ign2", ".ldb", ".cvd", ".cld", ".cud", ".yar", ".yara", NULL};
+
+static void add_sig_bundle(const char *name, const char *files_dir, void *ud)
 {
     scan_run *r = ud;
+    KH_UNUSED(name);
+    if (!has_file_ending(files_dir, sig_suffixes))
+        return;
     int rc = kh_compiler_add_path(r->comp, files_dir);
     if (rc == 0) {
         r->bundles++;
@@ -160,6 +168,7 @@ static int on_scan_report(const kh_file_report *fr, void *payload)
         json_t *ev = json_object();
         json_object_set_new(ev, "path", jstr_any(fr->path));
         json_object_set_new(ev, "member", jstr_any(d->member));
+        json_object_set_new(ev, "name", jstr_any(d->name));
         json_object_set_new(ev, "signature", jstr_any(d->name));
         json_object_set_new(ev, "source", jstr_any(d->source));
         json_object_set_new(ev, "kind", json_string(d->kind == KH_DET_HASH   ? "hash"
@@ -168,6 +177,9 @@ static int on_scan_report(const kh_file_report *fr, void *payload)
                                                                              : "heuristic"));
         json_object_set_new(ev, "offset", d->offset >= 0 ? json_integer(d->offset) : json_null());
         json_object_set_new(ev, "size", json_integer((json_int_t)fr->size));
+        char sha[65];
+        if (kh_agent_sha256_file(sha, fr->path, 1ull << 30) == 0)
+            json_object_set_new(ev, "sha256", json_string(sha));
         r->detections++;
         kh_agent_logf(r->ctx->log, KH_LOG_WARN, "phát hiện mã độc / malware found: %s%s: %s", fr->path,
                       d->member ? d->member : "", d->name);
@@ -215,7 +227,7 @@ int kh_task_scan(kh_task_ctx *ctx, const json_t *task)
     kh_cache *cache = NULL;
     if ((rc = kh_compiler_create(&r.comp, &co)) < 0)
         goto done;
-    each_bundle(ctx->dir, "signatures", add_sig_bundle, &r);
+    each_bundle(ctx->dir, add_sig_bundle, &r);
     if ((rc = kh_compiler_build(r.comp, &rules)) < 0) {
         kh_agent_logf(ctx->log, KH_LOG_ERROR, "không dựng được bộ mẫu nhận diện / cannot build the signature set: %s",
                       kh_strerror(rc));
@@ -262,9 +274,11 @@ int kh_task_scan(kh_task_ctx *ctx, const json_t *task)
         json_array_append_new(jp, jstr_any(paths[i]));
     char ts[32];
     kh_agent_iso_time(ts, started);
-    json_t *sum = json_pack("{s:o, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:i}", "paths", jp, "started",
-                            ts, "full", json_is_true(full), "files", (json_int_t)st.files, "infected",
-                            (json_int_t)st.infected, "detections", (json_int_t)st.detections, "errors",
+    char te[32];
+    kh_agent_iso_time(te, (int64_t)time(NULL));
+    json_t *sum = json_pack("{s:o, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:i}", "paths", jp,
+                            "started", ts, "finished", te, "full", json_is_true(full), "files", (json_int_t)st.files,
+                            "found", (json_int_t)st.infected, "detections", (json_int_t)st.detections, "errors",
                             (json_int_t)st.errors, "skipped", (json_int_t)st.skipped, "cached", (json_int_t)st.cached,
                             "bytes", (json_int_t)st.bytes, "seconds", secs, "signatures",
                             (json_int_t)kh_rules_count(rules), "signature_bundles", (int)r.bundles);
@@ -289,6 +303,7 @@ done:
 
 typedef struct audit_run {
     json_t *checks;
+    int credential; /* the credential-exposure policy: failed checks are exposures */
 } audit_run;
 
 static int on_check(const kh_check_report *c, void *payload)
@@ -311,6 +326,10 @@ static int on_check(const kh_check_report *c, void *payload)
         json_object_set_new(o, "compliance", comp);
     }
     if (c->result == KH_CHECK_FAILED) {
+        if (a->credential) {
+            json_object_set_new(o, "credential", json_true());
+            json_object_set_new(o, "severity", json_string("critical"));
+        }
         json_object_set_new(o, "remediation", jstr_any(c->remediation));
         json_t *ev = json_array();
         for (size_t i = 0; i < c->nevidence && i < MAX_EVIDENCE_PER_CHECK; i++) {
@@ -327,7 +346,7 @@ static int on_check(const kh_check_report *c, void *payload)
 
 static int run_one_policy(kh_task_ctx *ctx, kh_policy *p, const char *origin)
 {
-    audit_run a = {json_array()};
+    audit_run a = {json_array(), strstr(kh_policy_id(p), "credential") != NULL};
     kh_audit_options o = KH_AUDIT_OPTIONS_INIT;
     o.root = ctx->root;
     kh_policy_summary s = {0};
@@ -339,13 +358,13 @@ static int run_one_policy(kh_task_ctx *ctx, kh_policy *p, const char *origin)
         return rc;
     }
     const char *note = kh_policy_commands_note(p);
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:o}", "policy_id", kh_policy_id(p),
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:o}", "policy", kh_policy_id(p),
                            "policy_name", kh_policy_name(p), "source", kh_policy_source(p), "origin", origin,
                            "applicable", s.applicable, "passed", (int)s.passed, "failed", (int)s.failed,
-                           "not_applicable", (int)s.not_applicable, "score", s.score, "checks", a.checks);
+                           "not_applicable", (int)s.not_applicable, "score", s.score, "results", a.checks);
     if (ev && note)
         json_object_set_new(ev, "commands_note", jstr_any(note));
-    if (ev && strstr(kh_policy_id(p), "credential"))
+    if (ev && a.credential)
         json_object_set_new(ev, "category", json_string("credentials"));
     return emit(ctx, "audit", KH_SPOOL_PRIO_LOW, ev);
 }
@@ -355,9 +374,10 @@ typedef struct audit_bundles {
     int rc;
 } audit_bundles;
 
-static void audit_bundle_dir(const char *files_dir, void *ud)
+static void audit_bundle_dir(const char *name, const char *files_dir, void *ud)
 {
     audit_bundles *ab = ud;
+    KH_UNUSED(name);
     DIR *d = opendir(files_dir);
     struct dirent *de;
     while (d && (de = readdir(d))) {
@@ -435,7 +455,7 @@ int kh_task_audit(kh_task_ctx *ctx, const json_t *task)
     json_t *b = json_object_get(task, "bundles");
     if (!b || json_is_true(b)) {
         audit_bundles ab = {ctx, 0};
-        each_bundle(ctx->dir, "audit", audit_bundle_dir, &ab);
+        each_bundle(ctx->dir, audit_bundle_dir, &ab);
         if (ab.rc && !rc)
             rc = ab.rc;
     }
@@ -480,7 +500,25 @@ int kh_task_inventory(kh_task_ctx *ctx, const json_t *task)
             rc = KH_EINTERNAL;
             goto done;
         }
-        json_t *ev = json_pack("{s:o, s:I}", "diff", dj, "changes", (json_int_t)n);
+        /* {"added": {table: [rows]}, "removed": {...}, "changed": {table: [{key, fields, before, after}]}} */
+        json_t *ev = json_pack("{s:{}, s:{}, s:{}, s:I}", "added", "removed", "changed", "count", (json_int_t)n);
+        json_t *summary = json_object_get(dj, "summary"), *changes = json_object_get(dj, "changes"), *c;
+        if (ev && summary)
+            json_object_set(ev, "summary", summary);
+        size_t k;
+        json_array_foreach(changes, k, c) {
+            const char *kind = kh_agent_json_str(c, "change"), *table = kh_agent_json_str(c, "table");
+            json_t *grp = kind ? json_object_get(ev, kind) : NULL;
+            if (!grp || !table)
+                continue;
+            json_t *arr = json_object_get(grp, table);
+            if (!arr) {
+                arr = json_array();
+                json_object_set_new(grp, table, arr);
+            }
+            json_array_append(arr, c);
+        }
+        json_decref(dj);
         if ((rc = emit(ctx, "inventory_change", KH_SPOOL_PRIO_HIGH, ev)) < 0)
             goto done;
         kh_agent_logf(ctx->log, KH_LOG_INFO, "kiểm kê: %zu thay đổi / inventory: %zu changes", n, n);
@@ -490,7 +528,7 @@ int kh_task_inventory(kh_task_ctx *ctx, const json_t *task)
         rc = KH_EINTERNAL;
         goto done;
     }
-    if ((rc = emit(ctx, "inventory", KH_SPOOL_PRIO_LOW, json_pack("{s:o}", "snapshot", sj))) < 0)
+    if ((rc = emit(ctx, "inventory", KH_SPOOL_PRIO_LOW, sj)) < 0)
         goto done;
     /* The next diff starts from what was reported. */
     rc = kh_agent_write_file(path, text, len, 0600);
@@ -511,9 +549,12 @@ typedef struct vuln_load {
     unsigned sources;
 } vuln_load;
 
-static void add_vuln_bundle(const char *files_dir, void *ud)
+/* Advisories come in bundles named vuln* or osv* (OSV .json files or zips). */
+static void add_vuln_bundle(const char *name, const char *files_dir, void *ud)
 {
     vuln_load *v = ud;
+    if (strncmp(name, "vuln", 4) != 0 && strncmp(name, "osv", 3) != 0)
+        return;
     if (kh_vuln_db_add_path(v->db, files_dir) == 0)
         v->sources++;
 }
@@ -526,7 +567,7 @@ int kh_task_vuln(kh_task_ctx *ctx, const json_t *task)
     int rc = kh_vuln_db_create(&vl.db);
     if (rc < 0)
         return rc;
-    each_bundle(ctx->dir, "vuln", add_vuln_bundle, &vl);
+    each_bundle(ctx->dir, add_vuln_bundle, &vl);
     if (!vl.sources || kh_vuln_db_count(vl.db) == 0) {
         kh_agent_logf(ctx->log, KH_LOG_INFO,
                       "chưa có dữ liệu lỗ hổng từ trung tâm: bỏ qua / no advisories from the centre yet: skipped");
@@ -538,24 +579,41 @@ int kh_task_vuln(kh_task_ctx *ctx, const json_t *task)
                       kh_strerror(rc));
         goto done;
     }
-    json_t *fs = json_array();
+    /* Findings come sorted by package: one entry per package with its advisories. */
+    json_t *pkgs = json_array(), *cur = NULL;
+    const char *curname = NULL;
     size_t n = kh_vuln_report_count(rep);
     for (size_t i = 0; i < n && i < MAX_VULN_FINDINGS; i++) {
         const kh_vuln_finding *f = kh_vuln_report_at(rep, i);
+        if (!cur || strcmp(curname, f->package) != 0) {
+            cur = json_array();
+            curname = f->package;
+            json_t *bins = json_array();
+            for (size_t k = 0; k < f->nbinaries; k++)
+                json_array_append_new(bins, jstr(f->binaries[k]));
+            json_array_append_new(pkgs, json_pack("{s:s, s:s, s:o, s:o}", "name", f->package, "version", f->installed,
+                                                  "binaries", bins, "vulns", cur));
+        }
         json_t *al = json_array();
         for (size_t k = 0; k < f->naliases; k++)
             json_array_append_new(al, jstr(f->aliases[k]));
-        json_t *bins = json_array();
-        for (size_t k = 0; k < f->nbinaries; k++)
-            json_array_append_new(bins, jstr(f->binaries[k]));
-        json_array_append_new(fs, json_pack("{s:s, s:o, s:s, s:o, s:s, s:o, s:o, s:f, s:o}", "id", f->id, "aliases",
-                                            al, "package", f->package, "binaries", bins, "installed", f->installed,
-                                            "fixed", jstr(f->fixed), "severity", jstr(f->severity), "score", f->score,
-                                            "summary", jstr_any(f->summary)));
+        json_t *sev = f->severity ? json_string(f->severity) : json_null();
+        if (f->severity) { /* the centre's severities are lower case */
+            char low[16];
+            size_t k = 0;
+            for (; f->severity[k] && k < sizeof(low) - 1; k++)
+                low[k] = (char)(f->severity[k] >= 'A' && f->severity[k] <= 'Z' ? f->severity[k] + 32 : f->severity[k]);
+            low[k] = 0;
+            json_decref(sev);
+            sev = json_string(low);
+        }
+        json_array_append_new(cur, json_pack("{s:s, s:o, s:o, s:o, s:f, s:o}", "id", f->id, "aliases", al, "fixed",
+                                             jstr(f->fixed), "severity", sev, "score", f->score, "summary",
+                                             jstr_any(f->summary)));
     }
-    json_t *ev = json_pack("{s:s, s:I, s:I, s:I, s:o}", "ecosystem", kh_vuln_report_ecosystem(rep), "packages",
+    json_t *ev = json_pack("{s:s, s:I, s:I, s:I, s:o}", "ecosystem", kh_vuln_report_ecosystem(rep), "packages_checked",
                            (json_int_t)kh_vuln_report_packages(rep), "advisories", (json_int_t)kh_vuln_db_count(vl.db),
-                           "count", (json_int_t)n, "findings", fs);
+                           "count", (json_int_t)n, "packages", pkgs);
     rc = emit(ctx, "vuln", KH_SPOOL_PRIO_LOW, ev);
     kh_agent_logf(ctx->log, KH_LOG_INFO, "lỗ hổng / vulnerabilities: %zu", n);
 done:

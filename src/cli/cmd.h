@@ -26,9 +26,10 @@ int cmd_yara(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_inventory(int argc, char **argv);
 int cmd_vuln(int argc, char **argv);
+int cmd_update(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
-int cmd_update(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 /* output.c */
 void kh_cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

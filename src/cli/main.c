@@ -19,6 +19,7 @@ static const kh_cmd cmds[] = {
     {"server", cmd_server, "trung tâm quản lý / the centre: HTTPS API, enrollment, incidents, reports"},
     {"bundle", cmd_bundle, "gói ký số / signed bundles for air-gapped networks (make, verify)"},
     {"update", cmd_update, "cập nhật cơ sở dữ liệu ClamAV / update ClamAV databases from a mirror (freshclam)"},
+    {"agent", cmd_agent, "tác tử báo cáo về trung tâm / the agent: enroll with a centre and report to it"},
 };
 
 static void usage(FILE *f)

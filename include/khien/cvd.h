@@ -88,6 +88,10 @@ KH_API int kh_cvdset_apply_cdiff(kh_cvdset *s, const void *cdiff, size_t len, co
 KH_API int kh_cvdset_verify(const kh_cvdset *s, const kh_cvd_options *opts, kh_cvd_header *hdr, char *err,
                             size_t errlen);
 
+/** One file of the set (borrowed; valid until the set changes).
+ *  @return 0 or KH_ENOTFOUND. */
+KH_API int kh_cvdset_file(const kh_cvdset *s, const char *name, const void **data, size_t *len);
+
 /** Header of the set (from its .info after patches). */
 KH_API const kh_cvd_header *kh_cvdset_header(const kh_cvdset *s);
 

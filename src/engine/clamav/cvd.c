@@ -792,6 +792,19 @@ static member *set_find(kh_cvdset *s, const char *name)
     return NULL;
 }
 
+int kh_cvdset_file(const kh_cvdset *s, const char *name, const void **data, size_t *len)
+{
+    if (!s || !name || !data || !len)
+        return KH_EINVAL;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->m[i].name, name) == 0) {
+            *data = s->m[i].data;
+            *len = s->m[i].len;
+            return 0;
+        }
+    return KH_ENOTFOUND;
+}
+
 int kh_cvdset_verify(const kh_cvdset *s, const kh_cvd_options *opts, kh_cvd_header *hdr, char *err, size_t errlen)
 {
     if (!s)

@@ -64,6 +64,14 @@ typedef struct kh_rules_stats {
     uint64_t yara_rules;                       /**< YARA rules */
     uint64_t yara_strings;                     /**< YARA strings */
     int from_cache;                            /**< 1 if loaded from the compiled cache */
+    uint64_t logical;                          /**< logical signatures (.ldb) */
+    uint64_t section_hash;                     /**< PE section hashes (.mdb .msb) */
+    uint64_t import_hash;                      /**< PE import table hashes (.imp) */
+    /* why `unsupported` signatures were left out */
+    uint64_t unsup_format;                     /**< a database format not supported (.cbc .pdb ...) */
+    uint64_t unsup_target;                     /**< a file type without a parser */
+    uint64_t unsup_offset;                     /**< a VI offset */
+    uint64_t unsup_feature;                    /**< Container, IconGroup, macro, PCRE construct ... */
 } kh_rules_stats;
 
 /** Creates a compiler. @p opts may be NULL for defaults.
@@ -116,6 +124,11 @@ KH_API int kh_rules_save(const kh_rules *r, const char *path);
  *  refused (KH_EFORMAT), never trusted. @return 0, KH_ENOENT, KH_EFORMAT, KH_ENOMEM. */
 KH_API int kh_rules_load(kh_rules **out, const char *path);
 KH_API void kh_rules_get_stats(const kh_rules *r, kh_rules_stats *out);
+/** Number of database files of the set, and the counts of one of them
+ *  (what it loaded per kind, and what it left out); *path is borrowed.
+ *  @return 0, KH_ENOTFOUND (no such index, or counts not recorded). */
+KH_API size_t kh_rules_source_count(const kh_rules *r);
+KH_API int kh_rules_source_stats(const kh_rules *r, size_t i, const char **path, kh_rules_stats *out);
 /** Total signatures usable for detection (hash + body). */
 KH_API uint64_t kh_rules_count(const kh_rules *r);
 /** 32 bytes that identify the signature set (changes when any source does). */

@@ -56,6 +56,8 @@ typedef enum kh_detection_kind {
     KH_DET_BODY = 1,      /**< body signature (.ndb, built-in) */
     KH_DET_HEURISTIC = 2, /**< limits exceeded (Heuristics.Limits.Exceeded.*) */
     KH_DET_RULE = 3,      /**< a YARA rule matched (details in kh_detection.rule) */
+    KH_DET_LOGICAL = 4,   /**< ClamAV logical signature (.ldb) */
+    KH_DET_PEHASH = 5,    /**< PE section (.mdb .msb) or import table (.imp) hash */
 } kh_detection_kind;
 
 /** A meta field of a YARA rule. */

@@ -101,7 +101,8 @@ static const struct option longopts[] = {
 
 static const char *kind_name(kh_detection_kind k)
 {
-    return k == KH_DET_HASH ? "hash" : k == KH_DET_BODY ? "body" : k == KH_DET_RULE ? "rule" : "heuristic";
+    return k == KH_DET_HASH ? "hash" : k == KH_DET_BODY ? "body" : k == KH_DET_RULE ? "rule"
+         : k == KH_DET_LOGICAL ? "logical" : k == KH_DET_PEHASH ? "pe-hash" : "heuristic";
 }
 
 /* JSON of a YARA rule's details: namespace, tags, meta, matched strings. */
@@ -267,6 +268,54 @@ static int on_report(const kh_file_report *r, void *payload)
     return 0;
 }
 
+/* --verbose: what each database file gave, per kind, and what it left out and why. */
+static void print_databases(const kh_rules *rules)
+{
+    size_t n = kh_rules_source_count(rules);
+    printf("Cơ sở dữ liệu chữ ký / Signature databases:\n");
+    for (size_t i = 0; i < n; i++) {
+        const char *path = NULL;
+        kh_rules_stats d;
+        if (kh_rules_source_stats(rules, i, &path, &d) != 0)
+            continue;
+        if (!d.databases && strcmp(path, "<builtin>") != 0)
+            continue; /* YARA rule files: counted in the totals */
+        uint64_t hashes = d.hash_md5 + d.hash_sha1 + d.hash_sha256;
+        printf("  %s:", path);
+        const char *sep = " ";
+        struct {
+            uint64_t n;
+            const char *what;
+        } in[] = {{hashes, "hash"}, {d.body, "body"}, {d.logical, "logical"}, {d.section_hash, "PE section hash"},
+                  {d.import_hash, "PE import hash"}, {d.allow, "allow-list"}};
+        for (size_t k = 0; k < sizeof(in) / sizeof(in[0]); k++)
+            if (in[k].n) {
+                printf("%s%llu %s", sep, (unsigned long long)in[k].n, in[k].what);
+                sep = ", ";
+            }
+        if (*sep == ' ')
+            printf(" 0 signatures");
+        printf("\n");
+        struct {
+            uint64_t n;
+            const char *why;
+        } out[] = {
+            {d.unsup_format, "định dạng chưa hỗ trợ / format not supported (.cbc .pdb .gdb .wdb .cdb .ftm .idb .crb)"},
+            {d.unsup_target, "loại tệp đích chưa hỗ trợ / target file type not supported (2-5, 7-14)"},
+            {d.unsup_offset, "vị trí VI chưa hỗ trợ / VI offset not supported"},
+            {d.unsup_feature, "tính năng chưa hỗ trợ / Container, IconGroup, macro, PCRE construct not supported"},
+            {d.unsupported - d.unsup_format - d.unsup_target - d.unsup_offset - d.unsup_feature,
+             "chưa hỗ trợ / not supported"},
+            {d.malformed, "dòng lỗi / malformed lines"},
+            {d.ignored, "bỏ qua theo .ign2 / ignored (.ign2)"},
+            {d.flevel_skipped, "ngoài mức chức năng / outside the functionality level"},
+        };
+        for (size_t k = 0; k < sizeof(out) / sizeof(out[0]); k++)
+            if (out[k].n && out[k].n < (1ull << 62))
+                printf("    không tải / not loaded: %llu %s\n", (unsigned long long)out[k].n, out[k].why);
+    }
+}
+
 static void print_summary(scan_cli *c, const kh_rules *rules, const kh_walk_stats *st, double secs, time_t start,
                           time_t end)
 {
@@ -303,6 +352,8 @@ static void print_summary(scan_cli *c, const kh_rules *rules, const kh_walk_stat
     printf("Time: %.3f sec (%d m %d s)\n", secs, (int)secs / 60, (int)secs % 60);
     printf("Start Date: %s\n", sd);
     printf("End Date:   %s\n", ed);
+    if (c->verbose)
+        print_databases(rules);
 }
 
 static int parse_count(const char *opt, const char *arg, unsigned *out)

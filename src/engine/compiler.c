@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/clamav/clamav.h"
+#include "engine/clamav/cav.h"
 #include "engine/digest.h"
 #include "engine/clamav/cvd.h"
 #include "engine/exec.h"
@@ -431,31 +431,13 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
     return rc;
 }
 
-static int cmp_rec(const void *a, const void *b, void *arg)
-{
-    size_t dl = *(const size_t *)arg;
-    int c = memcmp(a, b, dl);
-    if (c)
-        return c;
-    uint32_t x, y;
-    memcpy(&x, (const uint8_t *)a + dl, 4);
-    memcpy(&y, (const uint8_t *)b + dl, 4);
-    return x < y ? -1 : x > y;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Sorts one table's records and collects its distinct sizes. */
 static int finish_table(kh_htab *t, kh_buf *recs, unsigned alg, void **heap, unsigned *nheap)
 {
     size_t rl = KH_HREC(alg), dl = kh_halg_len[alg];
     size_t n = recs->len / rl;
     if (n > 1)
-        qsort_r(recs->data, n, rl, cmp_rec, &dl);
+        kh_htab_sort((uint8_t *)recs->data, n, alg);
     uint32_t *sizes = malloc(sizeof(uint32_t) * (n ? n : 1));
     if (!sizes)
         return KH_ENOMEM;
@@ -470,7 +452,7 @@ static int finish_table(kh_htab *t, kh_buf *recs, unsigned alg, void **heap, uns
             sizes[ns++] = sz;
     }
     if (ns > 1)
-        kh_qsort(sizes, ns, sizeof(uint32_t), cmp_u32);
+        kh_sort_u32(sizes, ns);
     size_t k = 0;
     for (size_t i = 0; i < ns; i++)
         if (k == 0 || sizes[k - 1] != sizes[i])
@@ -670,6 +652,16 @@ static void freeze_yara(struct kh_rules *r, kh_ybuild *yb)
     r->stats.yara_strings = r->nystrs;
 }
 
+/* What one database added to the counts (for the per-database summary). */
+static void stats_add_delta(kh_rules_stats *o, const kh_rules_stats *after, const kh_rules_stats *before)
+{
+#define D(f) o->f += after->f - before->f
+    D(hash_md5), D(hash_sha1), D(hash_sha256), D(body), D(allow), D(ignored), D(unsupported), D(malformed);
+    D(flevel_skipped), D(databases), D(logical), D(section_hash), D(import_hash), D(unsup_format);
+    D(unsup_target), D(unsup_offset), D(unsup_feature);
+#undef D
+}
+
 static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **out)
 {
     struct kh_rules *r = calloc(1, sizeof(*r));
@@ -680,10 +672,18 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
     char **ign = NULL;
     size_t nign = 0, capign = 0;
     int rc = 0;
-    kh_dbctx ctx = {.b = &b, .flags = c->opts.flags, .stats = &r->stats, .diag = db_diag};
+    kh_cavb cav;
+    memset(&cav, 0, sizeof(cav));
+    kh_dbctx ctx = {.b = &b, .flags = c->opts.flags, .stats = &r->stats, .diag = db_diag, .cav = &cav};
+    kh_rules_stats *srcst = calloc(c->nsrc + 1, sizeof(kh_rules_stats)), before;
+    if (!srcst)
+        rc = KH_ENOMEM;
 
-    for (size_t i = 0; i < c->nsrc && !rc; i++)
+    for (size_t i = 0; i < c->nsrc && !rc; i++) {
+        before = r->stats;
         rc = load_source(c, i, &ctx, &ign, &nign, &capign, 1);
+        stats_add_delta(&srcst[i], &r->stats, &before);
+    }
     if (!rc) {
         if (nign > 1)
             kh_qsort(ign, nign, sizeof(char *), cmp_str);
@@ -697,14 +697,19 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
         if (!(rc = kh_irb_str(&b, name, strlen(name), &off)) && !(rc = KH_VEC_RESERVE(b.sources, 1, 0)))
             b.sources.v[b.sources.n++] = off;
     }
-    for (size_t i = 0; i < c->nsrc && !rc; i++)
+    for (size_t i = 0; i < c->nsrc && !rc; i++) {
+        before = r->stats;
         rc = load_source(c, i, &ctx, &ign, &nign, &capign, 0);
+        stats_add_delta(&srcst[i], &r->stats, &before);
+    }
     if (!rc && builtin->len) {
         void *ud[2] = {c, "<builtin>"};
         ctx.source = (uint32_t)c->nsrc;
         ctx.ud = ud;
+        before = r->stats;
         rc = kh_clamav_load(&ctx, KH_DB_NDB, "ndb", builtin->data, builtin->len);
         r->stats.databases--;
+        stats_add_delta(&srcst[c->nsrc], &r->stats, &before);
     }
     for (size_t i = 0; i < nign; i++)
         free(ign[i]);
@@ -794,6 +799,7 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
     r->heap[r->nheap++] = (void *)r->bytes;
     r->strs = kh_buf_detach(&b.strs, &r->nstrs);
     r->heap[r->nheap++] = (void *)r->strs;
+    rc = kh_cav_freeze(r, &cav, srcst, (uint32_t)c->nsrc + 1);
     freeze_yara(r, &yb);
     kh_ybuild_dispose(&yb);
     memset(&b.nodes, 0, sizeof(b.nodes));
@@ -802,9 +808,17 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
     memset(&b.sigs, 0, sizeof(b.sigs));
     memset(&b.sources, 0, sizeof(b.sources));
     kh_irb_dispose(&b);
+    kh_cavb_dispose(&cav);
+    free(srcst);
+    if (rc) {
+        kh_rules_destroy(r);
+        return rc;
+    }
     *out = r;
     return 0;
 fail:
+    kh_cavb_dispose(&cav);
+    free(srcst);
     kh_irb_dispose(&b);
     kh_rules_destroy(r);
     return rc;
@@ -879,7 +893,9 @@ void kh_rules_get_stats(const kh_rules *r, kh_rules_stats *out)
 
 uint64_t kh_rules_count(const kh_rules *r)
 {
-    return r ? r->stats.hash_md5 + r->stats.hash_sha1 + r->stats.hash_sha256 + r->stats.body + r->stats.yara_rules : 0;
+    return r ? r->stats.hash_md5 + r->stats.hash_sha1 + r->stats.hash_sha256 + r->stats.body + r->stats.yara_rules +
+                   r->stats.logical + r->stats.section_hash + r->stats.import_hash
+             : 0;
 }
 
 const uint8_t *kh_rules_id(const kh_rules *r) { return r ? r->id : NULL; }

@@ -105,6 +105,7 @@ enum kh_patkind {
     KH_PK_CLAMAV = 0,  /* sig: index in sigs[] */
     KH_PK_YSTRING = 1, /* sig: index in the YARA strings (kh_ystr) */
     KH_PK_YREGEX = 2,  /* a regex of a condition (`matches`, module functions): not in the matcher */
+    KH_PK_LSUB = 3,    /* sig: index of a ClamAV logical subsignature (engine/clamav/cav.h) */
 };
 
 typedef struct kh_sig {
@@ -163,6 +164,12 @@ struct kh_rules {
     const struct kh_yatom *yatoms;
     uint32_t nyrules, nystrs, nyexprs, nylists, nymetas, nyregexes, nyexts, nyatoms;
     uint32_t ymodules; /* modules used by some rule */
+
+    /* ClamAV logical, PE-section and import-hash signatures, per-database
+     * counts (engine/clamav/cav.h): a blob as stored, and its view */
+    const uint8_t *cavblob;
+    uint64_t ncavblob;
+    struct kh_cav *cav;
 
     struct kh_mpm *mpm;   /* NULL when there are no body patterns */
     void *heap[40];       /* blocks owned when built in memory */

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include "engine/clamav/cav.h"
 #include "engine/confirm.h"
 #include "engine/digest.h"
 #include "engine/exec.h"
@@ -49,6 +50,7 @@ struct kh_scanner {
     unsigned reported;   /* detections emitted for this file */
     int stop_on_hit;     /* 1 unless ALLMATCH */
     kh_yscan *ys;        /* YARA evaluation, when the rules have YARA rules */
+    kh_cavscan *cav;     /* ClamAV logical and PE-hash signatures, when the rules have some */
     int yara_stop;       /* a YARA rule ended the file (first-match mode) */
     kh_log_cb log;
     void *log_payload;

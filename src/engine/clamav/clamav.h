@@ -33,6 +33,7 @@ typedef struct kh_dbctx {
     /* signature names to leave out (.ign2), sorted for bsearch */
     char **ignored;
     size_t nignored;
+    struct kh_cavb *cav; /* logical and PE-hash signatures (cav.h) */
 } kh_dbctx;
 
 /* The database kinds this front end knows, by file extension. */
@@ -42,7 +43,10 @@ typedef enum kh_dbkind {
     KH_DB_FP,   /* fp sfp: known-good hashes */
     KH_DB_NDB,  /* ndb ndu: extended body signatures */
     KH_DB_IGN,  /* ign2 ign: signature names to ignore */
-    KH_DB_LATER /* known ClamAV formats not supported yet: counted and reported */
+    KH_DB_LATER, /* known ClamAV formats not supported yet: counted and reported */
+    KH_DB_LDB,  /* ldb ldu: logical signatures (ldb.c) */
+    KH_DB_MDB,  /* mdb mdu msb msu: PE section hashes (mdb.c) */
+    KH_DB_IMP   /* imp: PE import table hashes (mdb.c) */
 } kh_dbkind;
 
 /* Kind of a database by extension (without the dot); *pua set for .hdu .hsu .ndu. */
@@ -51,6 +55,16 @@ kh_dbkind kh_clamav_kind(const char *ext, int *pua);
 /* Parses one database's text into ctx->b. Malformed lines are reported
  * through ctx->diag and skipped, or fail with KH_ESYNTAX in strict mode. */
 int kh_clamav_load(kh_dbctx *ctx, kh_dbkind kind, const char *ext, const char *text, size_t len);
+
+/* Helpers shared by the line parsers (db.c). */
+void kh_clamav_diagf(kh_dbctx *c, kh_diag_severity sev, unsigned line, size_t col, const char *fmt, ...) KH_PRINTF(5, 6);
+int kh_clamav_check_name(const char *s, size_t n);
+/* Is the signature `name` of database line `line` dropped by the .ign2 lists? */
+int kh_clamav_ignored(const kh_dbctx *c, const char *name, size_t name_n, const char *line, size_t n);
+int kh_clamav_add_sig(kh_dbctx *c, const char *name, size_t name_n, uint8_t kind, uint32_t pat, unsigned line,
+                      uint32_t *idx_out);
+/* Why the lines of a format that is not loaded are not (English). */
+const char *kh_clamav_later_reason(const char *ext);
 
 /* Collects the names of an .ign2 file (appended to *names / *n). */
 int kh_clamav_ign_collect(kh_dbctx *ctx, const char *text, size_t len, char ***names, size_t *n, size_t *cap);

@@ -14,7 +14,7 @@
  * are counted in the statistics and summarised in one warning per file,
  * never dropped silently.
  */
-#include "engine/clamav/clamav.h"
+#include "engine/clamav/cav.h"
 #include "engine/digest.h"
 
 #include <ctype.h>
@@ -31,8 +31,8 @@ kh_dbkind kh_clamav_kind(const char *ext, int *pua)
         {"hdb", KH_DB_HDB, 0}, {"hsb", KH_DB_HDB, 0}, {"hdu", KH_DB_HDB, 1}, {"hsu", KH_DB_HDB, 1},
         {"fp", KH_DB_FP, 0},   {"sfp", KH_DB_FP, 0},  {"ndb", KH_DB_NDB, 0}, {"ndu", KH_DB_NDB, 1},
         {"ign2", KH_DB_IGN, 0}, {"ign", KH_DB_IGN, 0},
-        {"ldb", KH_DB_LATER, 0}, {"ldu", KH_DB_LATER, 1}, {"mdb", KH_DB_LATER, 0}, {"mdu", KH_DB_LATER, 1},
-        {"msb", KH_DB_LATER, 0}, {"msu", KH_DB_LATER, 1}, {"imp", KH_DB_LATER, 0}, {"cdb", KH_DB_LATER, 0},
+        {"ldb", KH_DB_LDB, 0}, {"ldu", KH_DB_LDB, 1}, {"mdb", KH_DB_MDB, 0}, {"mdu", KH_DB_MDB, 1},
+        {"msb", KH_DB_MDB, 0}, {"msu", KH_DB_MDB, 1}, {"imp", KH_DB_IMP, 0}, {"cdb", KH_DB_LATER, 0},
         {"ftm", KH_DB_LATER, 0}, {"idb", KH_DB_LATER, 0}, {"crb", KH_DB_LATER, 0}, {"cbc", KH_DB_LATER, 0},
         {"pdb", KH_DB_LATER, 0}, {"gdb", KH_DB_LATER, 0}, {"wdb", KH_DB_LATER, 0}, {"cvd", KH_DB_LATER, 0},
         {"cld", KH_DB_LATER, 0}, {"cud", KH_DB_LATER, 0}, {"yar", KH_DB_LATER, 0}, {"yara", KH_DB_LATER, 0},
@@ -72,9 +72,8 @@ static size_t split(const char *line, size_t n, field *f, size_t max)
     return k;
 }
 
-static void diagf(kh_dbctx *c, kh_diag_severity sev, unsigned line, size_t col, const char *fmt, ...)
-    KH_PRINTF(5, 6);
-static void diagf(kh_dbctx *c, kh_diag_severity sev, unsigned line, size_t col, const char *fmt, ...)
+#define diagf kh_clamav_diagf
+void kh_clamav_diagf(kh_dbctx *c, kh_diag_severity sev, unsigned line, size_t col, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -84,21 +83,24 @@ static void diagf(kh_dbctx *c, kh_diag_severity sev, unsigned line, size_t col, 
     c->diag(c->ud, sev, line, (unsigned)col, msg);
 }
 
-static int check_name(const field *f)
+int kh_clamav_check_name(const char *s, size_t n)
 {
-    if (f->n == 0 || f->n > KH_MAX_NAME)
+    if (n == 0 || n > KH_MAX_NAME)
         return 0;
-    for (size_t i = 0; i < f->n; i++)
-        if ((unsigned char)f->s[i] < 0x20 || f->s[i] == 0x7f)
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return 0;
     return 1;
 }
 
+static int check_name(const field *f) { return kh_clamav_check_name(f->s, f->n); }
+
 /* Is the signature named f, on database line `line`, in the .ign2 list? An
  * entry is "Name", or "Name:md5" that only matches the line with that MD5
  * (as clamscan). Entries starting with the name are contiguous (sorted). */
-static int ignored(const kh_dbctx *c, const field *f, const char *line, size_t n)
+int kh_clamav_ignored(const kh_dbctx *c, const char *name, size_t name_n, const char *line, size_t n)
 {
+    field fl = {name, name_n, 0}, *f = &fl;
     size_t lo = 0, hi = c->nignored;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -140,6 +142,13 @@ static int flevel_ok(const field *f, size_t nf, size_t first, int *bad)
 
 static int add_sig(kh_dbctx *c, const field *name, uint8_t kind, uint32_t pat, unsigned line, uint32_t *idx_out)
 {
+    return kh_clamav_add_sig(c, name->s, name->n, kind, pat, line, idx_out);
+}
+
+int kh_clamav_add_sig(kh_dbctx *c, const char *name_s, size_t name_n, uint8_t kind, uint32_t pat, unsigned line,
+                      uint32_t *idx_out)
+{
+    field nf = {name_s, name_n, 0}, *name = &nf;
     kh_irb *b = c->b;
     if (b->sigs.n >= KH_MAX_SIGS)
         return KH_ELIMIT;
@@ -208,7 +217,7 @@ static int hash_line(kh_dbctx *c, int allow, const char *line, size_t n, unsigne
         c->stats->flevel_skipped++;
         return 0;
     }
-    if (!allow && ignored(c, &f[2], line, n)) {
+    if (!allow && kh_clamav_ignored(c, f[2].s, f[2].n, line, n)) {
         c->stats->ignored++;
         return 0;
     }
@@ -252,13 +261,17 @@ static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64
         diagf(c, KH_DIAG_ERROR, ln, f[1].col + 1, "target type must be a number from 0 to 14");
         return KH_ESYNTAX;
     }
-    uint8_t okind;
-    uint64_t off;
-    uint32_t shift;
-    int orc = kh_clamav_offset_parse(f[2].s, f[2].n, &okind, &off, &shift);
+    kh_coff co;
+    int orc = kh_cav_offset_parse(f[2].s, f[2].n, &co);
     if (orc == KH_ESYNTAX) {
         diagf(c, KH_DIAG_ERROR, ln, f[2].col + 1,
               "offset must be '*', 'n', 'n,m', 'EOF-n', 'EP+n', 'EP-n', 'Sx+n', 'SL+n', 'SEx' or 'VI'");
+        return KH_ESYNTAX;
+    }
+    int pe_off = orc == 0 && co.kind >= KH_COFF_EP;
+    if (pe_off && target != 1 && target != 6 && target != 9) {
+        diagf(c, KH_DIAG_ERROR, ln, f[2].col + 1,
+              "entry-point and section offsets need target type 1 (PE), 6 (ELF) or 9 (Mach-O)");
         return KH_ESYNTAX;
     }
     /* The hex is checked even when the signature will not be used, so that
@@ -285,14 +298,16 @@ static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64
     } else if (!fl_ok) {
         c->stats->flevel_skipped++;
         keep = 0;
-    } else if (ignored(c, &f[0], line, n)) {
+    } else if (kh_clamav_ignored(c, f[0].s, f[0].n, line, n)) {
         c->stats->ignored++;
         keep = 0;
-    } else if (target != 0) {
+    } else if (target != 0 && target != 1 && target != 6) {
         (*unsup_target)++;
         c->stats->unsupported++;
+        c->stats->unsup_target++;
         keep = 0;
     } else if (orc == KH_EUNSUPPORTED) {
+        c->stats->unsup_offset++;
         (*unsup_offset)++;
         c->stats->unsupported++;
         keep = 0;
@@ -302,6 +317,14 @@ static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64
         return rc;
     }
     uint32_t sig;
+    if (target != 0 || pe_off) {
+        /* needs the file type or its entry point and sections: a logical signature of one part */
+        if ((rc = add_sig(c, &f[0], KH_DET_BODY, UINT32_MAX, ln, &sig)) ||
+            (rc = kh_ldb_from_ndb(c, sig, root, (uint8_t)target, &co)))
+            return rc;
+        c->stats->body++;
+        return 0;
+    }
     if ((rc = KH_VEC_RESERVE(c->b->pats, 1, UINT32_MAX)))
         return rc;
     if ((rc = add_sig(c, &f[0], KH_DET_BODY, (uint32_t)c->b->pats.n, ln, &sig)))
@@ -310,17 +333,34 @@ static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64
     memset(p, 0, sizeof(*p));
     p->root = root;
     p->sig = sig;
-    p->offkind = okind;
-    p->off = off;
-    p->shift = shift;
+    p->offkind = co.kind == KH_COFF_ABS ? KH_OFF_ABS : co.kind == KH_COFF_EOF ? KH_OFF_EOF : KH_OFF_ANY;
+    p->off = (uint64_t)co.off;
+    p->shift = co.shift;
     kh_ir_lengths(c->b->nodes.v, c->b->kids.v, root, &p->minlen, &p->maxlen);
     c->stats->body++;
     return 0;
 }
 
+const char *kh_clamav_later_reason(const char *ext)
+{
+    if (!strcmp(ext, "cbc"))
+        return "bytecode signatures are not supported";
+    if (!strcmp(ext, "pdb") || !strcmp(ext, "gdb") || !strcmp(ext, "wdb"))
+        return "phishing and URL databases are not supported (Khiên does not check links in mail or HTML)";
+    if (!strcmp(ext, "cdb"))
+        return "container metadata signatures are not supported";
+    if (!strcmp(ext, "ftm"))
+        return "file type magic is not used (Khiên recognises file types itself)";
+    if (!strcmp(ext, "idb"))
+        return "icon signatures are not supported";
+    if (!strcmp(ext, "crb"))
+        return "certificate trust and block lists are not supported";
+    return "this format is not supported yet";
+}
+
 int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *text, size_t len)
 {
-    uint64_t unsup_target = 0, unsup_offset = 0, later = 0, bad = 0;
+    uint64_t unsup_target = 0, unsup_offset = 0, later = 0, bad = 0, unsup[KH_UNS_N] = {0};
     unsigned ln = 0;
     size_t i = 0;
     int rc = 0;
@@ -350,6 +390,15 @@ int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *tex
             case KH_DB_NDB:
                 rc = ndb_line(c, line, n, ln, &unsup_target, &unsup_offset);
                 break;
+            case KH_DB_LDB:
+                rc = kh_ldb_line(c, line, n, ln, unsup);
+                break;
+            case KH_DB_MDB:
+                rc = kh_mdb_line(c, 0, line, n, ln);
+                break;
+            case KH_DB_IMP:
+                rc = kh_mdb_line(c, 1, line, n, ln);
+                break;
             case KH_DB_LATER:
                 later++;
                 rc = 0;
@@ -370,17 +419,27 @@ int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *tex
     }
     if (later) {
         c->stats->unsupported += later;
-        diagf(c, KH_DIAG_WARNING, 0, 0,
-              "%llu line%s of the .%s format not loaded: this format is not supported yet",
-              (unsigned long long)later, later == 1 ? "" : "s", ext);
+        c->stats->unsup_format += later;
+        diagf(c, KH_DIAG_WARNING, 0, 0, "%llu line%s of the .%s format not loaded: %s", (unsigned long long)later,
+              later == 1 ? "" : "s", ext, kh_clamav_later_reason(ext));
     }
+    unsup_target += unsup[KH_UNS_TARGET];
+    static const char *const why[KH_UNS_N] = {
+        NULL, "their target description block asks for Container, Intermediates, IconGroup or HandlerType (not supported)",
+        "a subsignature is a macro, a fuzzy image hash or a PCRE construct Khiên does not support",
+        "a subsignature has a VI (version information) offset (not supported)"};
+    for (int k = 1; k < KH_UNS_N; k++)
+        if (unsup[k])
+            diagf(c, KH_DIAG_WARNING, 0, 0, "%llu logical signature%s not loaded: %s", (unsigned long long)unsup[k],
+                  unsup[k] == 1 ? "" : "s", why[k]);
     if (unsup_target)
         diagf(c, KH_DIAG_WARNING, 0, 0,
-              "%llu signature%s for file types other than 'any' (target type 1-14) not loaded: not supported yet",
+              "%llu signature%s for file types other than any, PE and ELF (target types 2-5, 7-14) not loaded: not "
+              "supported yet",
               (unsigned long long)unsup_target, unsup_target == 1 ? "" : "s");
     if (unsup_offset)
         diagf(c, KH_DIAG_WARNING, 0, 0,
-              "%llu signature%s with entry-point or section offsets (EP, Sx, SL, SE, VI) not loaded: not supported yet",
+              "%llu signature%s with version-information offsets (VI) not loaded: not supported yet",
               (unsigned long long)unsup_offset, unsup_offset == 1 ? "" : "s");
     if (bad)
         diagf(c, KH_DIAG_WARNING, 0, 0, "%llu malformed line%s skipped", (unsigned long long)bad,

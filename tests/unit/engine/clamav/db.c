@@ -461,6 +461,7 @@ KT_TEST(test_engine_clamav_db__malformed_summary_survives_diag_limit)
 
 KT_TEST(test_engine_clamav_db__target_types_unsupported)
 {
+    /* 0 (any), 1 (PE) and 6 (ELF) are loaded; the other types have no parser here */
     char text[1024] = "T0:0:*:616263\n";
     for (int t = 1; t <= 14; t++) {
         char line[64];
@@ -470,59 +471,70 @@ KT_TEST(test_engine_clamav_db__target_types_unsupported)
     loaded L;
     load1(&L, KH_COMPILE_STRICT, "ndb", text, 0);
     KT_EQ_INT(L.rc, 0); /* unsupported is not malformed, even when strict */
-    KT_EQ_INT(L.st.body, 1);
-    KT_EQ_INT(L.st.unsupported, 14);
+    KT_EQ_INT(L.st.body, 3);
+    KT_EQ_INT(L.st.unsupported, 12);
+    KT_EQ_INT(L.st.unsup_target, 12);
     KT_EQ_INT(L.st.malformed, 0);
     KT_EQ_INT(count_diags(&L, KH_DIAG_ERROR), 0);
-    const kh_diag *w = warning_with(&L, "14 signatures for file types other than");
+    const kh_diag *w = warning_with(&L, "12 signatures for file types other than any, PE and ELF");
     KT_CHECK(w != NULL);
     KT_CHECK(w && strcmp(w->file, "test0.ndb") == 0);
-    KT_DETECTS(L.r, "abc", 3, "T0");
+    KT_DETECTS(L.r, "abc", 3, "T0"); /* "abc" is neither PE nor ELF */
     unload(&L);
 }
 
-KT_TEST(test_engine_clamav_db__ep_and_section_offsets_unsupported)
+KT_TEST(test_engine_clamav_db__ep_and_section_offsets)
 {
     loaded L;
     load1(&L, KH_COMPILE_STRICT, "ndb",
-          "Ep.Plus:0:EP+0:616263\n"
-          "Ep.Minus:0:EP-10:616263\n"
-          "Ep.Shift:0:EP+5,10:616263\n"
-          "Section:0:S0+4:616263\n"
-          "Section.Last:0:SL+8:616263\n"
-          "Section.End:0:SE1:616263\n"
-          "Version.Info:0:VI:616263\n" /* was "malformed" (clamav-testdb pe_allmatch) */
+          "Ep.Plus:1:EP+0:616263\n"
+          "Ep.Minus:1:EP-10:616263\n"
+          "Ep.Shift:6:EP+5,10:616263\n"
+          "Section:1:S0+4:616263\n"
+          "Section.Last:1:SL+8:616263\n"
+          "Section.End:1:SE1:616263\n"
+          "Version.Info:1:VI:616263\n" /* was "malformed" (clamav-testdb pe_allmatch) */
           "Any:0:*:616263\n",
           0);
     KT_EQ_INT(L.rc, 0);
-    KT_EQ_INT(L.st.unsupported, 7);
-    KT_EQ_INT(L.st.body, 1);
-    KT_CHECK(warning_with(&L, "7 signatures with entry-point or section offsets") != NULL);
+    KT_EQ_INT(L.st.unsupported, 1);
+    KT_EQ_INT(L.st.unsup_offset, 1);
+    KT_EQ_INT(L.st.body, 7);
+    KT_CHECK(warning_with(&L, "1 signature with version-information offsets (VI)") != NULL);
     KT_DETECTS(L.r, "abc", 3, "Any");
     unload(&L);
 
-    /* One of each kind: singular wording, both warnings. */
-    load1(&L, 0, "ndb", "Ep:0:EP+0:616263\nPe:1:*:616263\n", 0);
-    KT_EQ_INT(L.st.unsupported, 2);
-    KT_CHECK(warning_with(&L, "1 signature with entry-point") != NULL);
-    KT_CHECK(warning_with(&L, "1 signature for file types") != NULL);
+    /* On target 0 (or another type without sections) they are errors, as in clamscan. */
+    load1(&L, 0, "ndb", "Ep:0:EP+0:616263\nSl:0:SL+0:616263\nOk:1:EP+0:616263\nHtml:3:S1+0:616263\n", 0);
+    KT_EQ_INT(L.rc, 0);
+    KT_EQ_INT(L.st.malformed, 3);
+    KT_EQ_INT(L.st.body, 1);
+    KT_EQ_INT(count_diags(&L, KH_DIAG_ERROR), 3);
+    unload(&L);
+    load1(&L, KH_COMPILE_STRICT, "ndb", "Ep:0:EP+0:616263\n", 0);
+    KT_EQ_INT(L.rc, KH_ESYNTAX);
     unload(&L);
 }
 
 KT_TEST(test_engine_clamav_db__later_formats_counted)
 {
     loaded L;
-    src s[2] = {
-        {"ldb", "Sig.A;Engine:51-255,Target:1;0;616263\nSig.B;Target:0;0;646566\n", 0},
+    src s[4] = {
+        {"cbc", "ClamBCafhm`ab\nmore\n", 0},
         {"ndb", "Body:0:*:616263\n", 0},
+        {"pdb", "R:example.com\n", 0},
+        {"ftm", "0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE\n", 0},
     };
-    load_n(&L, KH_COMPILE_STRICT, 0, s, 2);
+    load_n(&L, KH_COMPILE_STRICT, 0, s, 4);
     KT_EQ_INT(L.rc, 0);
-    KT_EQ_INT(L.st.unsupported, 2);
+    KT_EQ_INT(L.st.unsupported, 4);
+    KT_EQ_INT(L.st.unsup_format, 4);
     KT_EQ_INT(L.st.body, 1);
-    KT_EQ_INT(L.st.databases, 2);
-    const kh_diag *w = warning_with(&L, "2 lines of the .ldb format not loaded");
-    KT_CHECK(w && strcmp(w->file, "test0.ldb") == 0);
+    KT_EQ_INT(L.st.databases, 4);
+    const kh_diag *w = warning_with(&L, "2 lines of the .cbc format not loaded: bytecode");
+    KT_CHECK(w && strcmp(w->file, "test0.cbc") == 0);
+    KT_CHECK(warning_with(&L, "1 line of the .pdb format not loaded: phishing") != NULL);
+    KT_CHECK(warning_with(&L, "1 line of the .ftm format not loaded: file type magic") != NULL);
     unload(&L);
 }
 
@@ -632,7 +644,7 @@ KT_MAIN({
     KT_CASE(test_engine_clamav_db__malformed_counted_across_files),
     KT_CASE(test_engine_clamav_db__malformed_summary_survives_diag_limit),
     KT_CASE(test_engine_clamav_db__target_types_unsupported),
-    KT_CASE(test_engine_clamav_db__ep_and_section_offsets_unsupported),
+    KT_CASE(test_engine_clamav_db__ep_and_section_offsets),
     KT_CASE(test_engine_clamav_db__later_formats_counted),
     KT_CASE(test_engine_clamav_db__ign2_drops_names),
     KT_CASE(test_engine_clamav_db__fp_suppresses_detection),

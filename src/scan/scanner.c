@@ -224,7 +224,7 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
         } else {
             if (!buf) {
                 kh_scan_warn(s, "signature %s could not be confirmed (data not available)",
-                             kh_rules_sig_name(r, p->sig));
+                             kh_rules_str(r, r->sigs[p->sig].name));
                 continue;
             }
             if ((rc = start_set(p, len, &starts)))
@@ -238,7 +238,7 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
                 frc = kh_confirm_match(&s->cx, r, p->root, buf, len, &starts, &m);
                 if (frc == KH_ELIMIT) {
                     kh_scan_warn(s, "signature %s: confirmation stopped at its work limit",
-                                 kh_rules_sig_name(r, p->sig));
+                                 kh_rules_str(r, r->sigs[p->sig].name));
                     continue;
                 }
                 if (frc) {
@@ -348,8 +348,6 @@ typedef struct hhit {
 static int on_hash_detect(uint32_t sig, void *ctx)
 {
     hhit *h = ctx;
-    if (sig >= h->s->r->nsigs)
-        return 0; /* a damaged record (dbfile.c): not a detection */
     h->found = 1;
     int rc = add_det(h->s, sig, KH_DET_HASH, -1, NULL);
     return rc ? rc : (h->s->stop_on_hit ? KH_STOP : 0);
@@ -392,9 +390,9 @@ static int emit(kh_scanner *s, size_t from)
             out.name = d->heur;
             out.source = "<heuristics>";
         } else {
-            out.name = kh_rules_sig_name(r, d->sig);
-            uint32_t src = d->sig < r->nsigs ? r->sigs[d->sig].source : UINT32_MAX;
-            out.source = src < r->nsources ? kh_rules_str(r, r->sources[src]) : "?";
+            const kh_sig *sg = &r->sigs[d->sig];
+            out.name = kh_rules_str(r, sg->name);
+            out.source = sg->source < r->nsources ? kh_rules_str(r, r->sources[sg->source]) : "?";
         }
         out.member = s->member.len ? s->member.data : NULL;
         out.kind = (kh_detection_kind)d->kind;

@@ -17,6 +17,38 @@ export function setCsrf(tok) { csrf = tok || ''; }
 export function onUnauthorized(fn) { onUnauth = fn; }
 
 export async function api(method, path, body, opts = {}) {
+  return call(method, '/api/v1' + path, body, opts);
+}
+
+// The dashboard's own endpoints (QR codes, PDF, the unit report) live under /ui/.
+export function ui(method, path, body, opts = {}) {
+  return call(method, '/ui' + path, body, opts);
+}
+
+// POSTs a report document (JSON) and saves the PDF the server renders from it.
+export async function pdf(doc, fileName) {
+  const r = await fetch('/ui/pdf', {
+    method: 'POST', credentials: 'same-origin', cache: 'no-store',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, Accept: 'application/pdf' },
+    body: JSON.stringify(doc),
+  });
+  if (!r.ok) {
+    let msg = `HTTP ${r.status}`;
+    try { const e = (await r.json()).error; msg = e.message || msg; } catch (_) { /* not JSON */ }
+    throw new ApiError(r.status, msg, null);
+  }
+  const blob = await r.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.className = 'hidden';
+  document.body.appendChild(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 2000);
+}
+
+async function call(method, url, body, opts) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrf;
   let payload;
@@ -24,7 +56,7 @@ export async function api(method, path, body, opts = {}) {
     headers['Content-Type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  const r = await fetch('/api/v1' + path, { method, headers, body: payload, credentials: 'same-origin', cache: 'no-store' });
+  const r = await fetch(url, { method, headers, body: payload, credentials: 'same-origin', cache: 'no-store' });
   let data = null;
   const ct = r.headers.get('Content-Type') || '';
   if (ct.includes('json')) {

@@ -3,7 +3,7 @@
 // for manual entry, recovery codes shown once), and the account summary.
 import { h, s, notice, field, clear, kv, section, download } from '../dom.js';
 import { t } from '../i18n.js';
-import { post } from '../api.js';
+import { post, ui } from '../api.js';
 import { user, refreshSession, go, unitName } from '../main.js';
 
 function after() {
@@ -39,7 +39,7 @@ export function password() {
 
 // QR code: the server returns the module matrix as one SVG path (no markup).
 async function qr(text) {
-  const q = await post('/ui/qr', { text });
+  const q = await ui('POST', '/qr', { text });
   const n = q.size + 8;
   return s('svg', { viewBox: `0 0 ${n} ${n}`, class: 'qr', id: 'totp-qr', role: 'img', 'aria-label': t('mfa.qr') , 'shape-rendering': 'crispEdges' },
     s('rect', { x: 0, y: 0, width: n, height: n, fill: '#fff' }), s('path', { d: q.path, fill: '#000', transform: 'translate(4 4)' }));

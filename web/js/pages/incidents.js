@@ -8,8 +8,13 @@ import { can, unitName, unitList, route } from '../main.js';
 
 export const STATES = ['new', 'reported', 'investigating', 'resolved', 'false_positive'];
 const NEXT = { new: ['reported', 'false_positive'], reported: ['investigating'], investigating: ['reported', 'resolved', 'false_positive'], resolved: [], false_positive: [] };
-const DETAIL_FIELDS = ['operator', 'owner', 'system', 'provider', 'symptoms', 'harm', 'measures', 'helpers', 'recommendations',
-  'contact_name', 'contact_position', 'contact_phone', 'contact_email', 'data_types', 'data_count'];
+// The fields of the reports (docs/api.md; Decree 30 header, 2017/2025 reports, Decree 356 form 08).
+const DETAIL_FIELDS = ['place', 'number', 'operator', 'operator_address', 'owner', 'system', 'provider',
+  'contact_name', 'contact_position', 'contact_phone', 'contact_email',
+  'symptoms', 'harm', 'spread', 'impact', 'cause', 'scope', 'measures', 'helpers', 'results', 'recommendations',
+  'data_types', 'data_count', 'consequences', 'dpo_name', 'dpo_title', 'dpo_phone', 'dpo_email', 'org_tax_code', 'org_phone', 'org_website',
+  'attachments', 'signer_authority', 'signer_title', 'signer_name', 'recipients'];
+const LONG_FIELDS = ['symptoms', 'harm', 'spread', 'impact', 'cause', 'scope', 'measures', 'helpers', 'results', 'recommendations', 'consequences', 'attachments', 'recipients'];
 
 export function stateBadge(st) { return badge('st-' + st, t('incident.state.' + st)); }
 
@@ -125,7 +130,7 @@ export async function page({ params }) {
   out.appendChild(section(t('reports.title'), h('ul', { class: 'links', id: 'report-links' }, kinds.map((k) => h('li', null,
     t('reports.kind.' + k), ': ',
     h('a', { href: `#/reports/incident/${id}?profile=${profile}&kind=${k}` }, t('reports.view_print')), ' · ',
-    h('a', { href: `/api/v1/ui/reports/incident/${id}.pdf?profile=${profile}&kind=${k}`, download: `khien-bao-cao-su-co-${id}-${k}.pdf`, class: 'pdf' }, t('reports.pdf')))))));
+    h('a', { href: `#/reports/incident/${id}?profile=${profile}&kind=${k}&pdf=1`, class: 'pdf' }, t('reports.pdf')))))));
 
   // Evidence: what was found, by name and hash
   const f = inc.findings || [];
@@ -174,7 +179,7 @@ function detailsForm(inc) {
   const form = h('form', { class: 'grid-form', id: 'details-form' }, field(t('incidents.profile'), profile),
     h('label', { class: 'check' }, pd, t('incidents.personal_data')),
     DETAIL_FIELDS.map((k) => {
-      const long = ['symptoms', 'harm', 'measures', 'helpers', 'recommendations'].includes(k);
+      const long = LONG_FIELDS.includes(k);
       inputs[k] = long ? h('textarea', { rows: 2, name: k, maxlength: 16384 }) : h('input', { name: k, maxlength: 200 });
       inputs[k].value = d[k] || '';
       return field(t('details.' + k), inputs[k]);

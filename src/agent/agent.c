@@ -327,9 +327,10 @@ static int deliver(agent *a)
     if (rc < 0) {
         double w = kh_backoff_fail(&a->backoff, rnd());
         a->next_delivery = kh_now() + w;
-        kh_agent_logf(&a->lg, KH_LOG_INFO,
-                      "%zu sự kiện chờ gửi, thử lại sau %.0f s / %zu events waiting, retrying in %.0f s",
-                      kh_spool_count(a->spool), w, kh_spool_count(a->spool), w);
+        if (!a->o.once)
+            kh_agent_logf(&a->lg, KH_LOG_INFO,
+                          "%zu sự kiện chờ gửi, thử lại sau %.0f s / %zu events waiting, retrying in %.0f s",
+                          kh_spool_count(a->spool), w, kh_spool_count(a->spool), w);
         return rc;
     }
     kh_backoff_reset(&a->backoff);

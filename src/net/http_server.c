@@ -1,128 +1,224 @@
-/* Khiên — net/http_server: HTTPS listener over civetweb.
+/* Khiên — net/http_server: HTTPS listener over libmicrohttpd.
  *
- * The only file that includes civetweb.h. It turns civetweb's connection
- * into the narrow kh_http_conn interface (method, path, query, headers,
- * bounded body, verified peer certificate, one reply) so that the server's
- * routing and handlers never see the library. TLS is configured by civetweb
- * from our options and then hardened by net/tls.c in the init_ssl hook:
- * HTTPS only, TLS 1.2+, client certificate optional but verified against
- * the centre's CA when present. civetweb runs a fixed pool of worker
- * threads; each request is handled on one of them, start to finish.
+ * The only file that includes microhttpd.h. It turns libmicrohttpd's
+ * connection into the narrow kh_http_conn interface (method, path, query,
+ * headers, bounded body, verified peer certificate, one reply) so that the
+ * server's routing and handlers never see the library. HTTPS only: the
+ * daemon is started with TLS, the centre's priority string (net/tls.c), the
+ * server key and certificate, and the CA as trust list, which makes it ask
+ * clients for an (optional) certificate.
+ *
+ * libmicrohttpd pushes the request body in pieces; they are gathered into
+ * one buffer of at most KH_HTTP_BODY_MAX bytes (a larger Content-Length is
+ * answered 413 at once, without reading the body) and the handler runs once
+ * the body is complete, on one of the daemon's pool threads. The handler's
+ * own, smaller limit is applied by kh_http_read_body().
  */
 #include "net/http_server.h"
 
-#include <civetweb.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "khien/error.h"
 #include "net/tls.h"
 
 struct kh_http_server {
-    struct mg_context *ctx;
+    struct MHD_Daemon *d;
     kh_http_handler handler;
     void *payload;
+    char *key, *cert, *ca;
 };
 
 struct kh_http_conn {
-    struct mg_connection *mg;
-    const struct mg_request_info *ri;
+    struct MHD_Connection *mc;
+    const char *method, *url;
+    char *body;
+    size_t len, cap;
+    int too_large;
     int replied;
+    char addr[64];
+    char *query; /* rebuilt on demand */
 };
 
-static int on_init_ssl(void *ssl_ctx, void *user_data)
+static char *slurp(const char *path)
 {
-    (void)user_data;
-    return kh_tls_server_ctx_harden(ssl_ctx) == 0 ? 0 : -1;
-}
-
-static int on_log_message(const struct mg_connection *conn, const char *message)
-{
-    (void)conn;
-    (void)message;
-    return 1; /* civetweb's own messages (TLS handshake failures of scanners, ...) are not ours to print */
-}
-
-static int on_request(struct mg_connection *mg, void *cbdata)
-{
-    kh_http_server *s = cbdata;
-    kh_http_conn c = {mg, mg_get_request_info(mg), 0};
-    s->handler(&c, s->payload);
-    if (!c.replied) {
-        static const char msg[] = "{\"error\":{\"code\":\"internal\",\"message\":\"no reply\"}}";
-        kh_http_reply(&c, 500, "application/json", NULL, msg, sizeof(msg) - 1);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *b = malloc(65537);
+    size_t n = b ? fread(b, 1, 65536, f) : 0;
+    fclose(f);
+    if (!b || n == 0 || n >= 65536) {
+        free(b);
+        return NULL;
     }
-    return 1;
+    b[n] = 0;
+    return b;
 }
 
-/* "host:port" -> civetweb's "host:ports" (the trailing s = TLS). */
-static int listen_spec(char *out, size_t size, const char *listen)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen || strlen(listen) > 200)
-        return KH_EINVAL;
-    const char *port = colon + 1;
-    if (!*port || strspn(port, "0123456789") != strlen(port) || atoi(port) <= 0 || atoi(port) > 65535)
-        return KH_EINVAL;
-    if (listen[0] == '[' && colon[-1] != ']')
-        return KH_EINVAL;
-    snprintf(out, size, "%ss", listen);
-    return 0;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    kh_http_conn *k = *con_cls;
+    if (k) {
+        free(k->body);
+        free(k->query);
+        free(k);
+        *con_cls = NULL;
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    kh_http_server *s = cls;
+    kh_http_conn *k = *con_cls;
+    if (!k) { /* first call: headers only */
+        k = calloc(1, sizeof(*k));
+        if (!k)
+            return MHD_NO;
+        k->mc = mc;
+        k->method = method;
+        k->url = url;
+        *con_cls = k;
+        const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > KH_HTTP_BODY_MAX) { /* refuse without reading the body */
+            static const char msg[] = "{\"error\":{\"code\":\"too_large\",\"message\":\"nội dung quá lớn / body too large\"}}";
+            k->too_large = 1;
+            kh_http_reply(k, 413, "application/json", "Connection: close\r\n", msg, sizeof(msg) - 1);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (k->too_large || k->len + n > KH_HTTP_BODY_MAX) {
+            k->too_large = 1;
+            return MHD_YES;
+        }
+        if (k->len + n > k->cap) {
+            size_t nc = k->cap ? k->cap : 4096;
+            while (nc < k->len + n)
+                nc *= 2;
+            if (nc > KH_HTTP_BODY_MAX)
+                nc = KH_HTTP_BODY_MAX;
+            char *nb = realloc(k->body, nc + 1);
+            if (!nb)
+                return MHD_NO;
+            k->body = nb;
+            k->cap = nc;
+        }
+        memcpy(k->body + k->len, upload_data, n);
+        k->len += n;
+        return MHD_YES;
+    }
+    if (k->replied)
+        return MHD_YES;
+    s->handler(k, s->payload);
+    if (!k->replied) {
+        static const char msg[] = "{\"error\":{\"code\":\"internal\",\"message\":\"no reply\"}}";
+        kh_http_reply(k, 500, "application/json", NULL, msg, sizeof(msg) - 1);
+    }
+    return MHD_YES;
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    (void)fmt;
+    (void)ap; /* TLS handshake failures of port scanners etc. are not ours to print */
 }
 
 int kh_http_server_start(kh_http_server **out, const kh_http_server_options *o, kh_http_handler h,
                          void *payload, char *err, size_t errsz)
 {
-    char ports[256], threads[16], timeout[16];
     if (!out || !o || o->version != KH_HTTP_SERVER_OPTIONS_VERSION || !h || !o->listen || !o->cert_file ||
-        !o->ca_file || listen_spec(ports, sizeof(ports), o->listen) < 0) {
-        if (err && errsz)
-            snprintf(err, errsz, "địa chỉ nghe không hợp lệ / invalid listen address '%s' (want HOST:PORT)",
-                     o && o->listen ? o->listen : "");
+        !o->key_file || !o->ca_file)
+        return KH_EINVAL;
+    /* parse HOST:PORT / [V6]:PORT */
+    char host[256];
+    snprintf(host, sizeof(host), "%s", o->listen);
+    char *colon = strrchr(host, ':');
+    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+    if (!colon || port <= 0 || port > 65535 || strspn(colon + 1, "0123456789") != strlen(colon + 1)) {
+        snprintf(err, errsz, "địa chỉ nghe không hợp lệ / invalid listen address '%s' (want HOST:PORT)", o->listen);
         return KH_EINVAL;
     }
-    snprintf(threads, sizeof(threads), "%u", o->threads ? o->threads : 64);
-    snprintf(timeout, sizeof(timeout), "%u", o->timeout_ms ? o->timeout_ms : 30000);
-    const char *opts[] = {
-        "listening_ports", ports,
-        "ssl_certificate", o->cert_file,
-        "ssl_ca_file", o->ca_file,
-        "ssl_verify_peer", "optional",
-        "ssl_verify_depth", "2",
-        "ssl_protocol_version", "4", /* TLS 1.2 and later */
-        "ssl_short_trust", "no",
-        "num_threads", threads,
-        "request_timeout_ms", timeout,
-        "enable_keep_alive", "yes",
-        "keep_alive_timeout_ms", "15000",
-        "enable_directory_listing", "no",
-        "decode_url", "yes",
-        NULL,
-    };
+    *colon = 0;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    int v6 = 0;
+    if (host[0] == '[') {
+        size_t l = strlen(host);
+        if (l < 3 || host[l - 1] != ']') {
+            snprintf(err, errsz, "địa chỉ nghe không hợp lệ / invalid listen address '%s'", o->listen);
+            return KH_EINVAL;
+        }
+        host[l - 1] = 0;
+        memmove(host, host + 1, l - 1);
+        v6 = 1;
+    }
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    if (v6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+            snprintf(err, errsz, "địa chỉ IPv6 không hợp lệ / invalid IPv6 address '%s'", host);
+            return KH_EINVAL;
+        }
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
+            snprintf(err, errsz, "địa chỉ IPv4 không hợp lệ / invalid IPv4 address '%s' (use an IP address)", host);
+            return KH_EINVAL;
+        }
+    }
     kh_http_server *s = calloc(1, sizeof(*s));
     if (!s)
         return KH_ENOMEM;
     s->handler = h;
     s->payload = payload;
-    mg_init_library(MG_FEATURES_TLS);
-    struct mg_callbacks cb;
-    memset(&cb, 0, sizeof(cb));
-    cb.init_ssl = on_init_ssl;
-    cb.log_message = on_log_message;
-    char etext[256] = "";
-    unsigned ecode = 0;
-    struct mg_error_data ed = {&ecode, etext, sizeof(etext)};
-    struct mg_init_data init = {&cb, s, opts};
-    s->ctx = mg_start2(&init, &ed);
-    if (!s->ctx) {
-        if (err && errsz)
-            snprintf(err, errsz, "không mở được cổng / cannot start HTTPS on %s: %s", o->listen,
-                     etext[0] ? etext : "unknown error");
-        free(s);
+    s->key = slurp(o->key_file);
+    s->cert = slurp(o->cert_file);
+    s->ca = slurp(o->ca_file);
+    if (!s->key || !s->cert || !s->ca) {
+        snprintf(err, errsz, "không đọc được khóa/chứng thư / cannot read the server key, certificate or CA");
+        kh_http_server_stop(s);
         return KH_EIO;
     }
-    mg_set_request_handler(s->ctx, "/", on_request, s);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+                     (v6 ? MHD_USE_IPv6 : 0);
+    s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_HTTPS_MEM_KEY, s->key,
+                            MHD_OPTION_HTTPS_MEM_CERT, s->cert,
+                            MHD_OPTION_HTTPS_MEM_TRUST, s->ca,
+                            MHD_OPTION_HTTPS_PRIORITIES, kh_tls_server_priorities(),
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads ? o->threads : 8),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)((o->timeout_ms ? o->timeout_ms : 30000) / 1000),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errsz, "không mở được cổng / cannot start HTTPS on %s (address in use or not available?)", o->listen);
+        kh_http_server_stop(s);
+        return KH_EIO;
+    }
     *out = s;
     return 0;
 }
@@ -131,95 +227,101 @@ void kh_http_server_stop(kh_http_server *s)
 {
     if (!s)
         return;
-    mg_stop(s->ctx);
+    if (s->d)
+        MHD_stop_daemon(s->d);
+    free(s->key);
+    free(s->cert);
+    free(s->ca);
     free(s);
 }
 
 const char *kh_http_method(const kh_http_conn *c)
 {
-    return c->ri->request_method ? c->ri->request_method : "";
+    return c->method ? c->method : "";
 }
 
 const char *kh_http_path(const kh_http_conn *c)
 {
-    return c->ri->local_uri_raw ? c->ri->local_uri_raw : (c->ri->local_uri ? c->ri->local_uri : "/");
+    return c->url ? c->url : "/";
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    kh_http_conn *c = cls;
+    size_t have = c->query ? strlen(c->query) : 0, need = strlen(key) + (value ? strlen(value) : 0) + 3;
+    if (have + need > 8192)
+        return MHD_NO;
+    char *q = realloc(c->query, have + need);
+    if (!q)
+        return MHD_NO;
+    snprintf(q + have, need, "%s%s%s%s", have ? "&" : "", key, value ? "=" : "", value ? value : "");
+    c->query = q;
+    return MHD_YES;
 }
 
 const char *kh_http_query(const kh_http_conn *c)
 {
-    return c->ri->query_string ? c->ri->query_string : "";
+    kh_http_conn *m = (kh_http_conn *)c;
+    if (!m->query)
+        MHD_get_connection_values(m->mc, MHD_GET_ARGUMENT_KIND, add_arg, m);
+    return m->query ? m->query : "";
 }
 
 int kh_http_query_get(const kh_http_conn *c, const char *name, char *buf, size_t size)
 {
-    const char *q = c->ri->query_string;
-    if (!q || size == 0)
+    const char *v = MHD_lookup_connection_value(c->mc, MHD_GET_ARGUMENT_KIND, name);
+    if (!v || size == 0)
         return -1;
-    int n = mg_get_var(q, strlen(q), name, buf, size);
-    return n >= 0 ? n : (n == -1 ? -1 : -2);
+    size_t n = strlen(v);
+    if (n >= size)
+        return -2;
+    memcpy(buf, v, n + 1);
+    return (int)n;
 }
 
 const char *kh_http_header(const kh_http_conn *c, const char *name)
 {
-    return mg_get_header(c->mg, name);
+    return MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, name);
 }
 
 const char *kh_http_remote_addr(const kh_http_conn *c)
 {
-    return c->ri->remote_addr;
+    kh_http_conn *m = (kh_http_conn *)c;
+    if (!m->addr[0]) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(m->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        if (sa && sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, m->addr, sizeof(m->addr));
+        else if (sa && sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, m->addr, sizeof(m->addr));
+        else
+            snprintf(m->addr, sizeof(m->addr), "?");
+    }
+    return m->addr;
 }
 
 int kh_http_read_body(kh_http_conn *c, char **out, size_t *len_out, size_t max)
 {
-    long long cl = c->ri->content_length;
-    if (cl > (long long)max)
+    if (c->too_large || c->len > max)
         return KH_ELIMIT;
-    size_t cap = cl > 0 ? (size_t)cl : 4096;
-    char *b = malloc(cap + 1);
-    size_t n = 0;
+    char *b = malloc(c->len + 1);
     if (!b)
         return KH_ENOMEM;
-    for (;;) {
-        if (n == cap) {
-            if (cl >= 0 && n == (size_t)cl)
-                break;
-            if (cap >= max) {
-                free(b);
-                return KH_ELIMIT;
-            }
-            size_t nc = cap * 2 > max ? max : cap * 2;
-            char *nb = realloc(b, nc + 1);
-            if (!nb) {
-                free(b);
-                return KH_ENOMEM;
-            }
-            b = nb;
-            cap = nc;
-        }
-        int r = mg_read(c->mg, b + n, cap - n);
-        if (r < 0) {
-            free(b);
-            return KH_EIO;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    if (cl >= 0 && n != (size_t)cl) {
-        free(b);
-        return KH_EIO;
-    }
-    b[n] = 0;
+    if (c->len)
+        memcpy(b, c->body, c->len);
+    b[c->len] = 0;
     *out = b;
-    *len_out = n;
+    *len_out = c->len;
     return 0;
 }
 
 int kh_http_peer(const kh_http_conn *c, char cn[128], uint64_t *serial_out)
 {
-    if (!c->ri->client_cert || !c->ri->client_cert->peer_cert)
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ci || !ci->tls_session)
         return KH_ENOENT;
-    return kh_tls_peer_info(c->ri->client_cert->peer_cert, cn, serial_out);
+    return kh_tls_session_peer(ci->tls_session, cn, serial_out);
 }
 
 int kh_http_reply(kh_http_conn *c, int status, const char *content_type, const char *headers, const void *body,
@@ -228,15 +330,34 @@ int kh_http_reply(kh_http_conn *c, int status, const char *content_type, const c
     if (c->replied)
         return KH_EIO;
     c->replied = 1;
-    const char *text = mg_get_response_code_text(c->mg, status);
-    if (mg_printf(c->mg,
-                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                  "Strict-Transport-Security: max-age=31536000\r\nX-Content-Type-Options: nosniff\r\n"
-                  "Cache-Control: no-store\r\n%s\r\n",
-                  status, text ? text : "", content_type ? content_type : "application/json", len,
-                  headers ? headers : "") <= 0)
-        return KH_EIO;
-    if (len && mg_write(c->mg, body, len) <= 0)
-        return KH_EIO;
-    return 0;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return KH_ENOMEM;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type ? content_type : "application/json");
+    MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    /* extra "Name: value\r\n" lines */
+    const char *p = headers;
+    while (p && *p) {
+        const char *eol = strstr(p, "\r\n");
+        size_t l = eol ? (size_t)(eol - p) : strlen(p);
+        char line[1024];
+        if (l < sizeof(line)) {
+            memcpy(line, p, l);
+            line[l] = 0;
+            char *colon = strchr(line, ':');
+            if (colon) {
+                *colon = 0;
+                const char *v = colon + 1;
+                while (*v == ' ')
+                    v++;
+                MHD_add_response_header(r, line, v);
+            }
+        }
+        p = eol ? eol + 2 : p + l;
+    }
+    enum MHD_Result ok = MHD_queue_response(c->mc, (unsigned int)status, r);
+    MHD_destroy_response(r);
+    return ok == MHD_YES ? 0 : KH_EIO;
 }

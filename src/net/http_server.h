@@ -1,12 +1,12 @@
-/* Khiên — net/http_server: the centre's HTTPS listener (civetweb inside).
+/* Khiên — net/http_server: the centre's HTTPS listener (libmicrohttpd inside).
  *
  * One handler function receives every request on a pool of worker threads;
  * it reads what it needs through the kh_http_* accessors and answers with
  * kh_http_reply() exactly once. The connection object is borrowed for the
  * duration of the handler only. HTTPS only: TLS 1.2+, server certificate
  * from cert_file; a client certificate is requested but optional, and when
- * sent it must chain to ca_file (else the handshake fails) — whether an
- * endpoint needs one is the handler's decision (kh_http_peer()).
+ * sent it must chain to ca_file (kh_http_peer() reports only a verified
+ * one) — whether an endpoint needs one is the handler's decision.
  */
 #ifndef KH_NET_HTTP_SERVER_H
 #define KH_NET_HTTP_SERVER_H
@@ -23,13 +23,15 @@ typedef void (*kh_http_handler)(kh_http_conn *c, void *payload);
 typedef struct kh_http_server_options {
     unsigned version;       /**< KH_HTTP_SERVER_OPTIONS_VERSION */
     const char *listen;     /**< "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:8443" */
-    const char *cert_file;  /**< PEM: server private key followed by its certificate */
+    const char *cert_file;  /**< PEM: the server certificate */
+    const char *key_file;   /**< PEM: its private key */
     const char *ca_file;    /**< PEM: CA that client certificates must chain to */
-    unsigned threads;       /**< worker threads; 0: 64 */
+    unsigned threads;       /**< worker threads; 0: 8 */
     unsigned timeout_ms;    /**< per request; 0: 30 s */
 } kh_http_server_options;
 #define KH_HTTP_SERVER_OPTIONS_VERSION 1
-#define KH_HTTP_SERVER_OPTIONS_INIT {KH_HTTP_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0}
+#define KH_HTTP_SERVER_OPTIONS_INIT {KH_HTTP_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0}
+#define KH_HTTP_BODY_MAX (16u << 20) /* no handler may accept a larger body */
 
 /** Starts listening; returns once the socket is bound.
  * @return 0, KH_EINVAL, KH_EIO (cannot bind / bad certificate; message in err) */

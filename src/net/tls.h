@@ -1,8 +1,9 @@
-/* Khiên — net/tls: TLS settings shared by the centre's HTTPS server.
+/* Khiên — net/tls: the TLS policy and peer identity of the centre's server.
  *
- * The only file that configures OpenSSL's TLS layer. The HTTP server hands
- * it the library's context and the peer certificate as opaque pointers, so
- * neither civetweb nor the server code needs to know OpenSSL's types.
+ * The HTTPS server (libmicrohttpd, which speaks TLS through GnuTLS) takes
+ * its priority string from here and hands the session over as an opaque
+ * pointer, so neither the server code nor http_server.c decides anything
+ * about TLS.
  */
 #ifndef KH_NET_TLS_H
 #define KH_NET_TLS_H
@@ -12,13 +13,15 @@
 
 #define KH_TLS_CN_MAX 128
 
-/** Hardens a server SSL_CTX: TLS 1.2 minimum, forward-secret AEAD ciphers
- * only, no compression, no renegotiation, server cipher preference.
- * @return 0 or KH_EINTERNAL */
-int kh_tls_server_ctx_harden(void *ssl_ctx);
+/** GnuTLS priority string of the centre: TLS 1.2 and 1.3 only, forward-secret
+ * AEAD suites only. */
+const char *kh_tls_server_priorities(void);
 
-/** Reads subject CN and serial number of a peer certificate (an X509 *).
- * @return 0, KH_EINVAL (NULL), KH_EFORMAT (no CN / serial too large) */
-int kh_tls_peer_info(void *x509, char cn[KH_TLS_CN_MAX], uint64_t *serial_out);
+/** The verified client certificate of a TLS session (a gnutls_session_t):
+ * checks it against the trust list given to the server (signature, dates)
+ * and reads its subject CN and serial number.
+ * @return 0, KH_ENOENT (no certificate sent), KH_EACCES (not verified),
+ *         KH_EFORMAT (no CN / serial too large) */
+int kh_tls_session_peer(void *gnutls_session, char cn[KH_TLS_CN_MAX], uint64_t *serial_out);
 
 #endif

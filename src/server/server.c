@@ -705,21 +705,13 @@ static int init_server_cert(kh_server *s, char *err, size_t errsz)
                                        names, n, 825, err, errsz);
     if (rc < 0)
         return rc;
-    size_t kl = strlen(k), cl = strlen(c);
-    char *both = malloc(kl + cl + 1);
-    if (!both) {
-        free(k);
-        free(c);
-        return KH_ENOMEM;
-    }
-    memcpy(both, k, kl);
-    memcpy(both + kl, c, cl + 1);
-    rc = write_file(s->dir, "server.pem", both, kl + cl, 0600);
-    free(both);
+    rc = write_file(s->dir, "server.key", k, strlen(k), 0600);
+    if (rc == 0)
+        rc = write_file(s->dir, "server.crt", c, strlen(c), 0644);
     free(k);
     free(c);
     if (rc < 0)
-        snprintf(err, errsz, "không ghi được chứng thư máy chủ / cannot write server.pem in %s", s->dir);
+        snprintf(err, errsz, "không ghi được chứng thư máy chủ / cannot write server.key/server.crt in %s", s->dir);
     return rc;
 }
 
@@ -801,12 +793,14 @@ fail:
 
 int kh_server_start(kh_server *s, char *err, size_t errsz)
 {
-    char cert[1200], ca[1200];
-    snprintf(cert, sizeof(cert), "%s/server.pem", s->dir);
+    char cert[1200], key[1200], ca[1200];
+    snprintf(cert, sizeof(cert), "%s/server.crt", s->dir);
+    snprintf(key, sizeof(key), "%s/server.key", s->dir);
     snprintf(ca, sizeof(ca), "%s/ca.pem", s->dir);
     kh_http_server_options o = KH_HTTP_SERVER_OPTIONS_INIT;
     o.listen = s->listen;
     o.cert_file = cert;
+    o.key_file = key;
     o.ca_file = ca;
     o.threads = s->threads;
     return kh_http_server_start(&s->http, &o, dispatch, s, err, errsz);

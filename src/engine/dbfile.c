@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "engine/clamav/cav.h"
+#include "engine/clamav/cav.h"
 #include "engine/digest.h"
 #include "engine/rules_int.h"
 #include "engine/yara/yara.h"
@@ -173,6 +174,7 @@ int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const kh_de
     w_sect(&w, S_YREGEXES, r->yregexes, (uint64_t)r->nyregexes * sizeof(kh_yregex));
     w_sect(&w, S_YEXTS, r->yexts, (uint64_t)r->nyexts * sizeof(kh_yext));
     w_sect(&w, S_YATOMS, r->yatoms, (uint64_t)r->nyatoms * sizeof(kh_yatom));
+    w_sect(&w, S_CAV, r->cavblob, r->ncavblob);
     w_sect(&w, S_CAV, r->cavblob, r->ncavblob);
     uint32_t yinfo[2] = {r->ymodules, 0};
     w_sect(&w, S_YINFO, yinfo, sizeof(yinfo));
@@ -419,6 +421,11 @@ int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32]
         free(msg);
         i += f[3] + f[4];
     }
+    const uint8_t *cav;
+    uint64_t ncav;
+    SECT(S_CAV, 1, cav, ncav);
+    if ((rc = kh_cav_open(r, cav, ncav)))
+        goto fail;
     const uint8_t *cav;
     uint64_t ncav;
     SECT(S_CAV, 1, cav, ncav);

@@ -53,6 +53,8 @@ int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_opt
         rc = kh_yscan_create(&s->ys, rules);
     if (!rc && rules->cav && (rules->cav->nlsigs || rules->cav->nshash))
         rc = kh_cavscan_create(&s->cav, rules);
+    if (!rc && rules->cav && (rules->cav->nlsigs || rules->cav->nshash))
+        rc = kh_cavscan_create(&s->cav, rules);
     if (!rc) {
         s->hitbits = calloc((np + 7) / 8, 1);
         s->hits = malloc(np * sizeof(uint32_t));
@@ -260,6 +262,22 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
     }
     kh_pset_free(&starts);
     return rc;
+}
+
+/* Logical (.ldb) and PE-hash (.mdb .msb .imp) signatures, once the hits are known. */
+static int on_cav_det(void *ud, uint32_t sig, uint8_t kind, int64_t offset)
+{
+    kh_scanner *s = ud;
+    int rc = add_det(s, sig, kind, offset, NULL);
+    return rc ? rc : (s->stop_on_hit ? KH_STOP : 0);
+}
+
+static int run_cav(kh_scanner *s, const uint8_t *buf, uint64_t len, unsigned depth)
+{
+    if (!s->cav || (s->stop_on_hit && s->dets.n))
+        return 0;
+    int rc = kh_cavscan_object(s->cav, buf, (size_t)len, depth, s->hits, s->nhits, &s->cx, on_cav_det, s);
+    return rc == KH_STOP ? 0 : rc;
 }
 
 /* Logical (.ldb) and PE-hash (.mdb .msb .imp) signatures, once the hits are known. */

@@ -32,8 +32,6 @@
 struct kh_cavscan {
     const struct kh_rules *r;
     const kh_cav *cv;
-    uint32_t *cnt;      /* per lsub: count for the current lsig */
-    int64_t *first;     /* per lsub: first start, -1 */
     uint8_t *hit;       /* per lsub: reported by the matcher */
     uint32_t *touched;  /* lsubs marked in hit */
     uint32_t ntouched;
@@ -115,15 +113,13 @@ int kh_cavscan_create(kh_cavscan **out, const struct kh_rules *r)
     cs->cv = r->cav;
     const kh_cav *cv = r->cav;
     size_t ns = cv->nlsubs ? cv->nlsubs : 1, nl = cv->nlsigs ? cv->nlsigs : 1;
-    cs->cnt = calloc(ns, sizeof(uint32_t));
-    cs->first = calloc(ns, sizeof(int64_t));
     cs->hit = calloc(ns, 1);
     cs->touched = calloc(ns, sizeof(uint32_t));
     cs->prog = calloc(ns, sizeof(kh_pike_prog *));
     cs->cand = calloc(nl, sizeof(uint32_t));
     cs->cmark = calloc(nl, 1);
     cs->always = calloc(nl, sizeof(uint32_t));
-    int rc = (!cs->cnt || !cs->first || !cs->hit || !cs->touched || !cs->prog || !cs->cand || !cs->cmark || !cs->always)
+    int rc = (!cs->hit || !cs->touched || !cs->prog || !cs->cand || !cs->cmark || !cs->always)
                  ? KH_ENOMEM
                  : kh_pike_vm_create(&cs->vm);
     if (rc) {
@@ -156,8 +152,6 @@ void kh_cavscan_destroy(kh_cavscan *cs)
     free(cs->prog);
     kh_pike_vm_destroy(cs->vm);
     kh_pset_free(&cs->set);
-    free(cs->cnt);
-    free(cs->first);
     free(cs->hit);
     free(cs->touched);
     free(cs->cand);
@@ -183,13 +177,45 @@ static void file_info(kh_cavscan *cs)
         if (kh_pe_headers(&pe, d, n) != 0)
             return;
         cs->ftype = 1;
-        cs->ep = kh_pe_rva_to_offset(&pe, pe.entry_point_raw);
+        /* Sections as clamscan sees them: raw offset aligned down and raw
+         * size aligned up to FileAlignment (when it is a multiple of 0x200),
+         * cut at the end of the file; the entry point through the section
+         * whose raw size covers it (the headers below SizeOfHeaders). */
+        uint64_t nt = pe.nt_offset, st = nt + 24 + pe.size_of_optional_header;
+        uint32_t fa = pe.file_alignment && pe.file_alignment % 0x200 == 0 ? pe.file_alignment : 0;
+        uint32_t va[MAX_SECT];
         cs->nsect_total = pe.number_of_sections;
-        for (uint32_t i = 0; i < pe.nsections && i < MAX_SECT; i++) {
-            cs->sect[i].raw = pe.sections[i].raw_data_offset;
-            cs->sect[i].rsz = pe.sections[i].raw_data_size;
+        for (uint32_t i = 0; i < pe.number_of_sections && i < MAX_SECT; i++) {
+            uint64_t o = st + 40ull * i;
+            if (o + 40 > n)
+                break;
+            const uint8_t *h = d + o;
+            uint64_t vaddr = (uint64_t)h[12] | (uint64_t)h[13] << 8 | (uint64_t)h[14] << 16 | (uint64_t)h[15] << 24;
+            uint64_t rsz = (uint64_t)h[16] | (uint64_t)h[17] << 8 | (uint64_t)h[18] << 16 | (uint64_t)h[19] << 24;
+            uint64_t raw = (uint64_t)h[20] | (uint64_t)h[21] << 8 | (uint64_t)h[22] << 16 | (uint64_t)h[23] << 24;
+            if (fa) {
+                raw = raw / fa * fa;
+                rsz = (rsz + fa - 1) / fa * fa;
+            }
+            if (raw >= n)
+                rsz = 0;
+            else if (rsz > n - raw)
+                rsz = n - raw;
+            va[cs->nsect] = (uint32_t)vaddr;
+            cs->sect[cs->nsect].raw = raw;
+            cs->sect[cs->nsect].rsz = rsz;
+            cs->nsect++;
         }
-        cs->nsect = pe.nsections < MAX_SECT ? pe.nsections : MAX_SECT;
+        uint64_t ep = pe.entry_point_raw;
+        if (ep < pe.size_of_headers) {
+            cs->ep = ep < n ? (int64_t)ep : -1;
+        } else {
+            for (uint32_t i = cs->nsect; i-- > 0;)
+                if (va[i] <= ep && ep < (uint64_t)va[i] + cs->sect[i].rsz) {
+                    cs->ep = (int64_t)(ep - va[i] + cs->sect[i].raw);
+                    break;
+                }
+        }
     } else if (n >= 4 && memcmp(d, "\177ELF", 4) == 0) {
         kh_elf e;
         if (kh_elf_parse(&e, d, n) != 0)

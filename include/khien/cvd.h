@@ -19,6 +19,13 @@
  *  - .cud ("unsigned"): only the .info sizes and hashes;
  *  - .cdiff: the SHA-256 of the file up to its last ':' is signed (a third
  *    ClamAV key) by the text after it.
+ * ClamAV 1.5 also publishes NAME-VERSION.cvd.sign beside a .cvd: a first
+ * line "#clamsign-1.0", then lines "min_flevel:max_flevel:pkcs7-pem:BASE64",
+ * a detached PKCS#7 signature of the whole .cvd by a certificate that chains
+ * to a CA in the certificates folder (ClamAV's is clamav.crt). When such a
+ * file is there and the folder holds a CA, it must verify, and it then
+ * replaces the header's MD5 signature (as in ClamAV 1.5); without a CA the
+ * .sign file is not used.
  * With KH_CVD_UNSIGNED_OK a failed check becomes a warning.
  *
  * Keys: ClamAV's published public keys are built in. Tests replace them
@@ -46,8 +53,9 @@ typedef struct kh_cvd_header {
 #define KH_CVD_UNSIGNED_OK 0x1u /**< failed checks are warnings, not errors */
 
 typedef struct kh_cvd_options {
-    unsigned flags;   /**< KH_CVD_* */
-    const char *keys; /**< NULL: ClamAV's keys. Test keys only (see above). */
+    unsigned flags;        /**< KH_CVD_* */
+    const char *keys;      /**< NULL: ClamAV's keys. Test keys only (see above). */
+    const char *certs_dir; /**< CA certificates (*.pem *.crt) for .sign files; NULL: /etc/clamav/certs */
 } kh_cvd_options;
 
 /** Parses a header from the first bytes of a container (at most 512 used).

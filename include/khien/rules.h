@@ -31,10 +31,11 @@ typedef struct kh_compiler_options {
     const char *cache_dir; /**< where compiled sets are cached; NULL: no cache */
     unsigned max_diags;    /**< diagnostics kept (the rest are only counted) */
     const char *clamav_keys; /**< TESTS ONLY: public keys replacing ClamAV's (see khien/cvd.h); NULL */
+    const char *clamav_certs; /**< CA certificates for .cvd.sign files; NULL: /etc/clamav/certs */
 } kh_compiler_options;
 
 #define KH_COMPILER_OPTIONS_VERSION 1
-#define KH_COMPILER_OPTIONS_INIT {KH_COMPILER_OPTIONS_VERSION, 0, NULL, 200, NULL}
+#define KH_COMPILER_OPTIONS_INIT {KH_COMPILER_OPTIONS_VERSION, 0, NULL, 200, NULL, NULL}
 
 typedef enum kh_diag_severity {
     KH_DIAG_ERROR = 0,

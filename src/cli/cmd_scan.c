@@ -35,6 +35,7 @@ static void usage(FILE *f)
           "  -d, --database=PATH      ClamAV database file or folder (.cvd .cld .cud .hdb .hsb .ndb .fp .sfp .ign2 ...),\n"
           "                           repeatable; a folder such as freshclam's /var/lib/clamav works\n"
           "      --unsigned-ok        load .cvd/.cld files that fail their MD5 or signature checks (with a warning)\n"
+          "      --cvd-certs=FOLDER   CA certificates for NAME-N.cvd.sign files (default: /etc/clamav/certs)\n"
           "      --no-builtin         do not load the built-in EICAR test signature\n"
           "      --strict             a malformed database line is an error (exit 2)\n"
           "      --detect-pua         also load PUA databases (.hdu .hsu .ndu)\n"
@@ -67,7 +68,7 @@ static void usage(FILE *f)
 
 enum {
     O_NO_BUILTIN = 256, O_STRICT, O_PUA, O_MAXFS, O_MAXSS, O_MAXREC, O_MAXFILES, O_ALERT, O_NOARCH, O_EXCLUDE,
-    O_FOLLOW, O_NOCACHE, O_JSON, O_QUIET, O_NOSUMMARY, O_RULES, O_DEFINE, O_UNSIGNED_OK,
+    O_FOLLOW, O_NOCACHE, O_JSON, O_QUIET, O_NOSUMMARY, O_RULES, O_DEFINE, O_UNSIGNED_OK, O_CVD_CERTS,
 };
 
 static const struct option longopts[] = {
@@ -75,6 +76,7 @@ static const struct option longopts[] = {
     {"no-builtin", no_argument, 0, O_NO_BUILTIN},
     {"strict", no_argument, 0, O_STRICT},
     {"unsigned-ok", no_argument, 0, O_UNSIGNED_OK},
+    {"cvd-certs", required_argument, 0, O_CVD_CERTS},
     {"detect-pua", no_argument, 0, O_PUA},
     {"recursive", no_argument, 0, 'r'},
     {"rules", required_argument, 0, O_RULES},
@@ -402,6 +404,9 @@ int cmd_scan(int argc, char **argv)
             break;
         case O_UNSIGNED_OK:
             co.flags |= KH_COMPILE_UNSIGNED_OK;
+            break;
+        case O_CVD_CERTS:
+            co.clamav_certs = optarg;
             break;
         case O_PUA:
             co.flags |= KH_COMPILE_PUA;

@@ -86,6 +86,7 @@ static void usage(FILE *f)
           "      --no-cdiff           always fetch whole .cvd files\n"
           "      --unsigned-ok        accept databases that fail their signature checks (with a warning)\n"
           "      --ca-file=PEM        trust only this CA for an https:// mirror (default: the system's)\n"
+          "      --cvd-certs=FOLDER   CA certificates for NAME-N.cvd.sign files (default: /etc/clamav/certs)\n"
           "      --quiet              print only errors\n"
           "  -h, --help               this help\n\n"
           "Nothing is replaced unless every new file passes its checks; the previous set is kept as\n"
@@ -405,6 +406,14 @@ static int update_one(mirror *m, const char *dir, const char *stage, dbstate *s,
         show_err(s->name, "cannot fetch", m->err);
         return rc;
     }
+    /* ClamAV 1.5 publishes NAME-VERSION.cvd.sign beside it: take it when there */
+    kh_cvd_header fh;
+    if (kh_cvd_header_read(path, &fh) == 0) {
+        char sn[96], sp[4096];
+        snprintf(sn, sizeof(sn), "%s-%u.cvd.sign", s->name, fh.version);
+        if (path_join(sp, sizeof(sp), stage, sn) == 0 && mirror_fetch(m, sn, sp) != 0)
+            unlink(sp);
+    }
     if ((rc = kh_cvd_check_file(path, o, &s->result, err, sizeof(err)))) {
         show_err(s->name, "the mirror's file fails its checks, refused (bị từ chối)", err);
         return rc;
@@ -433,7 +442,9 @@ static int replaced(const dbstate *dbs, size_t n, const char *file)
         if (!dbs[i].staged[0])
             continue;
         size_t l = strlen(dbs[i].name);
-        if (strncmp(file, dbs[i].name, l) == 0 && (strcmp(file + l, ".cvd") == 0 || strcmp(file + l, ".cld") == 0))
+        if (strncmp(file, dbs[i].name, l) == 0 &&
+            (strcmp(file + l, ".cvd") == 0 || strcmp(file + l, ".cld") == 0 ||
+             (file[l] == '-' && kh_str_endswith(file, ".cvd.sign"))))
             return 1;
     }
     return 0;
@@ -487,13 +498,14 @@ static int swap_in(const char *dir, const char *stage, const char *prev, const d
 
 /* ---- The command ------------------------------------------------------------------- */
 
-enum { O_DIR = 256, O_DB, O_NOCDIFF, O_UNSIGNED, O_CA, O_QUIET };
+enum { O_DIR = 256, O_DB, O_NOCDIFF, O_UNSIGNED, O_CA, O_QUIET, O_CERTS };
 
 static const struct option longopts[] = {
     {"mirror", required_argument, 0, 'm'}, {"dir", required_argument, 0, O_DIR},
     {"db", required_argument, 0, O_DB},    {"no-cdiff", no_argument, 0, O_NOCDIFF},
     {"unsigned-ok", no_argument, 0, O_UNSIGNED}, {"ca-file", required_argument, 0, O_CA},
     {"quiet", no_argument, 0, O_QUIET},    {"help", no_argument, 0, 'h'},
+    {"cvd-certs", required_argument, 0, O_CERTS},
     {0, 0, 0, 0},
 };
 
@@ -503,7 +515,7 @@ int cmd_update(int argc, char **argv)
     const char *names[MAX_DBS];
     size_t nnames = 0;
     int no_cdiff = 0, opt, ret = KH_EXIT_ERROR, lockfd = -1;
-    kh_cvd_options o = {0, getenv("KHIEN_TEST_CLAMAV_KEYS")}; /* TESTS ONLY: see docs/SIGNATURES.md */
+    kh_cvd_options o = {0, getenv("KHIEN_TEST_CLAMAV_KEYS"), NULL}; /* keys: TESTS ONLY, see docs/SIGNATURES.md */
     char *state = NULL, dir[4096], stage[4200], prev[4200], lock[4200];
     mirror m;
     memset(&m, 0, sizeof(m));
@@ -535,6 +547,9 @@ int cmd_update(int argc, char **argv)
             break;
         case O_QUIET:
             quiet = 1;
+            break;
+        case O_CERTS:
+            o.certs_dir = optarg;
             break;
         case 'h':
             usage(stdout);

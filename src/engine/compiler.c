@@ -383,10 +383,11 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
     kh_buf k = KH_BUF_INIT(0);
     char self[128];
     kh_self_id(self, sizeof(self));
-    int rc = kh_buf_printf(&k, "khien-db/1/%s/%s/%u/%s/%s\n", KH_VERSION_STRING, self,
+    int rc = kh_buf_printf(&k, "khien-db/1/%s/%s/%u/%s/%s/%s\n", KH_VERSION_STRING, self,
                            c->opts.flags & (KH_COMPILE_PUA | KH_COMPILE_NO_BUILTIN | KH_COMPILE_STRICT |
                                             KH_COMPILE_UNSIGNED_OK),
-                           builtin->data ? builtin->data : "", c->opts.clamav_keys ? c->opts.clamav_keys : "");
+                           builtin->data ? builtin->data : "", c->opts.clamav_keys ? c->opts.clamav_keys : "",
+                           c->opts.clamav_certs ? c->opts.clamav_certs : "");
     for (size_t i = 0; i < c->defines.n && !rc; i++)
         rc = kh_buf_printf(&k, "define %s\n", c->defines.v[i]);
     for (size_t i = 0; i < c->nsrc && !rc; i++) {
@@ -536,7 +537,8 @@ static int load_source(kh_compiler *c, size_t i, kh_dbctx *ctx, char ***ign, siz
         void *cud[2] = {c, s->path};
         ctx->source = (uint32_t)i;
         ctx->ud = cud;
-        return kh_cvd_load_source(ctx, s->path, c->opts.clamav_keys, ign_pass, ign, nign, capign);
+        return kh_cvd_load_source(ctx, s->path, c->opts.clamav_keys, c->opts.clamav_certs, ign_pass, ign, nign,
+                                  capign);
     }
     if (s->yara || (s->kind == KH_DB_IGN) != ign_pass)
         return 0;

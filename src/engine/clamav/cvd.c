@@ -24,7 +24,12 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,6 +368,119 @@ int kh_cvd_superseded(const char *path)
     return r;
 }
 
+/* ---- .sign files (ClamAV 1.5) ------------------------------------------------------ */
+
+#define MAX_SIGN_FILE (1u << 20)
+#define SIGN_FLEVEL 220u /* the level that introduced .sign files */
+
+/* A store of the CA certificates in `dir` (*.pem, *.crt); NULL if none. */
+static X509_STORE *load_certs(const char *dir)
+{
+    DIR *d = opendir(dir ? dir : "/etc/clamav/certs");
+    if (!d)
+        return NULL;
+    X509_STORE *st = X509_STORE_new();
+    int n = 0;
+    struct dirent *de;
+    while (st && (de = readdir(d))) {
+        if (!kh_str_endswith(de->d_name, ".pem") && !kh_str_endswith(de->d_name, ".crt"))
+            continue;
+        kh_buf p = KH_BUF_INIT(0);
+        if (kh_buf_printf(&p, "%s/%s", dir ? dir : "/etc/clamav/certs", de->d_name) == 0) {
+            BIO *b = BIO_new_file(p.data, "r");
+            X509 *x;
+            while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
+                n += X509_STORE_add_cert(st, x) == 1;
+                X509_free(x);
+            }
+            BIO_free(b);
+        }
+        kh_buf_dispose(&p);
+    }
+    closedir(d);
+    if (n == 0) {
+        X509_STORE_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Checks NAME-VERSION.cvd.sign beside `path`. Returns 0 (verified),
+ * KH_ENOENT (no .sign file, or no CA to check it with: not used) or
+ * KH_EFORMAT (it does not verify; err says why). */
+static int check_sign(const char *path, unsigned version, const uint8_t *data, size_t len, const char *certs_dir,
+                      char *err, size_t errlen)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot)
+        return KH_ENOENT;
+    kh_buf sp = KH_BUF_INIT(0);
+    if (kh_buf_printf(&sp, "%.*s-%u.cvd.sign", (int)(dot - path), path, version))
+        return KH_ENOMEM;
+    kh_map m;
+    int rc = kh_map_path(&m, sp.data, MAX_SIGN_FILE);
+    kh_buf_dispose(&sp);
+    if (rc)
+        return KH_ENOENT;
+    X509_STORE *st = load_certs(certs_dir);
+    if (!st) {
+        kh_map_release(&m);
+        return KH_ENOENT;
+    }
+    const char *t = (const char *)m.data;
+    size_t tl = m.len;
+    rc = KH_ENOENT;
+    if (tl < 13 || memcmp(t, "#clamsign-1.0", 13) != 0)
+        rc = errf(err, errlen, KH_EFORMAT, "the .sign file does not start with #clamsign-1.0");
+    for (size_t pos = 0; rc == KH_ENOENT && pos < tl;) {
+        const char *line = t + pos;
+        const char *nl = memchr(line, '\n', tl - pos);
+        size_t n = nl ? (size_t)(nl - line) : tl - pos;
+        pos += n + (nl ? 1 : 0);
+        while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
+            n--;
+        if (n == 0 || line[0] == '#')
+            continue;
+        /* min_flevel:max_flevel:format:base64 */
+        const char *f[4];
+        size_t fl[4], nf = 0;
+        for (const char *q = line; nf < 4;) {
+            const char *c = nf < 3 ? memchr(q, ':', (size_t)(line + n - q)) : NULL;
+            f[nf] = q;
+            fl[nf++] = c ? (size_t)(c - q) : (size_t)(line + n - q);
+            if (!c)
+                break;
+            q = c + 1;
+        }
+        unsigned maxfl = 0;
+        if (nf != 4 || (fl[1] && parse_uint(f[1], fl[1], &maxfl))) {
+            rc = errf(err, errlen, KH_EFORMAT, "malformed line in the .sign file");
+            break;
+        }
+        if ((fl[1] && maxfl < SIGN_FLEVEL) || fl[2] != 9 || memcmp(f[2], "pkcs7-pem", 9) != 0)
+            continue; /* a format for other engines */
+        uint8_t *der = malloc(fl[3] + 4);
+        int dl = der ? EVP_DecodeBlock(der, (const unsigned char *)f[3], (int)fl[3]) : -1;
+        const unsigned char *dp = der;
+        PKCS7 *p7 = dl > 0 ? d2i_PKCS7(NULL, &dp, dl) : NULL;
+        BIO *in = p7 ? BIO_new_mem_buf(data, (int)len) : NULL;
+        if (!p7 || !in)
+            rc = errf(err, errlen, KH_EFORMAT, "the .sign file's PKCS#7 signature cannot be read");
+        else if (PKCS7_verify(p7, NULL, st, in, NULL, PKCS7_DETACHED | PKCS7_BINARY | PKCS7_NOCRL) == 1)
+            rc = 0;
+        else
+            rc = errf(err, errlen, KH_EFORMAT,
+                      "the .sign file's signature does not verify for this file with the CA certificates of %s",
+                      certs_dir ? certs_dir : "/etc/clamav/certs");
+        BIO_free(in);
+        PKCS7_free(p7);
+        free(der);
+    }
+    X509_STORE_free(st);
+    kh_map_release(&m);
+    return rc;
+}
+
 /* ---- The .info list -------------------------------------------------------------- */
 
 typedef struct info_ent {
@@ -581,13 +699,20 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
     checker k = {o ? o->flags : 0, warn, ud, err, errlen};
     const char *keys = o ? o->keys : NULL;
     kh_cvd_header hdr;
-    (void)name;
     if (len < HDR_LEN || kh_cvd_header_parse(data, HDR_LEN, &hdr) != 0)
         return errf(err, errlen, KH_EFORMAT, "not a ClamAV database container (no ClamAV-VDB header)");
     const uint8_t *body = data + HDR_LEN;
     size_t blen = len - HDR_LEN;
     int rc;
-    if (type == KH_CVD_CVD) {
+    int signed_ok = 0;
+    if (type == KH_CVD_CVD && len <= INT32_MAX) {
+        char serr[400];
+        rc = check_sign(name, hdr.version, data, len, o ? o->certs_dir : NULL, serr, sizeof(serr));
+        signed_ok = rc == 0;
+        if (rc == KH_EFORMAT && (rc = check_failed(&k, "%s", serr)))
+            return rc;
+    }
+    if (type == KH_CVD_CVD && !signed_ok) {
         uint8_t sum[KH_NALG][32];
         char hex[33];
         if ((rc = kh_digest_buf(1u << KH_MD5, body, blen, sum)))
@@ -1403,8 +1528,8 @@ static int load_member(void *ud, const char *name, const uint8_t *data, size_t l
     return rc;
 }
 
-int kh_cvd_load_source(kh_dbctx *ctx, const char *path, const char *keys, int ign_pass, char ***ign, size_t *nign,
-                       size_t *capign)
+int kh_cvd_load_source(kh_dbctx *ctx, const char *path, const char *keys, const char *certs, int ign_pass, char ***ign,
+                       size_t *nign, size_t *capign)
 {
     const char *dot = strrchr(path, '.');
     kh_cvd_type t = dot ? kh_cvd_type_of(dot + 1) : KH_CVD_NONE;
@@ -1416,7 +1541,7 @@ int kh_cvd_load_source(kh_dbctx *ctx, const char *path, const char *keys, int ig
         ctx->diag(ctx->ud, KH_DIAG_ERROR, 0, 0, err);
         return rc;
     }
-    kh_cvd_options o = {(ctx->flags & KH_COMPILE_UNSIGNED_OK) ? KH_CVD_UNSIGNED_OK : 0u, keys};
+    kh_cvd_options o = {(ctx->flags & KH_COMPILE_UNSIGNED_OK) ? KH_CVD_UNSIGNED_OK : 0u, keys, certs};
     loadctx l = {ctx, path, ign_pass, ign, nign, capign};
     err[0] = 0;
     /* the checks' warnings once, in the first pass */

@@ -47,8 +47,9 @@ struct kh_dbctx;
 /* Loads the database files inside the container at `path` into ctx, as
  * kh_clamav_load (or, with ign_pass, kh_clamav_ign_collect) would load them
  * one by one; they are reported as "path!member". ctx->ud must be the
- * compiler's {compiler, file name} pair (see compiler.c: db_diag). A
+ * compiler's {compiler, file name} pair (see compiler.c: db_diag); certs is
+ * the CA folder for .sign files (NULL: /etc/clamav/certs). A
  * container that fails its checks is refused (KH_EFORMAT, with an error
  * diagnostic) unless ctx->flags has KH_COMPILE_UNSIGNED_OK. */
-int kh_cvd_load_source(struct kh_dbctx *ctx, const char *path, const char *keys, int ign_pass, char ***ign,
-                       size_t *nign, size_t *capign);
+int kh_cvd_load_source(struct kh_dbctx *ctx, const char *path, const char *keys, const char *certs, int ign_pass,
+                       char ***ign, size_t *nign, size_t *capign);

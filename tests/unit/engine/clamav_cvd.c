@@ -263,7 +263,7 @@ KT_TEST(container_good)
     kh_buf c = container(0);
     kh_cvdset *s = NULL;
     char err[512];
-    kh_cvd_options o = {0, TEST_KEYS};
+    kh_cvd_options o = {0, TEST_KEYS, NULL};
     KT_EQ_INT(kh_cvdset_open_mem(&s, "t.cud", c.data, c.len, &o, err, sizeof(err)), 0);
     KT_EQ_STR(err, "");
     KT_EQ_INT(kh_cvdset_header(s)->version, 3);
@@ -303,7 +303,7 @@ KT_TEST(container_damaged)
         kh_buf c = container(cases[i].what);
         kh_cvdset *s = NULL;
         char err[512] = "";
-        kh_cvd_options o = {0, TEST_KEYS};
+        kh_cvd_options o = {0, TEST_KEYS, NULL};
         KT_EQ_INT(kh_cvdset_open_mem(&s, "t.cud", c.data, c.len, &o, err, sizeof(err)), KH_EFORMAT);
         if (!strstr(err, cases[i].msg))
             KT_FAIL_("case %d: '%s' has no '%s'", cases[i].what, err, cases[i].msg);
@@ -332,7 +332,7 @@ static kh_cvdset *good_set(void)
     kh_buf c = container(0);
     kh_cvdset *s = NULL;
     char err[256];
-    kh_cvd_options o = {0, TEST_KEYS};
+    kh_cvd_options o = {0, TEST_KEYS, NULL};
     kh_cvdset_open_mem(&s, "t.cud", c.data, c.len, &o, err, sizeof(err));
     kh_buf_dispose(&c);
     return s;
@@ -355,7 +355,7 @@ KT_TEST(cdiff_apply)
         return;
     kh_buf d = hexbytes(CDIFF_OK);
     char err[512];
-    kh_cvd_options o = {0, TEST_KEYS};
+    kh_cvd_options o = {0, TEST_KEYS, NULL};
     KT_EQ_INT(kh_cvdset_apply_cdiff(s, d.data, d.len, &o, err, sizeof(err)), 0);
     KT_CHECK(file_is(s, "t.ndb", "A.One:0:*:616161616161\nE.Five:0:*:656565656565\n"));
     KT_CHECK(file_is(s, "m.ndb", "C.Three:0:*:636363636363\nD.Four:0:*:646464646464\n"));
@@ -380,7 +380,7 @@ KT_TEST(cdiff_refused)
         {CDIFF_BADNAME, "forbidden characters"},
         {CDIFF_UNKNOWN, "unknown command FROB"},
     };
-    kh_cvd_options o = {0, TEST_KEYS};
+    kh_cvd_options o = {0, TEST_KEYS, NULL};
     char err[512];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         kh_cvdset *s = good_set();
@@ -396,7 +396,7 @@ KT_TEST(cdiff_refused)
     /* signatures: ClamAV's key, a changed byte; --unsigned-ok lets it through with a warning */
     kh_cvdset *s = good_set();
     kh_buf d = hexbytes(CDIFF_OK);
-    kh_cvd_options official = {0, NULL};
+    kh_cvd_options official = {0, NULL, NULL};
     KT_EQ_INT(kh_cvdset_apply_cdiff(s, d.data, d.len, &official, err, sizeof(err)), KH_EFORMAT);
     KT_CHECK(strstr(err, "digital signature is not valid") != NULL);
     d.data[30] ^= 1;
@@ -423,7 +423,7 @@ KT_TEST(cld_roundtrip)
     KT_EQ_INT(kh_cvdset_write_cld(s, cld), 0);
     char err[512];
     kh_cvd_header h;
-    kh_cvd_options o = {0, TEST_KEYS};
+    kh_cvd_options o = {0, TEST_KEYS, NULL};
     /* a .cld's .info must be signed: this test set's is not */
     KT_EQ_INT(kh_cvd_check_file(cld, &o, &h, err, sizeof(err)), KH_EFORMAT);
     o.flags = KH_CVD_UNSIGNED_OK;

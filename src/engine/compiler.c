@@ -432,31 +432,13 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
     return rc;
 }
 
-static int cmp_rec(const void *a, const void *b, void *arg)
-{
-    size_t dl = *(const size_t *)arg;
-    int c = memcmp(a, b, dl);
-    if (c)
-        return c;
-    uint32_t x, y;
-    memcpy(&x, (const uint8_t *)a + dl, 4);
-    memcpy(&y, (const uint8_t *)b + dl, 4);
-    return x < y ? -1 : x > y;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Sorts one table's records and collects its distinct sizes. */
 static int finish_table(kh_htab *t, kh_buf *recs, unsigned alg, void **heap, unsigned *nheap)
 {
     size_t rl = KH_HREC(alg), dl = kh_halg_len[alg];
     size_t n = recs->len / rl;
     if (n > 1)
-        qsort_r(recs->data, n, rl, cmp_rec, &dl);
+        kh_htab_sort((uint8_t *)recs->data, n, alg);
     uint32_t *sizes = malloc(sizeof(uint32_t) * (n ? n : 1));
     if (!sizes)
         return KH_ENOMEM;
@@ -471,7 +453,7 @@ static int finish_table(kh_htab *t, kh_buf *recs, unsigned alg, void **heap, uns
             sizes[ns++] = sz;
     }
     if (ns > 1)
-        kh_qsort(sizes, ns, sizeof(uint32_t), cmp_u32);
+        kh_sort_u32(sizes, ns);
     size_t k = 0;
     for (size_t i = 0; i < ns; i++)
         if (k == 0 || sizes[k - 1] != sizes[i])

@@ -12,12 +12,28 @@
  * (id, offset, length), then the sections, each 16-byte aligned.
  *
  * Trust: the file lives in the user's own state directory, but a crash, a
- * full disk or another program may have damaged it. Before anything in it
- * is used, the payload's SHA-256 is checked (read with pread, not through
- * the mapping, so the check does not make the whole file resident), the
- * magic, format, layout and key must match, and every section must lie
- * inside the file with a length that is a multiple of its element size.
- * Any failure means "rebuild", never "trust".
+ * full disk or another program may have damaged it. It is written to a
+ * temporary name, fsync'ed and renamed, so a crash leaves either the old
+ * file or the new one, never half of one. Before anything in it is used,
+ * the magic, format, layout and key must match, every section must lie
+ * inside the file with a length that is a multiple of its element size,
+ * and a SHA-256 over the section table and every section except the bulk
+ * ones (hash records, signature records, the string pool) must match the
+ * header's. Any failure means "rebuild", never "trust".
+ *
+ * Why not a checksum of everything: with ClamAV's official set the bulk
+ * sections are 1.4 GB (8 million hash signatures); hashing them on every
+ * start took 2-3 s, more than the rest of the start-up, and read the
+ * whole file. The checked sections are what the matcher and the confirm
+ * code follow as indices (pattern trees, the Vectorscan databases, YARA
+ * rules): a damaged one could send them out of bounds. A damaged bulk
+ * record can only produce a wrong name or a wrong/missed hash detection,
+ * never an out-of-bounds read: the loader checks the string pool ends in
+ * a NUL, and readers check a record's signature index against nsigs and a
+ * name offset against nstrs before use (kh_rules_sig_name()). The key
+ * (compiler.c) already names the exact database files by path, device,
+ * inode, size, mtime and ctime (nanoseconds), which any rewrite changes,
+ * so their content is not hashed at start either (600 MB of text).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,14 +45,14 @@
 #include <unistd.h>
 
 #include "engine/clamav/cav.h"
-#include "engine/clamav/cav.h"
 #include "engine/digest.h"
 #include "engine/rules_int.h"
 #include "engine/yara/yara.h"
 #include "platform/platform.h"
 
 #define DB_MAGIC "KHIENDB\x01"
-#define DB_FORMAT 4u /* 3: ClamAV (B) (L) (W) with a mode, look-behind/ahead nodes; 4: S_CAV (logical, PE hashes) */
+#define DB_FORMAT 5u /* 3: ClamAV (B) (L) (W) with a mode, look-behind/ahead nodes; 4: S_CAV (logical, PE hashes);
+                         5: bulk sections outside the checksum, streaming database stored */
 #define HDR_SIZE 128u
 #define MAX_SECT 64u
 
@@ -62,7 +78,8 @@ typedef struct hdr {
     uint8_t sum[32];
     uint64_t payload_len;
     uint32_t nsect;
-    uint8_t pad[HDR_SIZE - 8 - 4 - 4 - 32 - 32 - 8 - 4];
+    uint8_t id[32]; /* SHA-256 of the whole payload, computed when written: the set's identity */
+    uint8_t pad[HDR_SIZE - 8 - 4 - 4 - 32 - 32 - 8 - 4 - 32];
 } hdr;
 
 static uint32_t layout_fingerprint(void)
@@ -74,10 +91,18 @@ static uint32_t layout_fingerprint(void)
 
 /* ---- Writing -------------------------------------------------------------- */
 
+/* Sections not covered by the header's checksum (see above). */
+static int bulk_section(uint32_t id)
+{
+    return (id >= S_HREC && id < S_HREC + 2 * KH_NALG) || id == S_SIGS || id == S_STRS;
+}
+
 typedef struct writer {
     int fd;
     uint64_t pos; /* bytes written after the header */
-    kh_digest dg;
+    int nodigest; /* writing a bulk section */
+    kh_digest dg;    /* checked sections and the table */
+    kh_digest dgall; /* everything */
     sect s[MAX_SECT];
     uint32_t ns;
     int err;
@@ -88,7 +113,7 @@ static void w_raw(writer *w, const void *p, size_t n)
     const uint8_t *b = p;
     if (w->err)
         return;
-    if (kh_digest_update(&w->dg, p, n)) {
+    if ((!w->nodigest && kh_digest_update(&w->dg, p, n)) || kh_digest_update(&w->dgall, p, n)) {
         w->err = KH_EINTERNAL;
         return;
     }
@@ -115,8 +140,10 @@ static void w_sect(writer *w, uint32_t id, const void *p, uint64_t n)
         w->err = KH_ELIMIT;
         return;
     }
+    w->nodigest = 1; /* padding is never read */
     if (w->pos % 16)
         w_raw(w, zero, 16 - w->pos % 16);
+    w->nodigest = bulk_section(id);
     w->s[w->ns].id = id;
     w->s[w->ns].off = w->pos; /* relative to payload start */
     w->s[w->ns].len = n;
@@ -128,6 +155,7 @@ static void w_sect(writer *w, uint32_t id, const void *p, uint64_t n)
         b += k;
         n -= k;
     }
+    w->nodigest = 0;
 }
 
 int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const kh_dep *deps, size_t ndeps,
@@ -142,7 +170,8 @@ int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const kh_de
         kh_buf_dispose(&tmp);
         return kh_errno_to_kh(errno);
     }
-    if (kh_digest_init(&w.dg) || kh_digest_start(&w.dg, 1u << KH_SHA256)) {
+    if (kh_digest_init(&w.dg) || kh_digest_start(&w.dg, 1u << KH_SHA256) || kh_digest_init(&w.dgall) ||
+        kh_digest_start(&w.dgall, 1u << KH_SHA256)) {
         w.err = KH_ENOMEM;
         goto done;
     }
@@ -174,7 +203,6 @@ int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const kh_de
     w_sect(&w, S_YREGEXES, r->yregexes, (uint64_t)r->nyregexes * sizeof(kh_yregex));
     w_sect(&w, S_YEXTS, r->yexts, (uint64_t)r->nyexts * sizeof(kh_yext));
     w_sect(&w, S_YATOMS, r->yatoms, (uint64_t)r->nyatoms * sizeof(kh_yatom));
-    w_sect(&w, S_CAV, r->cavblob, r->ncavblob);
     w_sect(&w, S_CAV, r->cavblob, r->ncavblob);
     uint32_t yinfo[2] = {r->ymodules, 0};
     w_sect(&w, S_YINFO, yinfo, sizeof(yinfo));
@@ -216,16 +244,22 @@ int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const kh_de
     h.payload_len = w.pos;
     h.nsect = w.ns;
     uint8_t out[KH_NALG][32];
-    if (kh_digest_finish(&w.dg, out)) {
+    if (kh_digest_update(&w.dg, w.s, sizeof(w.s)) || kh_digest_finish(&w.dg, out)) {
         w.err = KH_EINTERNAL;
         goto done;
     }
     memcpy(h.sum, out[KH_SHA256], 32);
+    if (kh_digest_finish(&w.dgall, out)) {
+        w.err = KH_EINTERNAL;
+        goto done;
+    }
+    memcpy(h.id, out[KH_SHA256], 32);
     if (pwrite(w.fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
         pwrite(w.fd, w.s, sizeof(w.s), HDR_SIZE) != (ssize_t)sizeof(w.s) || fsync(w.fd) != 0)
         w.err = KH_EIO;
 done:
     kh_digest_dispose(&w.dg);
+    kh_digest_dispose(&w.dgall);
     if (close(w.fd) != 0 && !w.err)
         w.err = KH_EIO;
     if (!w.err && rename(tmp.data, path) != 0)
@@ -238,7 +272,9 @@ done:
 
 /* ---- Loading --------------------------------------------------------------- */
 
-static int verify_sum(int fd, uint64_t start, uint64_t len, const uint8_t want[32])
+/* The checksum over the non-bulk sections, in table order, then the table
+ * (read with pread, not through the mapping). */
+static int verify_sum(int fd, uint64_t pstart, const sect *s, uint32_t ns, const uint8_t want[32])
 {
     kh_digest dg;
     if (kh_digest_init(&dg))
@@ -247,22 +283,26 @@ static int verify_sum(int fd, uint64_t start, uint64_t len, const uint8_t want[3
     uint8_t *buf = malloc(1u << 20);
     if (!buf)
         rc = KH_ENOMEM;
-    uint64_t off = start, end = start + len;
-    while (!rc && off < end) {
-        size_t want_n = (size_t)KH_MIN(end - off, (uint64_t)(1u << 20));
-        ssize_t k = pread(fd, buf, want_n, (off_t)off);
-        if (k < 0 && errno == EINTR)
+    for (uint32_t i = 0; i < ns && !rc; i++) {
+        if (bulk_section(s[i].id))
             continue;
-        if (k <= 0) {
-            rc = KH_EFORMAT;
-            break;
+        uint64_t off = pstart + s[i].off, end = off + s[i].len;
+        while (!rc && off < end) {
+            size_t want_n = (size_t)KH_MIN(end - off, (uint64_t)(1u << 20));
+            ssize_t k = pread(fd, buf, want_n, (off_t)off);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                rc = KH_EFORMAT;
+                break;
+            }
+            rc = kh_digest_update(&dg, buf, (size_t)k);
+            off += (uint64_t)k;
         }
-        posix_fadvise(fd, (off_t)off, k, POSIX_FADV_NOREUSE);
-        rc = kh_digest_update(&dg, buf, (size_t)k);
-        off += (uint64_t)k;
     }
     uint8_t out[KH_NALG][32];
-    if (!rc && (rc = kh_digest_finish(&dg, out)) == 0 && memcmp(out[KH_SHA256], want, 32) != 0)
+    if (!rc && (rc = kh_digest_update(&dg, s, MAX_SECT * sizeof(sect))) == 0 &&
+        (rc = kh_digest_finish(&dg, out)) == 0 && memcmp(out[KH_SHA256], want, 32) != 0)
         rc = KH_EFORMAT;
     free(buf);
     kh_digest_dispose(&dg);
@@ -300,7 +340,7 @@ int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32]
     for (uint32_t i = 0; i < h.nsect; i++)
         if (s[i].off > h.payload_len || s[i].len > h.payload_len - s[i].off || s[i].off % 16)
             goto fail;
-    if ((rc = verify_sum(fd, pstart, h.payload_len, h.sum)))
+    if ((rc = verify_sum(fd, pstart, s, h.nsect, h.sum)))
         goto fail;
     rc = KH_EFORMAT;
     maplen = (uint64_t)st.st_size;
@@ -317,7 +357,7 @@ int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32]
     }
     r->map = base;
     r->maplen = maplen;
-    memcpy(r->id, h.sum, 32); /* the content identifies the set (callers may override) */
+    memcpy(r->id, h.id, 32); /* the content identifies the set (callers may override) */
     const uint8_t *pl = base + pstart;
 #define SECT(id, esz, ptr, count)                                  \
     do {                                                           \
@@ -426,16 +466,20 @@ int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32]
     SECT(S_CAV, 1, cav, ncav);
     if ((rc = kh_cav_open(r, cav, ncav)))
         goto fail;
-    const uint8_t *cav;
-    uint64_t ncav;
-    SECT(S_CAV, 1, cav, ncav);
-    if ((rc = kh_cav_open(r, cav, ncav)))
-        goto fail;
     const sect *m = find(s, h.nsect, S_MPM);
     if (m && (rc = kh_mpm_vs.deserialize(&r->mpm, pl + m->off, m->len)))
         goto fail;
     if (!m && r->npats)
         goto fail;
+    if (m) {
+        /* The matcher copied its databases to the heap: give back the mapped
+         * pages of the section, or they count twice in the resident size
+         * (29 MB for the official set). */
+        uintptr_t a = ((uintptr_t)(pl + m->off) + 4095) & ~(uintptr_t)4095;
+        uintptr_t e = ((uintptr_t)(pl + m->off) + m->len) & ~(uintptr_t)4095;
+        if (e > a)
+            madvise((void *)a, e - a, MADV_DONTNEED);
+    }
 #undef SECT
     close(fd);
     *out = r;

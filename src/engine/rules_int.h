@@ -36,5 +36,17 @@ typedef int (*kh_hash_hit_fn)(uint32_t sig, void *ctx);
 int kh_htab_lookup(const kh_htab *t, unsigned alg, const uint8_t *digest, uint64_t size, kh_hash_hit_fn fn, void *ctx);
 /* Does any record of the table have this size (or any size)? */
 int kh_htab_size_wanted(const kh_htab *t, uint64_t size);
+/* Sorts n records of algorithm alg by (digest, size), in place. */
+void kh_htab_sort(uint8_t *rec, size_t n, unsigned alg);
+/* Sorts n 32-bit values, in place. */
+void kh_sort_u32(uint32_t *v, size_t n);
+
+/* The name of signature `sig`, or "?" when the index or its name offset is
+ * out of range: the signature records and the string pool of a loaded set
+ * are not covered by its checksum (dbfile.c), so readers check. */
+static inline const char *kh_rules_sig_name(const struct kh_rules *r, uint32_t sig)
+{
+    return sig < r->nsigs && r->sigs[sig].name < r->nstrs ? r->strs + r->sigs[sig].name : "?";
+}
 
 #endif

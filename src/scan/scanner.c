@@ -53,8 +53,6 @@ int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_opt
         rc = kh_yscan_create(&s->ys, rules);
     if (!rc && rules->cav && (rules->cav->nlsigs || rules->cav->nshash))
         rc = kh_cavscan_create(&s->cav, rules);
-    if (!rc && rules->cav && (rules->cav->nlsigs || rules->cav->nshash))
-        rc = kh_cavscan_create(&s->cav, rules);
     if (!rc) {
         s->hitbits = calloc((np + 7) / 8, 1);
         s->hits = malloc(np * sizeof(uint32_t));
@@ -226,7 +224,7 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
         } else {
             if (!buf) {
                 kh_scan_warn(s, "signature %s could not be confirmed (data not available)",
-                             kh_rules_str(r, r->sigs[p->sig].name));
+                             kh_rules_sig_name(r, p->sig));
                 continue;
             }
             if ((rc = start_set(p, len, &starts)))
@@ -240,7 +238,7 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
                 frc = kh_confirm_match(&s->cx, r, p->root, buf, len, &starts, &m);
                 if (frc == KH_ELIMIT) {
                     kh_scan_warn(s, "signature %s: confirmation stopped at its work limit",
-                                 kh_rules_str(r, r->sigs[p->sig].name));
+                                 kh_rules_sig_name(r, p->sig));
                     continue;
                 }
                 if (frc) {
@@ -262,22 +260,6 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
     }
     kh_pset_free(&starts);
     return rc;
-}
-
-/* Logical (.ldb) and PE-hash (.mdb .msb .imp) signatures, once the hits are known. */
-static int on_cav_det(void *ud, uint32_t sig, uint8_t kind, int64_t offset)
-{
-    kh_scanner *s = ud;
-    int rc = add_det(s, sig, kind, offset, NULL);
-    return rc ? rc : (s->stop_on_hit ? KH_STOP : 0);
-}
-
-static int run_cav(kh_scanner *s, const uint8_t *buf, uint64_t len, unsigned depth)
-{
-    if (!s->cav || (s->stop_on_hit && s->dets.n))
-        return 0;
-    int rc = kh_cavscan_object(s->cav, buf, (size_t)len, depth, s->hits, s->nhits, &s->cx, on_cav_det, s);
-    return rc == KH_STOP ? 0 : rc;
 }
 
 /* Logical (.ldb) and PE-hash (.mdb .msb .imp) signatures, once the hits are known. */
@@ -366,6 +348,8 @@ typedef struct hhit {
 static int on_hash_detect(uint32_t sig, void *ctx)
 {
     hhit *h = ctx;
+    if (sig >= h->s->r->nsigs)
+        return 0; /* a damaged record (dbfile.c): not a detection */
     h->found = 1;
     int rc = add_det(h->s, sig, KH_DET_HASH, -1, NULL);
     return rc ? rc : (h->s->stop_on_hit ? KH_STOP : 0);
@@ -408,9 +392,9 @@ static int emit(kh_scanner *s, size_t from)
             out.name = d->heur;
             out.source = "<heuristics>";
         } else {
-            const kh_sig *sg = &r->sigs[d->sig];
-            out.name = kh_rules_str(r, sg->name);
-            out.source = sg->source < r->nsources ? kh_rules_str(r, r->sources[sg->source]) : "?";
+            out.name = kh_rules_sig_name(r, d->sig);
+            uint32_t src = d->sig < r->nsigs ? r->sigs[d->sig].source : UINT32_MAX;
+            out.source = src < r->nsources ? kh_rules_str(r, r->sources[src]) : "?";
         }
         out.member = s->member.len ? s->member.data : NULL;
         out.kind = (kh_detection_kind)d->kind;

@@ -890,9 +890,16 @@ void api_incidents_forward(kh_req *r)
                        "DATA");
         return;
     }
-    json_t *payload = json_pack("{s:s, s:s, s:{s:s}, s:O}", "schema", "khien-forward-1", "kind",
-                                strcmp(js(inc, "category"), "malware") == 0 ? "malware" : "incident", "source", "centre",
-                                r->srv->url, "incident", inc);
+    json_t *unit = NULL;
+    kh_sval up[] = {KH_SV_I(json_integer_value(json_object_get(inc, "unit_id")))};
+    kh_store_query_one(r->srv->st, &unit, "SELECT name, code FROM units WHERE id = ?1", up, 1);
+    char sent[32];
+    kh_iso_now(sent);
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:{s:s, s:s?, s:s?}, s:O}", "schema", "khien-forward-1", "kind",
+                                strcmp(js(inc, "category"), "malware") == 0 ? "malware" : "incident", "sent_at", sent,
+                                "source", "centre", r->srv->url, "unit", json_string_value(json_object_get(unit, "name")),
+                                "unit_code", json_string_value(json_object_get(unit, "code")), "incident", inc);
+    json_decref(unit);
     char *text = json_dumps(payload, JSON_COMPACT);
     json_decref(payload);
     char *env = NULL;

@@ -127,7 +127,10 @@ def main():
              "peak RSS MiB", "load s"], rows)
     B.say("  khien first load (compiling the signatures): %.2f s, %.0f MiB" % (k_compile.wall, k_compile.rss_mib))
     scaling = k1.wall / k2.wall
-    B.say("  khien scaling -j 2 vs -j 1: %.2fx (2 cores; 2.0 would be linear)" % scaling)
+    B.say("  khien scaling -j 2 vs -j 1: %.2fx wall (2 cores; 2.0 would be linear); CPU s -j 1 %.2f, -j 2 %.2f "
+          "(CPU used / wall: %.2f and %.2f cores)%s" %
+          (scaling, k1.cpu, k2.cpu, k1.cpu / k1.wall if k1.wall else 0, k2.cpu / k2.wall if k2.wall else 0,
+           "" if B.AUTOGROUP_NICE else " [other sessions busy? see BENCH_AUTOGROUP_NICE in benchlib.py]"))
     if clam:
         ratio = clam.wall / k1.wall
         B.say("  target: khien -j 1 >= 20x clamscan throughput: %.1fx  %s (CPU time ratio %.1fx)" %

@@ -115,6 +115,55 @@ KHIEN_TEST_CLAMAV_KEYS="$TESTKEYS" expect_rc 1 "without the .cld, daily.cvd (ver
     "$KHIEN" scan --allmatch --no-summary --no-builtin --no-cache -d "$F" "$T/sample.txt"
 check "version 5 has no Daily.New" test "$(grep -c 'Daily.New' "$T/out")" -eq 0
 
+# ClamAV 1.5 .sign files: a detached PKCS#7 signature by a certificate of a
+# TEST CA (made here with openssl); when it verifies it replaces the header's
+# MD5 signature (broken on purpose here); it must verify when a CA is given.
+if command -v openssl >/dev/null 2>&1; then
+    C=$T/certs
+    mkdir -p "$C" "$T/other" "$T/signed"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" -out "$C/ca.crt" \
+        -subj "/CN=Khien TEST Root CA" -days 2 >/dev/null 2>&1
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/s.key" -out "$T/s.csr" \
+        -subj "/CN=Khien TEST database signer" >/dev/null 2>&1
+    openssl x509 -req -in "$T/s.csr" -CA "$C/ca.crt" -CAkey "$T/ca.key" -CAcreateserial -out "$T/s.crt" -days 2 \
+        >/dev/null 2>&1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/o.key" -out "$T/other/o.crt" \
+        -subj "/CN=Another CA" -days 2 >/dev/null 2>&1
+    # main.cvd with the header's signature broken (its first digit changed)
+    "$PY" - "$T/main.cvd" "$T/signed/main.cvd" <<'EOF2'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+f = d[:512].split(b":")
+f[6] = (b"b" if f[6][:1] == b"a" else b"a") + f[6][1:]
+h = b":".join(f)
+open(sys.argv[2], "wb").write(bytes(h) + d[len(h):])
+EOF2
+    sign() { # sign FILE SIGNFILE
+        openssl smime -sign -binary -in "$1" -signer "$T/s.crt" -inkey "$T/s.key" -outform PEM -out "$T/p7.pem" 2>/dev/null
+        { echo "#clamsign-1.0"; printf '220::pkcs7-pem:'; grep -v -- '-----' "$T/p7.pem" | tr -d '\n'; echo; } >"$2"
+    }
+    sign "$T/signed/main.cvd" "$T/signed/main-3.cvd.sign"
+    check ".sign file written" grep -q '^220::pkcs7-pem:M' "$T/signed/main-3.cvd.sign"
+    KHIEN_TEST_CLAMAV_KEYS="$TESTKEYS" expect_rc 1 "a verified .sign replaces the broken header signature" \
+        "$KHIEN" scan --allmatch --no-summary --no-builtin --no-cache --cvd-certs "$C" -d "$T/signed/main.cvd" "$G/files"
+    check "same detections with the .sign" cmp -s <(sort "$T/out") <(sort "$T/k-cvd.out")
+    KHIEN_TEST_CLAMAV_KEYS="$TESTKEYS" expect_rc 2 "without the CA the .sign is not used: header signature refused" \
+        "$KHIEN" scan --no-summary --no-cache --cvd-certs "$T/nowhere" -d "$T/signed/main.cvd" "$G/files"
+    check "message: header signature" has_err "digital signature in the header is not valid"
+    KHIEN_TEST_CLAMAV_KEYS="$TESTKEYS" expect_rc 2 "a .sign from another CA is refused" \
+        "$KHIEN" scan --no-summary --no-cache --cvd-certs "$T/other" -d "$T/signed/main.cvd" "$G/files"
+    check "message: .sign does not verify" has_err "the .sign file's signature does not verify"
+    sign "$T/main.cvd" "$T/signed/main-3.cvd.sign" # signs other bytes
+    KHIEN_TEST_CLAMAV_KEYS="$TESTKEYS" expect_rc 2 "a .sign of other content is refused" \
+        "$KHIEN" scan --no-summary --no-cache --cvd-certs "$C" -d "$T/signed/main.cvd" "$G/files"
+    check "message: .sign does not verify (content)" has_err "the .sign file's signature does not verify"
+    printf '#clamsign-9.9\n' >"$T/signed/main-3.cvd.sign"
+    KHIEN_TEST_CLAMAV_KEYS="$TESTKEYS" expect_rc 2 "a .sign of an unknown version is refused" \
+        "$KHIEN" scan --no-summary --no-cache --cvd-certs "$C" -d "$T/signed/main.cvd" "$G/files"
+else
+    echo "SKIP .sign tests: openssl is not installed"
+fi
+
 # The compiled set is cached per container file: a second start maps it.
 KHIEN_TEST_CLAMAV_KEYS="$TESTKEYS" "$KHIEN" scan --json --no-builtin --no-cache -d "$T/main.cvd" "$T/sample.txt" >/dev/null 2>&1
 KHIEN_TEST_CLAMAV_KEYS="$TESTKEYS" expect_rc 0 "second start from the compiled cache" \

@@ -283,3 +283,265 @@ int kh_yatoms_build(kh_irb *b, kh_ystr *ystrs, size_t nystrs, kh_yatom **out, si
     *nout = v.n;
     return 0;
 }
+
+/* ---- yara's atom quality, for its "may slow down scanning" warning -------------
+ *
+ * yara warns about a string when the worst of the atoms it would search for
+ * is poor. Its rules (libyara's atoms.c, 4.2.x), reproduced on our trees so
+ * that a rule set warns here exactly where it warns with yara: atoms are at
+ * most 4 items long; an exact byte scores 20 (18 for a letter, 12 for 00 20
+ * CC FF), a nibble 4, plus 2 per distinct exact byte, except that an atom of
+ * one repeated byte among 00 20 90 CC FF loses 10 per byte instead; a run of
+ * items is scored by its best 4-item window; anything that is not a byte or
+ * a nibble (a class, a gap, an anchor, a `*`) ends the run; a sequence takes
+ * its best run, an alternation its worst alternative; `x+` contributes x
+ * once, `x{n,m}` contributes x repeated min(n, 4) times, then ends the run.
+ * A string without any atom scores KH_YQ_NONE. Text strings take the best
+ * window of their bytes, then the worst of its wide and xor forms. */
+
+typedef struct yq_item {
+    uint8_t byte, mask; /* mask 0xff: exact byte; 0xf0 / 0x0f: a nibble */
+} yq_item;
+
+typedef struct yq_run {
+    yq_item it[64]; /* mask 0: any byte (`??`, `.`) */
+    unsigned n;
+    int best; /* best quality among the runs and alternations of this level */
+} yq_run;
+
+static int yq_score(const yq_item *it, unsigned n)
+{
+    uint8_t seen[32] = {0};
+    int q = 0, unique = 0;
+    /* yara trims unknown bytes off both ends, and keeps only the first
+     * item when unknown bytes are at least as many as exact ones */
+    while (n && it[0].mask == 0)
+        it++, n--;
+    while (n && it[n - 1].mask == 0)
+        n--;
+    unsigned unknown = 0, exact = 0;
+    for (unsigned i = 0; i < n; i++)
+        unknown += it[i].mask == 0, exact += it[i].mask == 0xff;
+    if (n && unknown >= exact)
+        n = 1;
+    if (!n)
+        return KH_YQ_NONE;
+    for (unsigned i = 0; i < n; i++) {
+        if (it[i].mask == 0) {
+            q -= 10;
+            continue;
+        }
+        if (it[i].mask != 0xff) {
+            q += 4;
+            continue;
+        }
+        uint8_t c = it[i].byte;
+        if (c == 0x00 || c == 0x20 || c == 0xcc || c == 0xff)
+            q += 12;
+        else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+            q += 18;
+        else
+            q += 20;
+        if (!((seen[c >> 3] >> (c & 7)) & 1)) {
+            seen[c >> 3] |= (uint8_t)(1u << (c & 7));
+            unique++;
+        }
+    }
+    int common = ((seen[0] & 1) || ((seen[0x20 >> 3] >> (0x20 & 7)) & 1) || ((seen[0x90 >> 3] >> (0x90 & 7)) & 1) ||
+                  ((seen[0xcc >> 3] >> (0xcc & 7)) & 1) || ((seen[0xff >> 3] >> (0xff & 7)) & 1));
+    if (unique == 1 && common)
+        q -= 10 * (int)n;
+    else
+        q += 2 * unique;
+    return q;
+}
+
+/* Scores a window of the pending run into r->best. */
+static void yq_score_into(yq_run *r, const yq_item *it, unsigned n)
+{
+    int q = yq_score(it, n);
+    if (q > r->best)
+        r->best = q;
+}
+
+/* Ends the pending run: a run shorter than 4 items is one atom (longer
+ * runs had each 4-item window scored as it was pushed). */
+static void yq_flush(yq_run *r)
+{
+    if (r->n && r->n < 4)
+        yq_score_into(r, r->it, r->n);
+    r->n = 0;
+}
+
+static void yq_push(yq_run *r, uint8_t byte, uint8_t mask)
+{
+    if (r->n == KH_ARRAY_LEN(r->it)) { /* keep the last 3 items: the next window needs no more */
+        memmove(r->it, r->it + r->n - 3, 3 * sizeof(r->it[0]));
+        r->n = 3;
+    }
+    r->it[r->n].byte = byte;
+    r->it[r->n].mask = mask;
+    r->n++;
+    if (r->n >= 4)
+        yq_score_into(r, r->it + r->n - 4, 4);
+}
+
+/* A class as one atom item: a letter in both cases, or a nibble. */
+static int yq_class_item(const uint8_t *bits, uint8_t *byte, uint8_t *mask)
+{
+    unsigned n = 0;
+    int first = -1;
+    for (int v = 0; v < 256; v++)
+        if ((bits[v >> 3] >> (v & 7)) & 1) {
+            if (first < 0)
+                first = v;
+            n++;
+        }
+    uint8_t lower;
+    if (n == 256 || (n == 255 && !((bits['\n' >> 3] >> ('\n' & 7)) & 1))) { /* `.` */
+        *byte = 0;
+        *mask = 0;
+        return 1;
+    }
+    if (n == 2 && is_case_pair(bits, &lower)) {
+        *byte = lower;
+        *mask = 0xff;
+        return 1;
+    }
+    if (n != 16 || first < 0)
+        return 0;
+    int hi = 1, lo = 1;
+    for (int v = 0; v < 256; v++) {
+        int in = (bits[v >> 3] >> (v & 7)) & 1;
+        if (in != ((v & 0xf0) == (first & 0xf0)))
+            hi = 0;
+        if (in != ((v & 0x0f) == (first & 0x0f)))
+            lo = 0;
+    }
+    if (!hi && !lo)
+        return 0;
+    *byte = (uint8_t)(hi ? first & 0xf0 : first & 0x0f);
+    *mask = hi ? 0xf0 : 0x0f;
+    return 1;
+}
+
+static void yq_walk(const kh_irb *b, uint32_t idx, yq_run *r, unsigned depth);
+
+/* An alternative on its own level: its best atom, KH_YQ_NONE if none. */
+static int yq_level(const kh_irb *b, uint32_t idx, unsigned depth)
+{
+    yq_run sub;
+    sub.n = 0;
+    sub.best = KH_YQ_NONE;
+    yq_walk(b, idx, &sub, depth + 1);
+    yq_flush(&sub);
+    return sub.best;
+}
+
+static void yq_walk(const kh_irb *b, uint32_t idx, yq_run *r, unsigned depth)
+{
+    const kh_node *n = &b->nodes.v[idx];
+    const uint8_t *bytes = (const uint8_t *)b->bytes.data;
+    uint8_t byte, mask;
+    if (depth > 64) { /* deeper than any real pattern: no atom from here */
+        yq_flush(r);
+        return;
+    }
+    switch (n->op) {
+    case KH_OP_LIT:
+        for (uint32_t i = 0; i < n->b; i++)
+            yq_push(r, bytes[n->a + i], 0xff);
+        return;
+    case KH_OP_CLASS:
+        if (yq_class_item(bytes + n->a, &byte, &mask))
+            yq_push(r, byte, mask);
+        else
+            yq_flush(r);
+        return;
+    case KH_OP_SEQ:
+        for (uint32_t i = 0; i < n->b; i++)
+            yq_walk(b, b->kids.v[n->a + i], r, depth + 1);
+        return;
+    case KH_OP_ALT: {
+        yq_flush(r);
+        int worst = INT32_MAX;
+        for (uint32_t i = 0; i < n->b; i++) {
+            int q = yq_level(b, b->kids.v[n->a + i], depth);
+            if (q < worst)
+                worst = q;
+        }
+        if (n->b && worst > r->best)
+            r->best = worst;
+        return;
+    }
+    case KH_OP_REPEAT: {
+        uint32_t times = n->b < 4 ? n->b : 4; /* x+ is x then x*: once */
+        for (uint32_t i = 0; i < times; i++)
+            yq_walk(b, n->a, r, depth + 1);
+        yq_flush(r);
+        return;
+    }
+    case KH_OP_GAP: /* `??` (a fixed gap: that many unknown bytes) or a jump */
+        if (n->a == n->b && n->a <= 4)
+            for (uint32_t i = 0; i < n->a; i++)
+                yq_push(r, 0, 0);
+        else
+            yq_flush(r);
+        return;
+    default: /* anchors, look-arounds, negated alternatives */
+        yq_flush(r);
+        return;
+    }
+}
+
+int kh_yatoms_quality_tree(const kh_irb *b, uint32_t root)
+{
+    return yq_level(b, root, 0);
+}
+
+int kh_yatoms_quality_text(const uint8_t *s, size_t n, uint32_t flags, unsigned xmin, unsigned xmax)
+{
+    yq_item best[4], win[4];
+    unsigned w = n < 4 ? (unsigned)n : 4;
+    int bestq = KH_YQ_NONE;
+    for (size_t st = 0; st + w <= n && w; st++) {
+        for (unsigned i = 0; i < w; i++)
+            win[i].byte = s[st + i], win[i].mask = 0xff;
+        int q = yq_score(win, w);
+        if (q > bestq) {
+            bestq = q;
+            memcpy(best, win, sizeof(win));
+        }
+    }
+    if (!w)
+        return KH_YQ_NONE;
+    /* the forms yara searches for: the atom itself (ascii), its wide form
+     * (cut at 4 bytes), each xored by every key of the range */
+    yq_item forms[2][4];
+    unsigned flen[2], nforms = 0;
+    if (!(flags & KH_YS_WIDE) || (flags & KH_YS_ASCII)) {
+        memcpy(forms[nforms], best, sizeof(best));
+        flen[nforms++] = w;
+    }
+    if (flags & KH_YS_WIDE) {
+        unsigned k = 0;
+        for (unsigned i = 0; i < w && k < 4; i++) {
+            forms[nforms][k].byte = best[i].byte, forms[nforms][k++].mask = 0xff;
+            if (k < 4)
+                forms[nforms][k].byte = 0, forms[nforms][k++].mask = 0xff;
+        }
+        flen[nforms++] = k;
+    }
+    int worst = bestq;
+    unsigned k0 = (flags & KH_YS_XOR) ? xmin : 0, k1 = (flags & KH_YS_XOR) ? xmax : 0;
+    for (unsigned f = 0; f < nforms; f++)
+        for (unsigned key = k0; key <= k1; key++) {
+            yq_item x[4];
+            for (unsigned i = 0; i < flen[f]; i++)
+                x[i].byte = (uint8_t)(forms[f][i].byte ^ key), x[i].mask = 0xff;
+            int q = yq_score(x, flen[f]);
+            if (q < worst)
+                worst = q;
+        }
+    return worst;
+}

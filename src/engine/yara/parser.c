@@ -26,6 +26,7 @@
 #include "engine/yara/ybuild.h"
 
 #define MAX_ARGS 16u
+#define KH_Y_MAX_LOOP_NESTING 4u /* nested for loops, as yara's YR_MAX_LOOP_NESTING */
 #define FIX_UNSET INT64_MIN
 #define FIX_NONE (INT64_MIN + 1)
 
@@ -48,6 +49,8 @@ typedef struct yp {
     uint32_t str0, nstr;
     uint8_t *used;
     int64_t *fix; /* per string: FIX_UNSET, FIX_NONE or the one constant `at` offset */
+    unsigned *scol; /* per string: column of its identifier */
+    unsigned loops;  /* for loops around the expression being parsed */
     yvar vars[KH_Y_MAX_LOOP_VARS];
     unsigned nvars, maxslot;
     int in_for_of;
@@ -194,8 +197,8 @@ static int perr_at(yp *p, unsigned line, unsigned col, const char *fmt, ...)
 
 #define perr(p, ...) perr_at((p), (p)->lx.tline, (p)->lx.tcol, __VA_ARGS__)
 
-static void pwarn(yp *p, unsigned line, const char *fmt, ...) KH_PRINTF(3, 4);
-static void pwarn(yp *p, unsigned line, const char *fmt, ...)
+static void pwarn(yp *p, unsigned line, unsigned col, const char *fmt, ...) KH_PRINTF(4, 5);
+static void pwarn(yp *p, unsigned line, unsigned col, const char *fmt, ...)
 {
     char msg[600];
     va_list ap;
@@ -204,7 +207,7 @@ static void pwarn(yp *p, unsigned line, const char *fmt, ...)
     va_end(ap);
     p->yb->warnings++;
     if (p->yb->diag)
-        p->yb->diag(p->yb->ud, KH_DIAG_WARNING, p->file, line, 0, msg);
+        p->yb->diag(p->yb->ud, KH_DIAG_WARNING, p->file, line, col, msg);
 }
 
 static int next(yp *p)
@@ -299,6 +302,12 @@ static const char *type_name(uint8_t t)
 static int to_bool(yp *p, uint32_t e, unsigned line, unsigned col)
 {
     uint8_t t = X(p, e)->type;
+    if (X(p, e)->op == KH_YO_CONST_STR) {
+        const kh_yexpr *x = X(p, e);
+        int n = x->b > 200 ? 200 : (int)x->b;
+        pwarn(p, line, col, "using literal string \"%.*s\" in a boolean operation.", n,
+              p->yb->b->bytes.data + x->a);
+    }
     if (t == KH_YT_BOOL || t == KH_YT_INT || t == KH_YT_FLOAT || t == KH_YT_STR)
         return 0;
     return perr_at(p, line, col, "wrong type for boolean expression: %s", type_name(t));
@@ -319,7 +328,7 @@ static int lookup_string(yp *p, const char *id, uint32_t *out)
 {
     if (strcmp(id, "$") == 0) {
         if (!p->in_for_of)
-            return perr(p, "syntax error, unexpected anonymous string outside a for-of loop");
+            return perr(p, "wrong use of anonymous string: \"$\" outside a for-of loop");
         *out = UINT32_MAX;
         return 0;
     }
@@ -332,7 +341,7 @@ static int lookup_string(yp *p, const char *id, uint32_t *out)
             return 0;
         }
     }
-    return perr(p, "undefined string identifier \"%s\"", id);
+    return perr(p, "undefined string \"%s\"", id);
 }
 
 /* `$x` from a #x, @x or !x token. */
@@ -357,8 +366,6 @@ static int parse_range(yp *p, uint32_t *out)
         return rc;
     if (X(p, lo)->type != KH_YT_INT || X(p, hi)->type != KH_YT_INT)
         return perr_at(p, l, c, "wrong type for range bounds: integers expected");
-    if (X(p, lo)->op == KH_YO_CONST_INT && X(p, hi)->op == KH_YO_CONST_INT && X(p, lo)->imm.i > X(p, hi)->imm.i)
-        return perr_at(p, l, c, "invalid range: lower bound greater than upper bound");
     return mk(p, KH_YO_RANGE, KH_YT_RANGE, lo, hi, 0, out);
 }
 
@@ -399,7 +406,7 @@ static int parse_set(yp *p, uint32_t *out)
                         }
                     }
                     if (!rc && !any)
-                        rc = perr(p, "undefined string identifier \"%s\"", id);
+                        rc = perr(p, "undefined string \"%s\"", id);
                 } else {
                     uint32_t s;
                     if (strcmp(id, "$") == 0)
@@ -478,7 +485,7 @@ static int parse_quant(yp *p, uint16_t *kind, uint32_t *num)
     if (p->lx.tok == KH_T_PERCENT) {
         *kind = KH_YQ_PERCENT;
         if (X(p, *num)->op == KH_YO_CONST_INT && (X(p, *num)->imm.i < 1 || X(p, *num)->imm.i > 100))
-            return perr_at(p, l, c, "percentage must be between 1 and 100");
+            return perr_at(p, l, c, "percentage must be between 1 and 100 (inclusive)");
         return next(p);
     }
     return 0;
@@ -508,10 +515,15 @@ static int parse_for(yp *p, uint32_t *out)
     int rc;
     uint16_t kind;
     uint32_t num;
+    unsigned fl = p->lx.tline, fc = p->lx.tcol;
+    if (p->loops >= KH_Y_MAX_LOOP_NESTING)
+        return perr(p, "loop nesting limit exceeded (at most %u nested for loops)", KH_Y_MAX_LOOP_NESTING);
     if ((rc = next(p)) || (rc = parse_quant(p, &kind, &num)))
         return rc;
     if (p->lx.tok == KH_T_OF) {
         uint32_t set, body;
+        if (p->in_for_of)
+            return perr_at(p, fl, fc, "'for <quantifier> of <string set>' loops can't be nested");
         if ((rc = next(p)) || (rc = parse_set(p, &set)))
             return rc;
         if (X(p, set)->op != KH_YO_SET_STRINGS)
@@ -520,8 +532,10 @@ static int parse_for(yp *p, uint32_t *out)
             return rc;
         int saved = p->in_for_of;
         p->in_for_of = 1;
+        p->loops++;
         unsigned l = p->lx.tline, c = p->lx.tcol;
         rc = parse_expr(p, &body);
+        p->loops--;
         p->in_for_of = saved;
         if (rc || (rc = to_bool(p, body, l, c)) || (rc = expect(p, KH_T_RPAREN, "')'")))
             return rc;
@@ -630,7 +644,9 @@ static int parse_for(yp *p, uint32_t *out)
         p->maxslot = p->nvars;
     uint32_t body;
     unsigned bl = p->lx.tline, bc = p->lx.tcol;
+    p->loops++;
     rc = parse_expr(p, &body);
+    p->loops--;
     p->nvars = base_vars;
     if (rc || (rc = to_bool(p, body, bl, bc)) || (rc = expect(p, KH_T_RPAREN, "')'")))
         return rc;
@@ -805,11 +821,13 @@ static int parse_ident(yp *p, uint32_t *out)
             return parse_postfix(p, out, name);
         }
     }
-    uint32_t r = rmap_find(p->yb, p->ns, name);
-    if (r != UINT32_MAX && r != p->rule) {
-        if ((rc = mk(p, KH_YO_RULE, KH_YT_BOOL, r, 0, 0, out)))
-            return rc;
-        return next(p);
+    /* then, as yara: external variables, imported modules, rules */
+    for (size_t i = 0; i < p->yb->exts.n; i++) {
+        if (strcmp(p->yb->b->strs.data + p->yb->exts.v[i].name, name) == 0) {
+            if ((rc = mk(p, KH_YO_EXTERNAL, (uint8_t)p->yb->exts.v[i].type, (uint32_t)i, 0, 0, out)))
+                return rc;
+            return next(p);
+        }
     }
     int m = kh_ymodule_find(name);
     if (m >= 0 && (p->yb->nss.v[p->ns].modules >> m) & 1) {
@@ -821,12 +839,11 @@ static int parse_ident(yp *p, uint32_t *out)
             return rc;
         return parse_postfix(p, out, name);
     }
-    for (size_t i = 0; i < p->yb->exts.n; i++) {
-        if (strcmp(p->yb->b->strs.data + p->yb->exts.v[i].name, name) == 0) {
-            if ((rc = mk(p, KH_YO_EXTERNAL, (uint8_t)p->yb->exts.v[i].type, (uint32_t)i, 0, 0, out)))
-                return rc;
-            return next(p);
-        }
+    uint32_t r = rmap_find(p->yb, p->ns, name);
+    if (r != UINT32_MAX && r != p->rule) {
+        if ((rc = mk(p, KH_YO_RULE, KH_YT_BOOL, r, 0, 0, out)))
+            return rc;
+        return next(p);
     }
     return perr_at(p, l, c, "undefined identifier \"%s\"", name);
 }
@@ -887,7 +904,7 @@ static int parse_primary(yp *p, uint32_t *out)
         rc = mk(p, KH_YO_FILESIZE, KH_YT_INT, 0, 0, 0, out);
         return rc ? rc : next(p);
     case KH_T_ENTRYPOINT:
-        pwarn(p, l, "Using deprecated \"entrypoint\" keyword. Use the \"entry_point\" function from PE module instead.");
+        pwarn(p, l, c, "Using deprecated \"entrypoint\" keyword. Use the \"entry_point\" function from PE module instead.");
         rc = mk(p, KH_YO_ENTRYPOINT, KH_YT_INT, 0, 0, 0, out);
         return rc ? rc : next(p);
     case KH_T_STRID: {
@@ -999,15 +1016,16 @@ static int fold(yp *p, uint8_t op, uint32_t a, uint32_t b, unsigned l, unsigned 
     kh_yexpr *x = X(p, a), *y = X(p, b);
     if (x->op != KH_YO_CONST_INT || y->op != KH_YO_CONST_INT)
         return 0;
-    uint64_t u = (uint64_t)x->imm.i, v = (uint64_t)y->imm.i;
     int64_t r;
+    const char *sym = op == KH_YO_ADD ? "+" : op == KH_YO_SUB ? "-" : "*";
+    int over = 0;
     switch (op) {
-    case KH_YO_ADD: r = (int64_t)(u + v); break;
-    case KH_YO_SUB: r = (int64_t)(u - v); break;
-    case KH_YO_MUL: r = (int64_t)(u * v); break;
+    case KH_YO_ADD: over = __builtin_add_overflow(x->imm.i, y->imm.i, &r); break;
+    case KH_YO_SUB: over = __builtin_sub_overflow(x->imm.i, y->imm.i, &r); break;
+    case KH_YO_MUL: over = __builtin_mul_overflow(x->imm.i, y->imm.i, &r); break;
     case KH_YO_DIV:
     case KH_YO_MOD:
-        if (v == 0)
+        if (y->imm.i == 0)
             return perr_at(p, l, c, "division by zero");
         if (x->imm.i == INT64_MIN && y->imm.i == -1)
             return 0;
@@ -1016,6 +1034,9 @@ static int fold(yp *p, uint8_t op, uint32_t a, uint32_t b, unsigned l, unsigned 
     default:
         return 0;
     }
+    if (over)
+        return perr_at(p, l, c, "integer overflow in \"%lld %s %lld\"", (long long)x->imm.i, sym,
+                       (long long)y->imm.i);
     *done = 1;
     return mk_int(p, r, out);
 }
@@ -1041,6 +1062,9 @@ static int binop(yp *p, uint8_t op, uint32_t a, uint32_t b, unsigned l, unsigned
             return rc;
         return mk(p, op, KH_YT_INT, a, b, 0, out);
     case KH_YO_LT: case KH_YO_LE: case KH_YO_GT: case KH_YO_GE: case KH_YO_EQ: case KH_YO_NE:
+        if ((ta == KH_YT_BOOL && X(p, a)->op != KH_YO_EXTERNAL) || (tb == KH_YT_BOOL && X(p, b)->op != KH_YO_EXTERNAL))
+            return perr_at(p, l, c, "wrong type for comparison: %s and %s (a boolean cannot be compared)",
+                           type_name(ta), type_name(tb));
         if (!((is_num(ta) && is_num(tb)) || (ta == KH_YT_STR && tb == KH_YT_STR) ||
               (ta == KH_YT_BOOL && tb == KH_YT_BOOL) || (ta == KH_YT_BOOL && tb == KH_YT_INT) ||
               (ta == KH_YT_INT && tb == KH_YT_BOOL)))
@@ -1142,6 +1166,7 @@ static int parse_add(yp *p, uint32_t *out) { return parse_level(p, 0, out); }
 /* Arithmetic followed by a quantifier use: "2 of them", "50% of them". */
 static int parse_rel_level(yp *p, uint32_t *out)
 {
+    unsigned l0 = p->lx.tline, c0 = p->lx.tcol;
     int rc = parse_add(p, out);
     if (rc)
         return rc;
@@ -1151,6 +1176,8 @@ static int parse_rel_level(yp *p, uint32_t *out)
             return perr(p, "wrong type for quantifier: integer expected");
         if (p->lx.tok == KH_T_PERCENT) {
             kind = KH_YQ_PERCENT;
+            if (X(p, *out)->op == KH_YO_CONST_INT && (X(p, *out)->imm.i < 1 || X(p, *out)->imm.i > 100))
+                return perr_at(p, l0, c0, "percentage must be between 1 and 100 (inclusive)");
             if ((rc = next(p)))
                 return rc;
         }
@@ -1422,6 +1449,65 @@ static int check_combination(yp *p, uint32_t f, unsigned l, unsigned c)
     return 0;
 }
 
+/* A regex with `.*`, `.+` or `.{n,}` in its top-level sequence (a repeat
+ * without upper bound of `.`): yara warns about those, and looks no deeper
+ * than the top-level sequence either. */
+static int has_unbounded_dot(const kh_irb *b, uint32_t idx, unsigned depth)
+{
+    const kh_node *n = &b->nodes.v[idx];
+    if (depth > 200)
+        return 0;
+    if (n->op == KH_OP_REPEAT && n->c == KH_INF && b->nodes.v[n->a].op == KH_OP_CLASS) {
+        const uint8_t *bits = (const uint8_t *)b->bytes.data + b->nodes.v[n->a].a;
+        unsigned cnt = 0;
+        for (int v = 0; v < 256; v++)
+            cnt += (bits[v >> 3] >> (v & 7)) & 1;
+        if (cnt == 256 || (cnt == 255 && !((bits['\n' >> 3] >> ('\n' & 7)) & 1)))
+            return 1;
+    }
+    if (n->op == KH_OP_SEQ || (n->op == KH_OP_ALT && n->b == 1))
+        for (uint32_t i = 0; i < n->b; i++)
+            if (has_unbounded_dot(b, b->kids.v[n->a + i], depth + 1))
+                return 1;
+    return 0;
+}
+
+/* Line and column of byte `pos` of a hex string's or regex's body, whose
+ * token starts at `start` ('{' or '/'): the body skips comments (hex) and
+ * keeps only the slash of an escaped slash (regex), as the lexer does. */
+static void value_pos(const yp *p, size_t start, int kind, size_t pos, unsigned *line, unsigned *col)
+{
+    const char *s = p->lx.src;
+    size_t n = p->lx.len, i = start + 1, k = 0;
+    unsigned l = *line, c = *col + 1;
+    while (i < n && k < pos) {
+        size_t adv = 1, take = 1;
+        if (kind == 1 && s[i] == '/' && i + 1 < n && (s[i + 1] == '/' || s[i + 1] == '*')) {
+            const char *end = s[i + 1] == '/' ? memchr(s + i, '\n', n - i) : NULL;
+            if (s[i + 1] == '*') {
+                size_t j = i + 2;
+                while (j + 1 < n && !(s[j] == '*' && s[j + 1] == '/'))
+                    j++;
+                adv = (j + 2 <= n ? j + 2 : n) - i;
+            } else {
+                adv = (end ? (size_t)(end - s) : n) - i;
+            }
+            take = 0;
+        } else if (kind == 2 && s[i] == '\\' && i + 1 < n && s[i + 1] == '/') {
+            adv = 2;
+        }
+        for (size_t j = 0; j < adv && i < n; j++, i++) {
+            if (s[i] == '\n')
+                l++, c = 1;
+            else
+                c++;
+        }
+        k += take;
+    }
+    *line = l;
+    *col = c;
+}
+
 static int parse_strings(yp *p)
 {
     int rc;
@@ -1447,6 +1533,7 @@ static int parse_strings(yp *p)
         if (kind < 0)
             return unexpected(p, "a text string, hex string or regular expression");
         unsigned vl = p->lx.tline, vc = p->lx.tcol;
+        size_t vstart = p->lx.tstart;
         kh_buf val = KH_BUF_INIT(0);
         if ((rc = kh_buf_append(&val, p->lx.text.data ? p->lx.text.data : "", p->lx.text.len)))
             return rc;
@@ -1462,8 +1549,8 @@ static int parse_strings(yp *p)
         }
         uint32_t root = 0;
         const char *emsg = NULL;
-        size_t epos = 0;
-        int greedy = 0;
+        size_t epos = SIZE_MAX;
+        int greedy = 0, quality = KH_YQ_NONE, dotstar = 0;
         if (kind == 0) {
             if (val.len == 0) {
                 kh_buf_dispose(&val);
@@ -1472,25 +1559,47 @@ static int parse_strings(yp *p)
             flags |= KH_YS_TEXT;
             rc = kh_ytext_lower(p->yb->b, (const uint8_t *)val.data, val.len, flags, xmin, xmax,
                                 has_alpha ? alphabet : NULL, &root, &emsg);
+            if (!rc && (flags & (KH_YS_BASE64 | KH_YS_BASE64WIDE)))
+                quality = kh_yatoms_quality_tree(p->yb->b, root);
+            else if (!rc)
+                quality = kh_yatoms_quality_text((const uint8_t *)val.data, val.len,
+                                                 flags | ((flags & (KH_YS_ASCII | KH_YS_WIDE)) ? 0 : KH_YS_ASCII),
+                                                 xmin, xmax);
         } else if (kind == 1) {
             flags |= KH_YS_HEX;
             rc = kh_yhex_parse(p->yb->b, val.data ? val.data : "", val.len, &root, &emsg, &epos);
+            if (!rc)
+                quality = kh_yatoms_quality_tree(p->yb->b, root);
         } else {
             flags |= KH_YS_REGEX | (reflags & 1 ? KH_YS_ICASE_RE : 0) | (reflags & 2 ? KH_YS_DOTALL : 0);
-            unsigned rf = reflags | ((flags & KH_YS_NOCASE) ? 1u : 0u);
+            /* 4: greedy and lazy quantifiers cannot be mixed (strings only, as yara) */
+            unsigned rf = reflags | ((flags & KH_YS_NOCASE) ? 1u : 0u) | 4u;
             rc = kh_yre_parse(p->yb->b, val.data ? val.data : "", val.len, rf, &root, &greedy, &emsg, &epos);
+            if (!rc) {
+                quality = kh_yatoms_quality_tree(p->yb->b, root);
+                dotstar = has_unbounded_dot(p->yb->b, root, 0);
+            }
             if (!rc && (flags & KH_YS_WIDE))
                 rc = kh_ytree_widen(p->yb->b, root, flags, &root);
             if (greedy)
                 flags |= KH_YS_GREEDY;
         }
         kh_buf_dispose(&val);
-        if (rc == KH_ESYNTAX || (rc && emsg))
-            return perr_at(p, vl, vc, "invalid %s \"%s\": %s",
+        if (rc == KH_ESYNTAX || (rc && emsg)) {
+            unsigned el = vl, ec = vc;
+            if (kind != 0 && epos != SIZE_MAX)
+                value_pos(p, vstart, kind, epos, &el, &ec);
+            return perr_at(p, el, ec, "invalid %s \"%s\": %s",
                            kind == 0 ? "string" : kind == 1 ? "hex string" : "regular expression", id,
                            emsg ? emsg : "syntax error");
+        }
         if (rc)
             return rc;
+        if (dotstar)
+            pwarn(p, l, c, "%s contains .*, .+ or .{x,} consider using .{,N}, .{1,N} or {x,N} with a reasonable "
+                  "value for N", id);
+        if (quality < KH_YQ_WARN)
+            pwarn(p, l, c, "string \"%s\" may slow down scanning", id);
         if (!(flags & (KH_YS_ASCII | KH_YS_WIDE)) && kind != 1)
             flags |= KH_YS_ASCII;
         if ((flags & KH_YS_FULLWORD) && (rc = kh_ytree_fullword(p->yb->b, root, flags, &root)))
@@ -1527,6 +1636,11 @@ static int parse_strings(yp *p)
             return KH_ENOMEM;
         p->fix = fx;
         p->fix[p->nstr - 1] = FIX_UNSET;
+        unsigned *sc = realloc(p->scol, p->nstr * sizeof(unsigned));
+        if (!sc)
+            return KH_ENOMEM;
+        p->scol = sc;
+        p->scol[p->nstr - 1] = c;
     }
     if (p->nstr == 0)
         return unexpected(p, "a string identifier");
@@ -1545,8 +1659,9 @@ static int parse_rule(yp *p, uint32_t rflags)
     snprintf(name, sizeof(name), "%s", p->lx.text.data);
     if (rmap_find(p->yb, p->ns, name) != UINT32_MAX)
         return perr(p, "duplicated identifier \"%s\"", name);
-    if (kh_ymodule_find(name) >= 0 && ((p->yb->nss.v[p->ns].modules >> kh_ymodule_find(name)) & 1))
-        return perr(p, "duplicated identifier \"%s\"", name);
+    for (size_t i = 0; i < p->yb->exts.n; i++)
+        if (strcmp(p->yb->b->strs.data + p->yb->exts.v[i].name, name) == 0)
+            return perr(p, "duplicated identifier \"%s\" (an external variable has that name)", name);
     if (p->yb->rules.n >= KH_Y_MAX_RULES)
         return perr(p, "too many rules");
     kh_yrule r;
@@ -1618,7 +1733,7 @@ static int parse_rule(yp *p, uint32_t rflags)
         return unexpected(p, "'}'");
     for (uint32_t i = 0; i < p->nstr; i++)
         if (!p->used[i])
-            return perr_at(p, p->yb->ystrs.v[p->str0 + i].line, 0, "unreferenced string \"%s\"",
+            return perr_at(p, p->yb->ystrs.v[p->str0 + i].line, p->scol[i], "unreferenced string \"%s\"",
                            p->yb->b->strs.data + p->yb->ystrs.v[p->str0 + i].name);
     for (uint32_t i = 0; i < p->nstr; i++)
         if (p->fix[i] != FIX_UNSET && p->fix[i] != FIX_NONE) {
@@ -1704,10 +1819,7 @@ static int parse_source(yp *p)
         } else if (p->lx.tok == KH_T_RULE || p->lx.tok == KH_T_PRIVATE || p->lx.tok == KH_T_GLOBAL) {
             uint32_t f = 0;
             while (p->lx.tok == KH_T_PRIVATE || p->lx.tok == KH_T_GLOBAL) {
-                uint32_t b = p->lx.tok == KH_T_PRIVATE ? KH_YRF_PRIVATE : KH_YRF_GLOBAL;
-                if (f & b)
-                    return perr(p, "duplicated rule modifier");
-                f |= b;
+                f |= p->lx.tok == KH_T_PRIVATE ? KH_YRF_PRIVATE : KH_YRF_GLOBAL; /* repeated: accepted, as yara */
                 if ((rc = next(p)))
                     return rc;
             }
@@ -1738,6 +1850,7 @@ static int parse_file(kh_ybuild *yb, uint32_t ns, const char *file, const char *
     kh_ylex_dispose(&p.lx);
     free(p.used);
     free(p.fix);
+    free(p.scol);
     return rc;
 }
 

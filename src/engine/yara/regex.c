@@ -21,8 +21,9 @@ typedef struct rp {
     kh_irb *b;
     const char *s;
     size_t n, i;
-    unsigned flags; /* 1 nocase, 2 dotall */
+    unsigned flags; /* 1 nocase, 2 dotall, 4 greedy and lazy quantifiers may not be mixed */
     int greedy;
+    int any_greedy, any_lazy; /* quantifiers seen, as yara counts them (exact {n} included) */
     const char *err;
     size_t errpos;
 } rp;
@@ -365,6 +366,10 @@ static int parse_concat(rp *p, uint32_t *out, unsigned depth)
             }
             if (!lazy && lo != hi)
                 p->greedy = 1;
+            if (lazy)
+                p->any_lazy = 1;
+            else
+                p->any_greedy = 1;
             uint32_t r;
             if ((rc = kh_irb_node(p->b, KH_OP_REPEAT, atom, lo, hi, &r)))
                 break;
@@ -411,10 +416,14 @@ static int parse_alt(rp *p, uint32_t *out, unsigned depth)
 int kh_yre_parse(kh_irb *b, const char *s, size_t n, unsigned flags, uint32_t *root, int *greedy, const char **err,
                  size_t *errpos)
 {
-    rp p = {b, s, n, 0, flags, 0, NULL, 0};
+    rp p = {b, s, n, 0, flags, 0, 0, 0, NULL, 0};
     int rc = parse_alt(&p, root, 0);
     if (!rc && p.i < p.n)
         rc = fail(&p, "unmatched )");
+    if (!rc && (flags & 4u) && p.any_greedy && p.any_lazy) {
+        p.i = 0;
+        rc = fail(&p, "greedy and ungreedy quantifiers can't be mixed in a regular expression");
+    }
     if (rc == KH_ESYNTAX || p.err) {
         *err = p.err ? p.err : "syntax error";
         *errpos = p.errpos;

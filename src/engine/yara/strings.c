@@ -495,11 +495,15 @@ static int hex_seq(hx *h, uint32_t *out, unsigned depth, int in_alt)
             h->i++;
             hskip(h);
         }
+        int c0 = (unsigned char)h->s[h->i], c1 = h->i + 1 < h->n ? (unsigned char)h->s[h->i + 1] : ' ';
+        if ((kh_hexval(c0) >= 0 || c0 == '?') && strchr(" \t\r\n|)[", c1)) {
+            rc = hfail(h, "uneven number of digits in hex string");
+            break;
+        }
         if (h->i + 1 >= h->n) {
             rc = hfail(h, "syntax error");
             break;
         }
-        int c0 = (unsigned char)h->s[h->i], c1 = (unsigned char)h->s[h->i + 1];
         int hv = kh_hexval(c0), lv = kh_hexval(c1);
         uint8_t val, mask;
         if (c0 == '?' && c1 == '?')

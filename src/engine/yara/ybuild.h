@@ -55,7 +55,8 @@ int kh_yara_parse(kh_ybuild *yb, const char *ns, const char *file, const char *t
 
 /* Lowering of string definitions to pattern trees (strings.c, regex.c). */
 int kh_yhex_parse(kh_irb *b, const char *s, size_t n, uint32_t *root, const char **err, size_t *errpos);
-/* flags: 1 = case-insensitive, 2 = dot matches newline. *greedy set if the
+/* flags: 1 = case-insensitive, 2 = dot matches newline, 4 = greedy and lazy
+ * quantifiers may not be mixed (yara's rule for strings). *greedy set if the
  * expression has a greedy quantifier. */
 int kh_yre_parse(kh_irb *b, const char *s, size_t n, unsigned flags, uint32_t *root, int *greedy, const char **err,
                  size_t *errpos);
@@ -68,6 +69,15 @@ int kh_ytree_fullword(kh_irb *b, uint32_t root, uint32_t flags, uint32_t *out);
 /* Decides how each string is found and lists the literals to search for
  * (atoms.c). Sets the mode of each string; *out is malloc'ed. */
 int kh_yatoms_build(kh_irb *b, kh_ystr *ystrs, size_t nystrs, kh_yatom **out, size_t *nout);
+/* yara's quality of the atoms it would search for a string (atoms.c): a
+ * string scoring below KH_YQ_WARN gets yara's "may slow down scanning"
+ * warning; KH_YQ_NONE when it has no atom at all. The tree form is for hex
+ * strings and regexes before their wide/fullword forms; the text form takes
+ * a text string's bytes and its KH_YS_WIDE/ASCII/XOR flags. */
+#define KH_YQ_WARN 38
+#define KH_YQ_NONE (-1000)
+int kh_yatoms_quality_tree(const kh_irb *b, uint32_t root);
+int kh_yatoms_quality_text(const uint8_t *s, size_t n, uint32_t flags, unsigned xmin, unsigned xmax);
 /* Text string with its modifiers (KH_YS_*); alphabet: 64 chars or NULL. */
 int kh_ytext_lower(kh_irb *b, const uint8_t *s, size_t n, uint32_t flags, unsigned xmin, unsigned xmax,
                    const char *alphabet, uint32_t *root, const char **err);

@@ -36,8 +36,9 @@ int kh_ui_qr_path(const char *text, int *size_out, kh_buf *path);
  * Renders a report document (docs/api.md report JSON: issuer, number,
  * place_date, title, addressee, basis, deadline, sections of fields or
  * tables, recipients, signature) as an A4 PDF in the Decree 30/2020 layout.
- * Fonts: DejaVu Serif from font_dir (NULL: $KHIEN_FONT_DIR, else
- * /usr/share/fonts/truetype/dejavu). A message (Vietnamese / English) in err.
+ * Fonts: Liberation Serif (fonts-liberation2) or FreeSerif, from font_dir
+ * (NULL: $KHIEN_FONT_DIR, else the Debian folders). A message (Vietnamese /
+ * English) in err.
  * @return 0, KH_EINVAL (not a document), KH_ENOENT (fonts missing), KH_ELIMIT, KH_ENOMEM, KH_EINTERNAL
  */
 int kh_ui_pdf_render(const json_t *doc, const char *font_dir, kh_buf *out, char *err, size_t errsz);

@@ -11,8 +11,8 @@
  * gửi", the body, "Nơi nhận" bottom left and the signature block bottom
  * right; margins 20/15/20/30 mm; page numbers from page 2, top centre.
  *
- * Text is UTF-8 in DejaVu Serif (Debian fonts-dejavu-core), embedded, so
- * every Vietnamese letter renders and pdftotext gives the text back. A
+ * Text is UTF-8 in Liberation Serif (see load_fonts), embedded, so every
+ * Vietnamese letter renders and pdftotext gives the text back. A
  * simple line breaker (greedy, by spaces, long words split by character)
  * measures with the font. Limits: 300 pages, 20,000 lines per paragraph,
  * 8 MiB of output; the input is bounded by the request body limit.
@@ -32,7 +32,6 @@
 #define PAGE_H 841.89f
 #define MAX_PAGES 300
 #define MAX_LINES 20000
-#define DEFAULT_FONT_DIR "/usr/share/fonts/truetype/dejavu"
 
 typedef struct ctx {
     HPDF_Doc pdf;
@@ -403,6 +402,7 @@ static int table(ctx *c, const json_t *t)
     }
     for (i = 0; i < nc; i++)
         cw[i] = cw[i] / total * w;
+    c->y -= 5;
     int rc = table_row(c, cols, NULL, nc, cw, 1);
     const json_t *row;
     json_array_foreach(rows, i, row)
@@ -415,18 +415,42 @@ static int table(ctx *c, const json_t *t)
     return rc;
 }
 
+/* Liberation Serif (Debian fonts-liberation2; the metrics of Times New
+ * Roman, the face Decree 30 prescribes), else GNU FreeSerif
+ * (fonts-freefont-ttf). Not DejaVu: its Vietnamese letters are composite
+ * glyphs, and Debian's libharu 2.3.0 drops the marks of composite glyphs
+ * when it subsets an embedded font ("Hạnh" prints as "Hanh"). */
 static int load_fonts(ctx *c, const char *dir, char *err, size_t errsz)
 {
-    static const char *const names[4] = {"DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf",
-                                         "DejaVuSerif-BoldItalic.ttf"};
+    static const struct {
+        const char *dir;
+        const char *file[4];
+    } sets[] = {
+        {"/usr/share/fonts/truetype/liberation2",
+         {"LiberationSerif-Regular.ttf", "LiberationSerif-Bold.ttf", "LiberationSerif-Italic.ttf", "LiberationSerif-BoldItalic.ttf"}},
+        {"/usr/share/fonts/truetype/liberation",
+         {"LiberationSerif-Regular.ttf", "LiberationSerif-Bold.ttf", "LiberationSerif-Italic.ttf", "LiberationSerif-BoldItalic.ttf"}},
+        {"/usr/share/fonts/truetype/freefont",
+         {"FreeSerif.ttf", "FreeSerifBold.ttf", "FreeSerifItalic.ttf", "FreeSerifBoldItalic.ttf"}},
+    };
     HPDF_Font *slots[4] = {&c->reg, &c->bold, &c->ital, &c->bital};
-    for (int i = 0; i < 4; i++) {
-        char path[1100];
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        if (access(path, R_OK) != 0) {
-            snprintf(err, errsz, "thiếu phông chữ %s (gói fonts-dejavu-core hoặc KHIEN_FONT_DIR) / font %s missing (package fonts-dejavu-core or KHIEN_FONT_DIR)", path, path);
-            return KH_ENOENT;
+    char path[1100];
+    int set = -1;
+    for (size_t k = 0; k < KH_ARRAY_LEN(sets) && set < 0; k++) {
+        set = (int)k;
+        for (int i = 0; i < 4; i++) {
+            snprintf(path, sizeof(path), "%s/%s", dir ? dir : sets[k].dir, sets[k].file[i]);
+            if (access(path, R_OK) != 0)
+                set = -1;
         }
+    }
+    if (set < 0) {
+        snprintf(err, errsz, "thiếu phông chữ Liberation Serif hoặc FreeSerif (gói fonts-liberation2 hoặc fonts-freefont-ttf, hoặc thư mục KHIEN_FONT_DIR) /"
+                 " Liberation Serif or FreeSerif fonts missing (package fonts-liberation2 or fonts-freefont-ttf, or folder KHIEN_FONT_DIR)");
+        return KH_ENOENT;
+    }
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir ? dir : sets[set].dir, sets[set].file[i]);
         const char *fname = HPDF_LoadTTFontFromFile(c->pdf, path, HPDF_TRUE);
         *slots[i] = fname ? HPDF_GetFont(c->pdf, fname, "UTF-8") : NULL;
         if (!*slots[i] || c->failed) {
@@ -440,7 +464,7 @@ static int load_fonts(ctx *c, const char *dir, char *err, size_t errsz)
 static void layout(ctx *c, const json_t *doc)
 {
     const json_t *iss = json_object_get(doc, "issuer"), *sig = json_object_get(doc, "signature");
-    float w = c->right - c->left, lw = w * 0.42f, rx = c->left + lw + MM(4), rw = c->right - rx;
+    float w = c->right - c->left, lw = w * 0.40f, rx = c->left + lw + MM(4), rw = c->right - rx;
     float top = c->y, ly, ry;
     char *up;
 
@@ -582,8 +606,8 @@ int kh_ui_pdf_render(const json_t *doc, const char *font_dir, kh_buf *out, char 
     }
     if (!font_dir)
         font_dir = getenv("KHIEN_FONT_DIR");
-    if (!font_dir || !*font_dir)
-        font_dir = DEFAULT_FONT_DIR;
+    if (font_dir && !*font_dir)
+        font_dir = NULL;
     if (!(c = calloc(1, sizeof(*c))))
         return KH_ENOMEM;
     c->pdf = HPDF_New(on_error, c);

@@ -90,6 +90,7 @@ struct kh_yscan {
     uint8_t *rmark;      /* rule already in rcand */
     uint64_t object;     /* id of the current object (module caches) */
     uint32_t *scomp;     /* strings whose state was computed for the previous object */
+    uint8_t *multi;      /* per string: reported in full by -f (yara clears its SINGLE_MATCH flag) */
     uint32_t nscomp;
     ahit *hits_v;
     size_t nhits, caphits;
@@ -119,6 +120,63 @@ struct kh_yscan {
     KH_VEC(kh_meta) meta;
 };
 
+/* yara's fast mode (-f) stops looking for a string after its first match
+ * only when the string is used as a bare `$a`: a count, offset, length,
+ * `at`, `in` or a string set (`of`, `for..of`) needs every match, and `$`
+ * used so inside a for..of loop counts for every string of the rule
+ * (yr_parser_reduce_string_identifier, yr_parser_emit_pushes_for_strings).
+ * Marks the strings of rule `rule` that keep all their matches. */
+static void mark_multi(const struct kh_rules *r, uint32_t e, const kh_yrule *rule, uint8_t *multi, unsigned depth)
+{
+    if (e >= r->nyexprs || depth > MAX_DEPTH)
+        return;
+    const kh_yexpr *x = &r->yexprs[e];
+    switch (x->op) {
+    case KH_YO_CONST_INT: case KH_YO_CONST_FLT: case KH_YO_CONST_STR: case KH_YO_CONST_BOOL: case KH_YO_REGEX:
+    case KH_YO_FILESIZE: case KH_YO_ENTRYPOINT: case KH_YO_EXTERNAL: case KH_YO_VAR: case KH_YO_RULE:
+    case KH_YO_MODULE: case KH_YO_SET_RULES: case KH_YO_STR_FOUND:
+        return;
+    case KH_YO_STR_AT: case KH_YO_STR_IN: case KH_YO_STR_COUNT: case KH_YO_STR_COUNT_IN: case KH_YO_STR_OFFSET:
+    case KH_YO_STR_LENGTH:
+        if (x->a == UINT32_MAX)
+            memset(multi + rule->str, 1, rule->nstr);
+        else if (x->a < r->nystrs)
+            multi[x->a] = 1;
+        if (x->op != KH_YO_STR_COUNT)
+            mark_multi(r, x->b, rule, multi, depth + 1);
+        return;
+    case KH_YO_SET_STRINGS:
+        for (uint32_t i = 0; i < x->b; i++)
+            if (r->ylists[x->a + i] < r->nystrs)
+                multi[r->ylists[x->a + i]] = 1;
+        return;
+    case KH_YO_ENUM:
+        for (uint32_t i = 0; i < x->b; i++)
+            mark_multi(r, r->ylists[x->a + i], rule, multi, depth + 1);
+        return;
+    case KH_YO_OF: case KH_YO_FOR_OF: case KH_YO_FOR_IN:
+        if (x->aux == KH_YQ_NUM || x->aux == KH_YQ_PERCENT)
+            mark_multi(r, x->a, rule, multi, depth + 1);
+        mark_multi(r, x->b, rule, multi, depth + 1);
+        if (x->c != UINT32_MAX)
+            mark_multi(r, x->c, rule, multi, depth + 1);
+        return;
+    case KH_YO_MATCHES: case KH_YO_NOT: case KH_YO_DEFINED: case KH_YO_NEG: case KH_YO_BNOT: case KH_YO_READ:
+    case KH_YO_FIELD:
+        mark_multi(r, x->a, rule, multi, depth + 1);
+        return;
+    case KH_YO_CALL:
+        mark_multi(r, x->a, rule, multi, depth + 1);
+        for (int64_t i = 0; i < x->imm.i && i < 16; i++)
+            mark_multi(r, r->ylists[x->c + (uint32_t)i], rule, multi, depth + 1);
+        return;
+    default: /* binary operators, ranges, index and key lookups */
+        mark_multi(r, x->a, rule, multi, depth + 1);
+        mark_multi(r, x->b, rule, multi, depth + 1);
+        return;
+    }
+}
+
 int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
 {
     kh_yscan *ys = calloc(1, sizeof(*ys));
@@ -145,6 +203,9 @@ int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
     ys->rcand = calloc(nr, sizeof(uint32_t));
     ys->rmark = calloc(nr, 1);
     ys->scomp = calloc(ns, sizeof(uint32_t));
+    ys->multi = calloc(ns, 1);
+    for (uint32_t i = 0; ys->multi && i < r->nyrules; i++)
+        mark_multi(r, r->yrules[i].cond, &r->yrules[i], ys->multi, 0);
     for (uint32_t i = 0; ys->always && i < r->nyrules; i++) {
         int always = !(r->yrules[i].flags & KH_YRF_NEEDS_STRING);
         /* strings searched only at a fixed offset are never reported */
@@ -155,7 +216,7 @@ int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
     }
     int rc = (!ys->st || !ys->rstate || !ys->prog || !ys->mods || !ys->modstate || !ys->ext || !ys->ahead ||
               !ys->atail || !ys->acount || !ys->touched || !ys->scand || !ys->sover || !ys->stouched || !ys->always ||
-              !ys->rcand || !ys->rmark || !ys->scomp)
+              !ys->rcand || !ys->rmark || !ys->scomp || !ys->multi)
                  ? KH_ENOMEM
                  : 0;
     if (!rc)
@@ -191,6 +252,7 @@ void kh_yscan_destroy(kh_yscan *ys)
     free(ys->rcand);
     free(ys->rmark);
     free(ys->scomp);
+    free(ys->multi);
     free(ys->hits_v);
     free(ys->st);
     free(ys->tmp.m);
@@ -954,7 +1016,7 @@ static yv arith(uint8_t op, const yv *a, const yv *b)
         case KH_YO_ADD: return vflt(x + y);
         case KH_YO_SUB: return vflt(x - y);
         case KH_YO_MUL: return vflt(x * y);
-        case KH_YO_DIV: return y == 0 ? undef() : vflt(x / y);
+        case KH_YO_DIV: return vflt(x / y); /* yara: IEEE (x \ 0.0 is +-inf or nan), not undefined */
         }
         return undef();
     }
@@ -1124,6 +1186,8 @@ static yv eval_for_in(kh_yscan *ys, const kh_yexpr *x, unsigned depth)
             return vbool(0);
         obj = o.v.o;
         n = obj->nitems;
+        if (n == 0) /* yara 4.2: a loop over an empty array or dictionary is false, even `all` */
+            return vbool(0);
     }
     int64_t need = required(ys, x, n, depth);
     if (need < 0)
@@ -1487,7 +1551,7 @@ static int report(kh_yscan *ys, uint32_t ri, int matched, unsigned flags, kh_yru
             const ystate *st;
             if ((rc = string_matches(ys, si, &st)))
                 return rc;
-            size_t n = (flags & KH_YRUN_FAST) && st->n ? 1 : st->n;
+            size_t n = (flags & KH_YRUN_FAST) && !ys->multi[si] && st->n ? 1 : st->n;
             if (KH_VEC_RESERVE(ys->sm, n, 0))
                 return KH_ENOMEM;
             for (size_t k = 0; k < n; k++) {

@@ -314,6 +314,23 @@ int kh_pike_assert(unsigned kind, const uint8_t *buf, size_t len, size_t end, si
     }
 }
 
+/* yara checks a fullword string's end after its regex engine has chosen
+ * the match (the longest, for a greedy pattern): when that match is
+ * followed by an alphanumeric byte there is no match at this offset, even
+ * if a shorter one would pass. A trailing fullword check therefore does not
+ * steer the search: reaching it counts as reaching MATCH, and the check is
+ * applied to the match finally chosen (kh_pike_match). */
+static int deferred(const kh_pike_prog *p, uint32_t x)
+{
+    const pinst *i = &p->ins[x];
+    if (i->op != P_ASSERT || (i->arg != KH_AS_FW_AFTER && i->arg != KH_AS_FWW_AFTER))
+        return 0;
+    uint32_t pc = x + 1;
+    for (int hops = 0; hops < 8 && pc < p->n && p->ins[pc].op == P_JMP; hops++)
+        pc = p->ins[pc].x;
+    return pc < p->n && p->ins[pc].op == P_MATCH;
+}
+
 /* Adds the threads reachable from pc without consuming input, in priority order. */
 static size_t closure(kh_pike_vm *vm, const kh_pike_prog *p, uint32_t pc, uint32_t *list, size_t n,
                       const uint8_t *buf, size_t len, size_t end, size_t pos)
@@ -335,7 +352,9 @@ static size_t closure(kh_pike_vm *vm, const kh_pike_prog *p, uint32_t pc, uint32
             vm->stack[sp++] = i->x;
             break;
         case P_ASSERT:
-            if (kh_pike_assert(i->arg, buf, len, end, pos))
+            if (deferred(p, x))
+                list[n++] = x;
+            else if (kh_pike_assert(i->arg, buf, len, end, pos))
                 vm->stack[sp++] = x + 1;
             break;
         default:
@@ -360,6 +379,7 @@ int64_t kh_pike_match(kh_pike_vm *vm, const kh_pike_prog *p, const uint8_t *buf,
     uint32_t *cl = vm->l1, *nl = vm->l2;
     size_t nc = closure(vm, p, 0, cl, 0, buf, len, end, start), nn;
     int64_t matched = -1;
+    unsigned check = 0; /* the deferred fullword check of the chosen match */
     for (size_t pos = start;; pos++) {
         if (nc == 0)
             break;
@@ -370,8 +390,9 @@ int64_t kh_pike_match(kh_pike_vm *vm, const kh_pike_prog *p, const uint8_t *buf,
         nn = 0;
         for (size_t t = 0; t < nc; t++) {
             const pinst *i = &p->ins[cl[t]];
-            if (i->op == P_MATCH) {
+            if (i->op == P_MATCH || i->op == P_ASSERT) {
                 matched = (int64_t)(pos - start);
+                check = i->op == P_ASSERT ? i->arg : 0;
                 break; /* lower-priority threads are cut */
             }
             if (pos >= end)
@@ -389,6 +410,8 @@ int64_t kh_pike_match(kh_pike_vm *vm, const kh_pike_prog *p, const uint8_t *buf,
         nl = tmp;
         nc = nn;
     }
+    if (matched >= 0 && check && !kh_pike_assert(check, buf, len, end, start + (size_t)matched))
+        return -1;
     return matched;
 }
 

@@ -296,7 +296,7 @@ int kh_yatoms_build(kh_irb *b, kh_ystr *ystrs, size_t nystrs, kh_yatom **out, si
  * a nibble (a class, a gap, an anchor, a `*`) ends the run; a sequence takes
  * its best run, an alternation its worst alternative; `x+` contributes x
  * once, `x{n,m}` contributes x repeated min(n, 4) times, then ends the run.
- * A string without any atom scores KH_YQ_NONE. Text strings take the best
+ * A string without any atom scores KH_YAQ_NONE. Text strings take the best
  * window of their bytes, then the worst of its wide and xor forms. */
 
 typedef struct yq_item {
@@ -325,7 +325,7 @@ static int yq_score(const yq_item *it, unsigned n)
     if (n && unknown >= exact)
         n = 1;
     if (!n)
-        return KH_YQ_NONE;
+        return KH_YAQ_NONE;
     for (unsigned i = 0; i < n; i++) {
         if (it[i].mask == 0) {
             q -= 10;
@@ -427,12 +427,12 @@ static int yq_class_item(const uint8_t *bits, uint8_t *byte, uint8_t *mask)
 
 static void yq_walk(const kh_irb *b, uint32_t idx, yq_run *r, unsigned depth);
 
-/* An alternative on its own level: its best atom, KH_YQ_NONE if none. */
+/* An alternative on its own level: its best atom, KH_YAQ_NONE if none. */
 static int yq_level(const kh_irb *b, uint32_t idx, unsigned depth)
 {
     yq_run sub;
     sub.n = 0;
-    sub.best = KH_YQ_NONE;
+    sub.best = KH_YAQ_NONE;
     yq_walk(b, idx, &sub, depth + 1);
     yq_flush(&sub);
     return sub.best;
@@ -503,7 +503,7 @@ int kh_yatoms_quality_text(const uint8_t *s, size_t n, uint32_t flags, unsigned 
 {
     yq_item best[4], win[4];
     unsigned w = n < 4 ? (unsigned)n : 4;
-    int bestq = KH_YQ_NONE;
+    int bestq = KH_YAQ_NONE;
     for (size_t st = 0; st + w <= n && w; st++) {
         for (unsigned i = 0; i < w; i++)
             win[i].byte = s[st + i], win[i].mask = 0xff;
@@ -514,7 +514,7 @@ int kh_yatoms_quality_text(const uint8_t *s, size_t n, uint32_t flags, unsigned 
         }
     }
     if (!w)
-        return KH_YQ_NONE;
+        return KH_YAQ_NONE;
     /* the forms yara searches for: the atom itself (ascii), its wide form
      * (cut at 4 bytes), each xored by every key of the range */
     yq_item forms[2][4];

@@ -1550,7 +1550,7 @@ static int parse_strings(yp *p)
         uint32_t root = 0;
         const char *emsg = NULL;
         size_t epos = SIZE_MAX;
-        int greedy = 0, quality = KH_YQ_NONE, dotstar = 0;
+        int greedy = 0, quality = KH_YAQ_NONE, dotstar = 0;
         if (kind == 0) {
             if (val.len == 0) {
                 kh_buf_dispose(&val);
@@ -1598,7 +1598,7 @@ static int parse_strings(yp *p)
         if (dotstar)
             pwarn(p, l, c, "%s contains .*, .+ or .{x,} consider using .{,N}, .{1,N} or {x,N} with a reasonable "
                   "value for N", id);
-        if (quality < KH_YQ_WARN)
+        if (quality < KH_YAQ_WARN)
             pwarn(p, l, c, "string \"%s\" may slow down scanning", id);
         if (!(flags & (KH_YS_ASCII | KH_YS_WIDE)) && kind != 1)
             flags |= KH_YS_ASCII;

@@ -70,12 +70,12 @@ int kh_ytree_fullword(kh_irb *b, uint32_t root, uint32_t flags, uint32_t *out);
  * (atoms.c). Sets the mode of each string; *out is malloc'ed. */
 int kh_yatoms_build(kh_irb *b, kh_ystr *ystrs, size_t nystrs, kh_yatom **out, size_t *nout);
 /* yara's quality of the atoms it would search for a string (atoms.c): a
- * string scoring below KH_YQ_WARN gets yara's "may slow down scanning"
- * warning; KH_YQ_NONE when it has no atom at all. The tree form is for hex
+ * string scoring below KH_YAQ_WARN gets yara's "may slow down scanning"
+ * warning; KH_YAQ_NONE when it has no atom at all. The tree form is for hex
  * strings and regexes before their wide/fullword forms; the text form takes
  * a text string's bytes and its KH_YS_WIDE/ASCII/XOR flags. */
-#define KH_YQ_WARN 38
-#define KH_YQ_NONE (-1000)
+#define KH_YAQ_WARN 38
+#define KH_YAQ_NONE (-1000)
 int kh_yatoms_quality_tree(const kh_irb *b, uint32_t root);
 int kh_yatoms_quality_text(const uint8_t *s, size_t n, uint32_t flags, unsigned xmin, unsigned xmax);
 /* Text string with its modifiers (KH_YS_*); alphabet: 64 chars or NULL. */

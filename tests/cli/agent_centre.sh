@@ -70,7 +70,7 @@ check "  ... 12 malware events + 1 scan stored" test "$(grep -c '"malware"' "$C/
 stop_centre
 expect_rc 1 "centre down: events kept" "$KHIEN" agent run --once --dir "$T/a1" --policy "$T/pol.json"
 expect_rc 1 "  ... and more of them" "$KHIEN" agent run --once --dir "$T/a2" --policy "$T/pol.json"
-cat "$T"/a1/spool/*.ev "$T"/a2/spool/*.ev | grep -o '"id":"[0-9a-f]*"' | sort -u >"$T/queued"
+cat "$T"/a1/spool/*.ev "$T"/a2/spool/*.ev | grep -o '^{"id":"[0-9a-f]*"' | sed 's/^{//' | sort -u >"$T/queued"
 NQ=$(wc -l <"$T/queued")
 check "  ... $NQ events on disk" test "$NQ" -eq 26
 touch "$C/crash-once"   # the centre dies right after storing the first batch, before acknowledging it
@@ -97,6 +97,6 @@ check "the unacknowledged batch was sent again (received $RECV > stored $NST)" t
 echo host-1 >"$C/removed"
 expect_rc 1 "removed host refused, events kept" "$KHIEN" agent run --once --dir "$T/a1" --policy "$T/pol.json"
 check "  ... with a clear message" has_err "refuses this host"
-check "  ... its events still queued" test "$(spooled "$T/a1")" -ge 13
+check "  ... its events still queued" test "$(cat "$T"/a1/spool/*.ev | grep -c '^{"id":"')" -ge 13
 stop_centre
 finish

@@ -32,13 +32,15 @@ chmod 600 "$T/pol.json"
 expect_rc 1 "run --once with the centre down: exit 1" "$KHIEN" agent run --once --dir "$A" --policy "$T/pol.json"
 check "  ... the detection was logged" has_err "Eicar"
 N1=$(ls "$A/spool" | grep -c '\.ev$')
-check "  ... 3 events kept on disk (malware, scan, audit): $N1" test "$N1" -eq 3
+check "  ... 3 queue entries on disk (malware, scan, audit): $N1" test "$N1" -eq 3
 check "  ... the malware event holds the file's SHA-256" \
   grep -q '"sha256":"275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"' "$A"/spool/*-0.ev
 expect_rc 1 "second run: still queued" "$KHIEN" agent run --once --dir "$A" --policy "$T/pol.json"
 N2=$(ls "$A/spool" | grep -c '\.ev$')
-check "  ... old events kept, new ones added: $N2" test "$N2" -eq 6
-IDS=$(cat "$A"/spool/*.ev | grep -o '"id":"[0-9a-f]*"' | sort | uniq -d | wc -l)
+check "  ... old entries kept, new ones added: $N2" test "$N2" -eq 6
+IDS=$(cat "$A"/spool/*.ev | grep -o '^{"id":"[0-9a-f]*"' | sort | uniq -d | wc -l)
+NE=$(cat "$A"/spool/*.ev | grep -c '^{"id":"')
+check "  ... 6 events in the queue entries ($NE)" test "$NE" -eq 6
 check "  ... every event has its own id" test "$IDS" -eq 0
 touch "$A/spool/.tmp-00000000000000000099"
 expect_rc 0 "status" "$KHIEN" agent status --dir "$A"

@@ -565,10 +565,14 @@ static int fetch_bundle(agent *a, const char *name, const char *tag)
 
 static int heartbeat(agent *a)
 {
-    char host[256] = "", ts[32], fs[32];
-    gethostname(host, sizeof(host) - 1);
-    json_t *hb = json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I}, s:s}", "hostname", host, "agent_version",
-                           KH_VERSION_STRING, "protection", 1, "queue", "events", (json_int_t)kh_spool_count(a->spool),
+    char host[256] = "", ts[32], fs[32], osn[256];
+    if (a->conf.hostname[0])
+        snprintf(host, sizeof(host), "%s", a->conf.hostname);
+    else
+        gethostname(host, sizeof(host) - 1);
+    kh_agent_os_name(osn, sizeof(osn));
+    json_t *hb = json_pack("{s:s, s:s, s:s, s:b, s:{s:I, s:I, s:I}, s:s}", "hostname", host, "os", osn,
+                           "agent_version", KH_VERSION_STRING, "protection", 1, "queue", "events", (json_int_t)kh_spool_count(a->spool),
                            "bytes", (json_int_t)kh_spool_bytes(a->spool), "dropped",
                            (json_int_t)state_int(a, "_dropped_pending"), "policy", a->policy_origin);
     int64_t sigt = state_int(a, "_signatures_time"), full = state_int(a, "_last_full_scan");

@@ -17,6 +17,7 @@ typedef struct kh_agent_conf {
     char server[KH_AGENT_URL_MAX];
     char host_id[KH_AGENT_ID_MAX];
     char unit[KH_AGENT_ID_MAX];
+    char hostname[256]; /* the name enrolled with (--hostname or the machine's) */
     char ca_sha256[65];
     uint8_t sign_pk[KH_SIGN_PK_BYTES];
     int has_sign_pk;
@@ -48,6 +49,8 @@ json_t *kh_agent_json_read(const char *path, size_t max);
 const char *kh_agent_json_str(const json_t *o, const char *key); /* NULL if absent or not a string */
 /* "2026-11-26T08:30:00Z" */
 void kh_agent_iso_time(char out[32], int64_t t);
+/* PRETTY_NAME of /etc/os-release, or "". */
+void kh_agent_os_name(char *out, size_t n);
 /* A fresh event id (32 hex digits). */
 int kh_agent_event_id(char out[33]);
 

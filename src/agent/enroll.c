@@ -26,25 +26,6 @@
 
 #define MAX_TOKEN 512
 
-/* PRETTY_NAME of ROOT/etc/os-release, or "". */
-static void os_name(char *out, size_t n)
-{
-    out[0] = 0;
-    char *text;
-    size_t len;
-    if (kh_agent_read_file("/etc/os-release", 65536, &text, &len) != 0)
-        return;
-    char *p = strstr(text, "PRETTY_NAME=");
-    if (p && (p == text || p[-1] == '\n')) {
-        p += 12;
-        if (*p == '"')
-            p++;
-        size_t k = strcspn(p, "\"\n");
-        snprintf(out, n, "%.*s", (int)(k < 200 ? k : 200), p);
-    }
-    free(text);
-}
-
 /* The centre's error message from {"error": {"message": ...}}, else the body's start. */
 static void server_message(char *out, size_t n, const kh_http_response *r)
 {
@@ -170,7 +151,7 @@ int kh_agent_enroll(const kh_agent_enroll_options *o)
     if ((rc = kh_http_client_create(&pinned, &ho)) < 0)
         goto done;
     char osn[256];
-    os_name(osn, sizeof(osn));
+    kh_agent_os_name(osn, sizeof(osn));
     json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", o->token, "csr", csr, "hostname", host, "os", osn,
                             "agent_version", KH_VERSION_STRING);
     body = req ? json_dumps(req, JSON_COMPACT) : NULL;
@@ -208,6 +189,7 @@ int kh_agent_enroll(const kh_agent_enroll_options *o)
     kh_agent_conf c;
     memset(&c, 0, sizeof(c));
     snprintf(c.server, sizeof(c.server), "%s", base);
+    snprintf(c.hostname, sizeof(c.hostname), "%s", host);
     if (json_is_integer(hid))
         snprintf(c.host_id, sizeof(c.host_id), "%lld", (long long)json_integer_value(hid));
     else

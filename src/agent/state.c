@@ -216,6 +216,7 @@ int kh_agent_conf_load(kh_agent_conf *c, const char *dir, char *err, size_t errs
     copy_str(c->server, sizeof(c->server), kh_agent_json_str(j, "server"));
     copy_str(c->host_id, sizeof(c->host_id), kh_agent_json_str(j, "host_id"));
     copy_str(c->unit, sizeof(c->unit), kh_agent_json_str(j, "unit"));
+    copy_str(c->hostname, sizeof(c->hostname), kh_agent_json_str(j, "hostname"));
     copy_str(c->ca_sha256, sizeof(c->ca_sha256), kh_agent_json_str(j, "ca_sha256"));
     const char *pk = kh_agent_json_str(j, "bundle_public_key");
     c->has_sign_pk = pk && strlen(pk) == 2 * KH_SIGN_PK_BYTES && kh_sign_hex2bin(c->sign_pk, KH_SIGN_PK_BYTES, pk) == 0;
@@ -230,9 +231,9 @@ int kh_agent_conf_save(const kh_agent_conf *c, const char *dir)
         return KH_ELIMIT;
     if (c->has_sign_pk)
         kh_sign_bin2hex(pk, c->sign_pk, KH_SIGN_PK_BYTES);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "server", c->server, "host_id", c->host_id, "unit",
-                          c->unit, "ca_sha256", c->ca_sha256, "bundle_public_key", pk, "agent_version",
-                          KH_VERSION_STRING);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "server", c->server, "host_id", c->host_id, "unit",
+                          c->unit, "hostname", c->hostname, "ca_sha256", c->ca_sha256, "bundle_public_key", pk,
+                          "agent_version", KH_VERSION_STRING);
     if (!j)
         return KH_ENOMEM;
     int rc = kh_agent_json_write(path, j, 0600);
@@ -246,6 +247,24 @@ void kh_agent_iso_time(char out[32], int64_t t)
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void kh_agent_os_name(char *out, size_t n)
+{
+    out[0] = 0;
+    char *text;
+    size_t len;
+    if (kh_agent_read_file("/etc/os-release", 65536, &text, &len) != 0)
+        return;
+    char *p = strstr(text, "PRETTY_NAME=");
+    if (p && (p == text || p[-1] == '\n')) {
+        p += 12;
+        if (*p == '"')
+            p++;
+        size_t k = strcspn(p, "\"\n");
+        snprintf(out, n, "%.*s", (int)(k < 200 ? k : 200), p);
+    }
+    free(text);
 }
 
 int kh_agent_event_id(char out[33])

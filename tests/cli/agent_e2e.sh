@@ -157,6 +157,18 @@ api GET "/findings?host_id=$H2&kind=malware&limit=500" >"$T/out"
 check "22 events stored in all: 10 + 10 rescanned + 2 new, none twice (count $(jget 'sum(f["count"] for f in d["items"])' <"$T/out"))" \
   test "$(jget 'sum(f["count"] for f in d["items"])' <"$T/out")" = 22
 
+# ---- a signed signature bundle from the centre reaches the agent ----
+MARK="KHIEN-AGENT-BUNDLE-MARKER-$RANDOM$RANDOM"
+printf 'junk %s junk\n' "$MARK" >"$T/scan1/marked.txt"
+NDB="Khien.Test.Bundle:0:*:$(printf '%s' "$MARK" | od -An -tx1 | tr -d ' \n')"
+B64=$(printf '%s\n' "$NDB" | base64 -w0)
+api POST /bundles "{\"name\":\"sigs-test\",\"files\":[{\"name\":\"test.ndb\",\"data\":\"$B64\"}]}" >"$T/out"
+check "bundle published" grep -q '"version"' "$T/out"
+expect_rc 0 "agent 1 fetches it and scans with it" "$KHIEN" agent run --once --dir "$T/a1" --policy "$T/pol1.json"
+check "  ... installed after verification" test -f "$T/a1/bundles/sigs-test/files/test.ndb"
+api GET "/findings?host_id=$H1&kind=malware" >"$T/out"
+check "  ... its detection reached the centre" grep -q "Khien.Test.Bundle" "$T/out"
+
 # ---- a removed host is refused ----
 check "host 1 removed" test "$(status_of DELETE "/hosts/$H1")" = 204
 expect_rc 1 "removed host: run --once refused, events kept" "$KHIEN" agent run --once --dir "$T/a1" --policy "$T/pol1.json"

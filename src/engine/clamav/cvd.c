@@ -112,7 +112,7 @@ static int check_failed(checker *k, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (k->flags & KH_CVD_UNSIGNED_OK) {
-        if (k->warn)
+        if (k->warn && !(k->flags & KH_CVD_QUIET_CONTAINER))
             k->warn(k->ud, msg);
         return 0;
     }
@@ -585,13 +585,19 @@ static int check_member(const info *in, const char *name, const uint8_t *data, s
     if (unchecked_member(name))
         return 0;
     const info_ent *e = info_find(in, name);
-    if (!e)
-        return check_failed(k, "%s is not listed in the .info file list", name);
+    if (!e) {
+        checker km = *k;
+        km.flags &= ~KH_CVD_QUIET_CONTAINER;
+        return check_failed(&km, "%s is not listed in the .info file list", name);
+    }
     uint8_t sum[32];
     if (kh_sha256(data, len, sum))
         return KH_ENOMEM;
-    if (e->size != len || memcmp(sum, e->sha, 32) != 0)
-        return check_failed(k, "%s does not match the size and SHA-256 listed in the .info file", name);
+    if (e->size != len || memcmp(sum, e->sha, 32) != 0) {
+        checker km = *k; /* a file's own check: reported in every pass */
+        km.flags &= ~KH_CVD_QUIET_CONTAINER;
+        return check_failed(&km, "%s does not match the size and SHA-256 listed in the .info file", name);
+    }
     return 0;
 }
 
@@ -694,7 +700,8 @@ static int find_info(const uint8_t *body, size_t blen, uint8_t **text, size_t *t
 }
 
 int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type type, const kh_cvd_options *o,
-                kh_cvd_member_fn fn, kh_cvd_warn_fn warn, void *ud, kh_cvd_header *hdr_out, char *err, size_t errlen)
+                kh_cvd_want_fn want, kh_cvd_member_fn fn, kh_cvd_warn_fn warn, void *ud, kh_cvd_header *hdr_out,
+                char *err, size_t errlen)
 {
     checker k = {o ? o->flags : 0, warn, ud, err, errlen};
     const char *keys = o ? o->keys : NULL;
@@ -768,6 +775,13 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
             rc = errf(err, errlen, KH_ELIMIT, "more than %u files in the container", MAX_MEMBERS);
             break;
         }
+        if (want && !want(ud, mname)) {
+            if (archive_read_data_skip(a) != ARCHIVE_OK) {
+                rc = errf(err, errlen, KH_EFORMAT, "damaged archive: %s", archive_error_string(a));
+                break;
+            }
+            continue;
+        }
         char *nm = kh_strdup(mname);
         uint8_t *buf = NULL;
         size_t blen2 = 0;
@@ -806,7 +820,7 @@ int kh_cvd_check_file(const char *path, const kh_cvd_options *opts, kh_cvd_heade
     if (rc)
         return errf(err, errlen, rc, "cannot read: %s", kh_strerror(rc));
     warnbuf w = {err, errlen};
-    rc = kh_cvd_read(path, m.data, m.len, t, opts, NULL, collect_warn, &w, hdr, err, errlen);
+    rc = kh_cvd_read(path, m.data, m.len, t, opts, NULL, NULL, collect_warn, &w, hdr, err, errlen);
     kh_map_release(&m);
     return rc;
 }
@@ -887,7 +901,7 @@ int kh_cvdset_open_mem(kh_cvdset **out, const char *name, const void *data, size
         return KH_ENOMEM;
     s->type = t;
     set_ud u = {s, {err, errlen}};
-    int rc = kh_cvd_read(name, data, len, t, opts, set_add_ud, set_warn, &u, &s->hdr, err, errlen);
+    int rc = kh_cvd_read(name, data, len, t, opts, NULL, set_add_ud, set_warn, &u, &s->hdr, err, errlen);
     if (rc) {
         kh_cvdset_destroy(s);
         return rc;
@@ -1506,6 +1520,17 @@ static void load_warn(void *ud, const char *msg)
     l->ctx->diag(l->ctx->ud, KH_DIAG_WARNING, 0, 0, m);
 }
 
+/* Each pass reads (and checks) only the files it loads: .ign2 lists in the
+ * first, the rest in the second. */
+static int load_want(void *ud, const char *name)
+{
+    loadctx *l = ud;
+    const char *dot = strrchr(name, '.');
+    int pua = 0;
+    kh_dbkind kind = dot && strlen(dot + 1) < 8 ? kh_clamav_kind(dot + 1, &pua) : KH_DB_UNKNOWN;
+    return kind != KH_DB_UNKNOWN && (kind == KH_DB_IGN) == l->ign_pass;
+}
+
 static int load_member(void *ud, const char *name, const uint8_t *data, size_t len)
 {
     loadctx *l = ud;
@@ -1541,11 +1566,13 @@ int kh_cvd_load_source(kh_dbctx *ctx, const char *path, const char *keys, const 
         ctx->diag(ctx->ud, KH_DIAG_ERROR, 0, 0, err);
         return rc;
     }
-    kh_cvd_options o = {(ctx->flags & KH_COMPILE_UNSIGNED_OK) ? KH_CVD_UNSIGNED_OK : 0u, keys, certs};
+    /* the container's own warnings once, in the first pass */
+    kh_cvd_options o = {((ctx->flags & KH_COMPILE_UNSIGNED_OK) ? KH_CVD_UNSIGNED_OK : 0u) |
+                            (ign_pass ? 0u : KH_CVD_QUIET_CONTAINER),
+                        keys, certs};
     loadctx l = {ctx, path, ign_pass, ign, nign, capign};
     err[0] = 0;
-    /* the checks' warnings once, in the first pass */
-    rc = kh_cvd_read(path, m.data, m.len, t, &o, load_member, ign_pass ? load_warn : NULL, &l, NULL, err, sizeof(err));
+    rc = kh_cvd_read(path, m.data, m.len, t, &o, load_want, load_member, load_warn, &l, NULL, err, sizeof(err));
     kh_map_release(&m);
     if (rc && err[0]) {
         char msg[800];

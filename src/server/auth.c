@@ -217,7 +217,7 @@ void api_login(kh_req *r)
     json_t *row = NULL;
     kh_sval p[] = {KH_SV_S(username)};
     int rc = kh_store_query_one(r->srv->st, &row,
-                                "SELECT id, pw_hash, disabled, failed, locked_until, totp_enabled, totp_secret, recovery_json"
+                                "SELECT id, pw_hash, disabled, failed, locked_until, totp_enabled, totp_secret, recovery_json AS recovery_text"
                                 " FROM users WHERE username = ?1",
                                 p, 1);
     time_t now = time(NULL);
@@ -253,7 +253,7 @@ void api_login(kh_req *r)
             goto done;
         }
         if (!kh_totp_check(json_string_value(json_object_get(row, "totp_secret")), totp, now) &&
-            !use_recovery(r, uid, json_string_value(json_object_get(row, "recovery_json")), totp)) {
+            !use_recovery(r, uid, json_string_value(json_object_get(row, "recovery_text")), totp)) {
             login_failed(r, uid, failed, username, "wrong second-factor code");
             kh_reply_error(r, 401, "unauthorized", "sai mã xác thực hai lớp / wrong second-factor code");
             goto done;

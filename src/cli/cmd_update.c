@@ -425,6 +425,11 @@ static int update_one(mirror *m, const char *dir, const char *stage, dbstate *s,
                       s->result.version);
         return KH_EFORMAT;
     }
+    if (s->have_local && s->result.version == s->local.version) { /* a server without Range: same version */
+        unlink(path);
+        s->result = s->local;
+        return 0;
+    }
     if (s->have_local && s->result.version < s->local.version) {
         kh_cli_errorf("%s: the mirror's version %u is older than the local %u: refused", name, s->result.version,
                       s->local.version);

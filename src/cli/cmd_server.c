@@ -30,7 +30,7 @@ static void usage(FILE *f)
     fprintf(f, "Cách dùng / Usage: khien server --data DIR [--listen ADDR:PORT] [--threads N] [--url URL]\n\n"
                "  --data DIR          thư mục dữ liệu (tạo mới nếu chưa có, quyền 0700) / data folder (created 0700)\n"
                "  --listen ADDR:PORT  địa chỉ nghe HTTPS / HTTPS listen address (default 127.0.0.1:8443)\n"
-               "  --threads N         số luồng xử lý / worker threads (default 64)\n"
+               "  --threads N         số luồng xử lý / worker threads (default 8)\n"
                "  --url URL           địa chỉ công bố / public URL shown to users and agents\n");
 }
 

@@ -31,7 +31,7 @@ typedef struct kh_server_options {
     unsigned version;     /**< KH_SERVER_OPTIONS_VERSION */
     const char *data_dir; /**< created 0700 on first start */
     const char *listen;   /**< "127.0.0.1:8443" when NULL */
-    unsigned threads;     /**< HTTP worker threads; 0: 64 */
+    unsigned threads;     /**< HTTP worker threads; 0: 8 */
     const char *public_url; /**< URL printed and put in reports; NULL: https://LISTEN */
 } kh_server_options;
 #define KH_SERVER_OPTIONS_VERSION 1

@@ -214,10 +214,71 @@ check "path traversal in a bundle file name -> 400" test "$(status)" = 400
 check "users table intact" test "$(api GET /users "" "$T/admin" | j 'd["total"]')" -ge 5
 check "server still serving" test "$(curl -sk "$B/health" | j 'd["status"]')" = ok
 
+# ---- compliance, access statistics, bulletins ----
+api GET /compliance "" "$T/admin" >"$T/comp.json"
+check "compliance per unit" test "$(j '[u for u in d["items"] if u["unit_id"]=='"$U2"'][0]["hosts"]' <"$T/comp.json")" = 1
+check "compliance counts open critical findings" test "$(j '[u for u in d["items"] if u["unit_id"]=='"$U2"'][0]["findings_open"]["critical"]' <"$T/comp.json")" = 1
+check "city row counts its whole subtree" test "$(j '[u for u in d["items"] if u["unit_id"]==1][0]["hosts"]' <"$T/comp.json")" -ge 1
+check "officer's compliance covers only its unit" test "$(api GET /compliance "" "$T/off" | j 'len(d["items"])')" = 1
+check "access statistics" test "$(api GET /stats/access "" "$T/off" | j 'd["today"] >= 4')" = True
+BID=$(api POST /bulletins '{"title":"Cảnh báo","body":"Không mở tệp đính kèm lạ"}' "$T/admin" | j 'd["id"]')
+api POST /bulletins/$BID/ack '{}' "$T/off" >/dev/null
+check "bulletin acknowledged" test "$(status)" = 204
+check "per-unit acknowledgement rate" test "$(api GET /bulletins/$BID/acks "" "$T/admin" | j '[u for u in d["items"] if u["unit_id"]=='"$U2"'][0]["acked"]')" = 1
+
 # ---- audit log ----
 api GET "/audit-log?limit=500" "" "$T/aud" >"$T/al.json"
 check "audit log has failed logins" grep -q login_failed "$T/al.json"
 check "audit log has the transition" grep -q '"action":"transition"' "$T/al.json"
+
+# ---- second factor (TOTP) ----
+totp() { python3 - "$1" <<'PY'
+import sys, hmac, hashlib, struct, time, base64
+k = base64.b32decode(sys.argv[1]); c = struct.pack(">Q", int(time.time()) // 30)
+h = hmac.new(k, c, hashlib.sha1).digest(); o = h[-1] & 15
+print("%06d" % ((struct.unpack(">I", h[o:o+4])[0] & 0x7fffffff) % 1000000))
+PY
+}
+SECRET=$(api POST /me/totp/setup '{}' "$T/aud" | j 'd["secret"]')
+check "TOTP setup gives a secret" test -n "$SECRET"
+api POST /me/totp/confirm "{\"code\":\"$(totp "$SECRET")\"}" "$T/aud" >/dev/null
+check "TOTP confirmed, recovery codes shown once" test "$(j 'len(d["recovery_codes"])' <"$T/body")" = 8
+RC1=$(j 'd["recovery_codes"][0]' <"$T/body")
+api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\"}" "$T/aud2" >/dev/null
+check "login without the code -> 401 totp_required" grep -q totp_required "$T/body"
+api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\",\"totp\":\"$(totp "$SECRET")\"}" "$T/aud2" >/dev/null
+check "login with the code -> 200" test "$(status)" = 200
+api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\",\"totp\":\"$RC1\"}" "$T/aud3" >/dev/null
+check "a recovery code works once" test "$(status)" = 200
+api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\",\"totp\":\"$RC1\"}" "$T/aud3" >/dev/null
+check "the same recovery code is refused the second time" test "$(status)" = 401
+
+# ---- lockout after 5 failures ----
+for _ in 1 2 3 4 5; do api POST /login '{"username":"officer3","password":"nope"}' "$T/x" >/dev/null; done
+api POST /login "{\"username\":\"officer3\",\"password\":\"$O3PW\"}" "$T/x" >/dev/null
+check "account locked after 5 failures (423, even with the right password)" test "$(status)" = 423
+api POST /users/$(api GET /users "" "$T/admin" | j '[u["id"] for u in d["items"] if u["username"]=="officer3"][0]')/reset-password '{}' "$T/admin" >/dev/null
+NPW=$(j 'd["password"]' <"$T/body")
+api POST /login "{\"username\":\"officer3\",\"password\":\"$NPW\"}" "$T/x" >/dev/null
+check "admin reset unlocks with a new one-time password" test "$(status)" = 200
+
+# ---- signed bundles by hand (air-gapped) ----
+printf '{"tasks":[]}' >"$T/agent-policy.json"
+expect_rc 0 "bundle make" "$KHIEN" bundle make --key "$D/bundle.key" --name policy --version 3 -o "$T/p.bundle" "$T/agent-policy.json"
+expect_rc 0 "bundle verify" "$KHIEN" bundle verify --pub "$D/bundle.pub" "$T/p.bundle" --extract "$T/ex"
+check "extracted file identical" cmp -s "$T/agent-policy.json" "$T/ex/agent-policy.json"
+python3 - "$T/p.bundle" <<'PY'
+import sys, json, base64
+p = sys.argv[1]; e = json.load(open(p))
+pl = json.loads(base64.b64decode(e["payload"])); pl["version"] = 4
+e["payload"] = base64.b64encode(json.dumps(pl).encode()).decode(); json.dump(e, open(p + ".t", "w"))
+PY
+expect_rc 1 "tampered bundle refused" "$KHIEN" bundle verify --pub "$D/bundle.pub" "$T/p.bundle.t"
+check "tamper message" has_err "chữ ký không hợp lệ"
+api POST /bundles "{\"name\":\"policy\",\"files\":[{\"name\":\"agent-policy.json\",\"data\":\"$(base64 -w0 "$T/agent-policy.json")\"}]}" "$T/admin" >/dev/null
+check "bundle published" test "$(status)" = 201
+agent pc2 GET /agent/bundles/policy >"$T/served.bundle"
+expect_rc 0 "served bundle verifies" "$KHIEN" bundle verify --pub "$D/bundle.pub" "$T/served.bundle"
 
 # ---- kill -9 and restart: data kept, password not printed again ----
 kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null; SRV_PID=""

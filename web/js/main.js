@@ -176,6 +176,7 @@ export async function route() {
   clearInterval(footerTimer);
   footer();
   footerTimer = setInterval(footer, 60000);
+  document.body.dataset.route = raw; // rendered (the browser tests wait for this)
 }
 
 onUnauthorized(() => {

@@ -41,6 +41,9 @@
 #define BATCH_ENTRY_BYTES (1u << 20)
 #define BATCH_BYTES (4u << 20)
 #define EVENT_MAX_SERVER (256u << 10) /* the centre's per-event limit (docs/api.md) */
+#define EVENT_MAX_AGENT (4u << 20)    /* larger events are not queued (a request must stay under 8 MiB) */
+#define REQUEST_EVENTS 1000           /* the centre's limits per request */
+#define REQUEST_BYTES (7u << 20)
 #define MAX_BUNDLE_RESPONSE (80u << 20)
 #define DEFAULT_HEARTBEAT 60
 #define FILL_WARN 80
@@ -190,7 +193,7 @@ static int queue_event(agent *a, const char *type, int prio, json_t *data)
                       "sự kiện '%s' lớn %zu byte, quá giới hạn %u byte của trung tâm / event '%s' is %zu bytes, over "
                       "the centre's %u-byte limit",
                       type, len, EVENT_MAX_SERVER, type, len, EVENT_MAX_SERVER);
-    if (len + 1 > KH_SPOOL_EVENT_MAX) {
+    if (len > EVENT_MAX_AGENT) {
         free(text);
         kh_agent_logf(&a->lg, KH_LOG_WARN, "sự kiện '%s' quá lớn, bỏ / event '%s' too large, dropped", type, type);
         note_drops(a, 1);
@@ -281,9 +284,18 @@ static int deliver_batch(agent *a)
     json_t *ids = json_object(); /* event id -> entry index */
     size_t *left = calloc(n, sizeof(size_t)); /* events of each entry not yet acknowledged */
     kh_buf_puts(&body, "{\"events\":[");
-    size_t sent = 0;
+    size_t sent = 0, used = n;
     for (size_t i = 0; i < n && left; i++) {
         char *p = e[i].data, *end = e[i].data + e[i].len;
+        size_t lines = 0;
+        for (char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
+            lines++;
+        /* The centre takes at most 1,000 events and 8 MiB per request: the
+         * rest waits for the next request. */
+        if (sent && (sent + lines > REQUEST_EVENTS || body.len + e[i].len > REQUEST_BYTES)) {
+            used = i;
+            break;
+        }
         while (p < end) {
             char *nl = memchr(p, '\n', (size_t)(end - p));
             size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -308,7 +320,7 @@ static int deliver_batch(agent *a)
         rc = KH_ENOMEM;
         goto done;
     }
-    for (size_t i = 0; i < n; i++) /* entries with nothing readable: never send or keep garbage */
+    for (size_t i = 0; i < used; i++) /* entries with nothing readable: never send or keep garbage */
         if (left[i] == 0)
             acks[nacks++] = e[i].seq;
     if (sent == 0)

@@ -93,6 +93,17 @@ check "none stored twice" test -z "$(uniq -d "$T/stored")"
 RECV=$(awk '{s+=$1} END {print s}' "$C/received"); NST=$(wc -l <"$T/stored")
 check "the unacknowledged batch was sent again (received $RECV > stored $NST)" test "$RECV" -gt "$NST"
 
+# ---- more events than the centre takes in one request ----
+mkdir -p "$T/many"
+eicar "$T/many/e0.com"
+python3 -c 'import shutil,sys; [shutil.copy(sys.argv[1] + "/e0.com", "%s/e%d.com" % (sys.argv[1], i)) for i in range(1, 1100)]' "$T/many"
+printf '{"tasks": [{"type": "scan", "paths": ["%s"]}]}\n' "$T/many" >"$T/many.json"
+chmod 600 "$T/many.json"
+B0=$(grep -c '"malware"' "$C/events.jsonl")
+expect_rc 0 "1,100 detections delivered" "$KHIEN" agent run --once --dir "$T/a2" --policy "$T/many.json"
+check "  ... all stored ($(($(grep -c '"malware"' "$C/events.jsonl") - B0)))" test "$(($(grep -c '"malware"' "$C/events.jsonl") - B0))" -eq 1100
+check "  ... in requests of at most 1,000 events" test "$(sort -n "$C/received" | tail -1)" -le 1000
+
 # ---- a removed host ----
 echo host-1 >"$C/removed"
 expect_rc 1 "removed host refused, events kept" "$KHIEN" agent run --once --dir "$T/a1" --policy "$T/pol.json"

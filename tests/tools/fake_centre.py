@@ -127,6 +127,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not h:
             return
         evs = self.body().get("events", [])
+        if len(evs) > 1000:  # the limit of docs/api.md
+            return self.reply(413, {"error": {"code": "too_large", "message": "at most 1000 events per batch"}})
         acc = []
         with lock:
             with open(path("received"), "a") as r:

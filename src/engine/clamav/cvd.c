@@ -580,7 +580,9 @@ static int unchecked_member(const char *name)
     return strcmp(name, "COPYING") == 0 || kh_str_endswith(name, ".info") || kh_str_endswith(name, ".cfg");
 }
 
-static int check_member(const info *in, const char *name, const uint8_t *data, size_t len, checker *k)
+/* sum: the file's SHA-256, or NULL to compute it from data. */
+static int check_member(const info *in, const char *name, const uint8_t *data, size_t len, const uint8_t *sum,
+                        checker *k)
 {
     if (unchecked_member(name))
         return 0;
@@ -590,9 +592,12 @@ static int check_member(const info *in, const char *name, const uint8_t *data, s
         km.flags &= ~KH_CVD_QUIET_CONTAINER;
         return check_failed(&km, "%s is not listed in the .info file list", name);
     }
-    uint8_t sum[32];
-    if (kh_sha256(data, len, sum))
-        return KH_ENOMEM;
+    uint8_t own[32];
+    if (!sum) {
+        if (kh_sha256(data, len, own))
+            return KH_ENOMEM;
+        sum = own;
+    }
     if (e->size != len || memcmp(sum, e->sha, 32) != 0) {
         checker km = *k; /* a file's own check: reported in every pass */
         km.flags &= ~KH_CVD_QUIET_CONTAINER;
@@ -667,6 +672,45 @@ static int tar_data(struct archive *a, struct archive_entry *e, uint8_t **out, s
     *out = buf;
     *outlen = (size_t)size;
     return 0;
+}
+
+/* Hashes the current entry's data as it is unpacked (SHA-256). */
+static int tar_sum(struct archive *a, struct archive_entry *e, size_t *outlen, uint8_t sum[32], char *err,
+                   size_t errlen, const char *name)
+{
+    if (archive_entry_filetype(e) != AE_IFREG)
+        return errf(err, errlen, KH_EFORMAT, "%s: not a regular file inside the container", name);
+    if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
+        return errf(err, errlen, KH_EFORMAT, "%s: no size in the tar header", name);
+    uint64_t size = (uint64_t)archive_entry_size(e);
+    if (size > MAX_MEMBER)
+        return errf(err, errlen, KH_ELIMIT, "%s: larger than %llu bytes", name, (unsigned long long)MAX_MEMBER);
+    kh_digest dg;
+    if (kh_digest_init(&dg))
+        return KH_ENOMEM;
+    int rc = kh_digest_start(&dg, 1u << KH_SHA256);
+    uint8_t *buf = malloc(1u << 16);
+    uint64_t got = 0;
+    if (!buf)
+        rc = KH_ENOMEM;
+    while (!rc && got < size) {
+        la_ssize_t k = archive_read_data(a, buf, (size_t)KH_MIN(size - got, (uint64_t)(1u << 16)));
+        if (k <= 0)
+            rc = errf(err, errlen, KH_EFORMAT, "%s: truncated or damaged data (%s)", name,
+                      k < 0 ? archive_error_string(a) : "unexpected end");
+        else {
+            rc = kh_digest_update(&dg, buf, (size_t)k);
+            got += (uint64_t)k;
+        }
+    }
+    uint8_t out[KH_NALG][32];
+    if (!rc && !(rc = kh_digest_finish(&dg, out))) {
+        memcpy(sum, out[KH_SHA256], 32);
+        *outlen = (size_t)size;
+    }
+    free(buf);
+    kh_digest_dispose(&dg);
+    return rc;
 }
 
 /* Finds and reads the first .info file of the archive. */
@@ -783,15 +827,22 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
             continue;
         }
         char *nm = kh_strdup(mname);
-        uint8_t *buf = NULL;
+        uint8_t *buf = NULL, sum[32];
         size_t blen2 = 0;
         if (!nm)
             rc = KH_ENOMEM;
-        else if (!(rc = tar_data(a, e, &buf, &blen2, err, errlen, nm))) {
+        else if (!fn) { /* checking only: hash as it is unpacked, keep nothing */
+            if (!(rc = tar_sum(a, e, &blen2, sum, err, errlen, nm))) {
+                total += blen2;
+                rc = total > MAX_TOTAL ? errf(err, errlen, KH_ELIMIT, "more than %llu bytes unpacked",
+                                              (unsigned long long)MAX_TOTAL)
+                                       : check_member(&in, nm, NULL, blen2, sum, &k);
+            }
+        } else if (!(rc = tar_data(a, e, &buf, &blen2, err, errlen, nm))) {
             total += blen2;
             if (total > MAX_TOTAL)
                 rc = errf(err, errlen, KH_ELIMIT, "more than %llu bytes unpacked", (unsigned long long)MAX_TOTAL);
-            else if (!(rc = check_member(&in, nm, buf, blen2, &k)) && fn)
+            else if (!(rc = check_member(&in, nm, buf, blen2, NULL, &k)))
                 rc = fn(ud, nm, buf, blen2);
         }
         free(buf);
@@ -961,7 +1012,7 @@ int kh_cvdset_verify(const kh_cvdset *s, const kh_cvd_options *opts, kh_cvd_head
     info in = {0};
     int rc = info_parse(&in, (const char *)im->data, im->len, s->type == KH_CVD_CUD, opts ? opts->keys : NULL, &k);
     for (size_t i = 0; i < s->n && !rc; i++)
-        rc = check_member(&in, s->m[i].name, s->m[i].data, s->m[i].len, &k);
+        rc = check_member(&in, s->m[i].name, s->m[i].data, s->m[i].len, NULL, &k);
     if (!rc && hdr)
         *hdr = in.hdr;
     info_free(&in);

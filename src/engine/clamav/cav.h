@@ -28,6 +28,7 @@
 #define KH_LSIG_MAX_EXPR 1024u   /* expression nodes per logical signature */
 #define KH_LSIG_MAX_DEPTH 64u    /* nesting of the expression */
 #define KH_LSIG_MAX_COUNT 100000u /* matches counted per subsignature and object */
+#define KH_LSIG_MIN_OBJECT 6u     /* clamscan evaluates no logical signature on smaller objects */
 
 /* Offsets of subsignatures (and .ndb lines): where the match may start. */
 enum kh_coff_kind {
@@ -66,7 +67,7 @@ typedef struct kh_lsub {
     uint32_t trigger; /* PCRE: expression node of its trigger; BCOMP: subsignature index (within the lsig) */
     uint8_t kind;     /* KH_LS_* */
     uint8_t flags;    /* KH_PCRE_* */
-    uint8_t bc_fmt, bc_le, bc_exact, bc_len, bc_ncmp, pad;
+    uint8_t bc_fmt, bc_le, bc_exact, bc_len, bc_ncmp, pad; /* bc_le: 0 big, 1 little, 2 not given */
     kh_coff off;
     int64_t bc_off;      /* from the start of the trigger's match */
     uint8_t bc_op[2];    /* '<' '>' '=' */

@@ -679,6 +679,7 @@ static int parse_bcomp(kh_dbctx *c, const tok *t, unsigned ln, uint32_t idx, kh_
         ls->bc_fmt = o[k] == 'h' ? KH_BC_HEX : o[k] == 'd' ? KH_BC_DEC : o[k] == 'a' ? KH_BC_AUTO : KH_BC_RAW, k++;
     else
         goto bad;
+    ls->bc_le = 2; /* not given */
     if (k < on && (o[k] == 'l' || o[k] == 'b'))
         ls->bc_le = o[k] == 'l', k++;
     if (k < on && o[k] == 'e')
@@ -691,7 +692,7 @@ static int parse_bcomp(kh_dbctx *c, const tok *t, unsigned ln, uint32_t idx, kh_
             goto bad;
         ls->bc_exact = 1;
     }
-    if (ls->bc_fmt == KH_BC_DEC && ls->bc_le)
+    if (ls->bc_fmt == KH_BC_DEC && ls->bc_le == 1)
         goto bad;
     const char *cmp = h2 + 1;
     size_t cn = (size_t)(in + m - cmp);

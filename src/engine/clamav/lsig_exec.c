@@ -340,7 +340,7 @@ static int bc_value(const kh_lsub *s, const uint8_t *p, size_t avail, uint64_t *
             return 0;
         uint64_t x = 0;
         for (size_t i = 0; i < n; i++)
-            x |= (uint64_t)p[s->bc_le ? i : n - 1 - i] << (8 * i);
+            x |= (uint64_t)p[s->bc_le == 1 ? i : n - 1 - i] << (8 * i);
         *v = x;
         return 1;
     }
@@ -350,6 +350,8 @@ static int bc_value(const kh_lsub *s, const uint8_t *p, size_t avail, uint64_t *
         n = avail;
     }
     int hex = s->bc_fmt == KH_BC_HEX;
+    if (hex && s->bc_le == 2)
+        return 0; /* clamscan never matches hex without a byte order */
     size_t i = 0;
     if (s->bc_fmt == KH_BC_AUTO && n >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
         hex = 1;
@@ -368,7 +370,7 @@ static int bc_value(const kh_lsub *s, const uint8_t *p, size_t avail, uint64_t *
     }
     if (!nd)
         return 0;
-    if (hex && s->bc_le) { /* little-endian hex text: byte pairs in reverse order */
+    if (hex && s->bc_le == 1) { /* little-endian hex text: byte pairs in reverse order */
         char t[70];
         size_t m = 0;
         for (size_t k = nd; k >= 2; k -= 2)
@@ -658,7 +660,8 @@ int kh_cavscan_object(kh_cavscan *cs, const uint8_t *buf, size_t len, unsigned d
     int rc = 0;
     if (cs->ncand > 1)
         kh_qsort(cs->cand, cs->ncand, sizeof(uint32_t), cmp_u32);
-    for (uint32_t i = 0; i < cs->ncand && !rc; i++) {
+    uint32_t neval = len < KH_LSIG_MIN_OBJECT ? 0 : cs->ncand; /* clamscan evaluates none on smaller objects */
+    for (uint32_t i = 0; i < neval && !rc; i++) {
         uint32_t li = cs->cand[i];
         int m;
         int64_t off;

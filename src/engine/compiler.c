@@ -171,6 +171,8 @@ static int add_file_ns(kh_compiler *c, const char *path, int from_dir, const cha
     int pua = 0;
     int yara = is_yara_ext(ext) || ns != NULL;
     kh_dbkind kind = yara ? KH_DB_LATER : strlen(ext) < 8 ? kh_clamav_kind(ext, &pua) : KH_DB_UNKNOWN;
+    if (kind == KH_DB_UNKNOWN && !yara && kh_cvd_type_of(ext)) /* containers: loaded by cvd.c */
+        kind = KH_DB_LATER;
     if (kind == KH_DB_UNKNOWN) {
         if (from_dir)
             return 0;

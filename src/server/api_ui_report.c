@@ -177,7 +177,7 @@ static json_t *build(kh_req *r, int64_t unit)
     json_array_append_new(secs, json_pack("{s:s, s:{s:[s,s,s,s,s,s,s,s,s], s:o, s:[f,f,f,f,f,f,f,f,f]}}", "heading",
                                           "2. Máy trạm / Hosts", "table", "columns", "STT", "Tên máy", "Đơn vị", "Liên lạc cuối",
                                           "Bảo vệ", "Mẫu nhận diện", "Quét toàn bộ", "CSDL dân cư", "Phát hiện mở", "rows", rows,
-                                          "widths", 0.5, 1.6, 1.6, 1.4, 0.8, 1.4, 1.4, 0.9, 0.9));
+                                          "widths", 0.6, 1.6, 1.6, 1.4, 0.8, 1.4, 1.4, 0.9, 0.9));
 
     json_t *frows = json_array();
     json_array_foreach(fk, i, x)

@@ -109,9 +109,9 @@ export async function page({ params }) {
     [t('common.unit'), unitName(host.unit_id)], [t('hosts.os'), host.os], [t('host.agent'), host.agent_version],
     [t('hosts.status'), t('host.status.' + host.status)], [t('hosts.population_db'), host.population_db ? t('common.yes') : t('common.no')],
     [t('hosts.level'), String(host.level ?? '—')], [t('host.enrolled'), fmtDateTime(host.enrolled_at)], [t('hosts.last_seen'), fmtDateTime(host.last_seen)],
-    [t('host.protection'), hb.protection === undefined ? '—' : hb.protection ? t('common.yes') : t('common.no')],
-    [t('host.signatures'), hb.signatures ? `${hb.signatures.version || '—'} (${fmtDateTime(hb.signatures.updated)})` : '—'],
-    [t('host.last_full_scan'), fmtDateTime(hb.last_full_scan)], [t('hosts.open_findings'), sevCounts(host.open_findings)],
+    [t('host.protection'), (host.protection ?? hb.protection) === undefined ? '—' : (host.protection ?? hb.protection) ? t('common.yes') : t('common.no')],
+    [t('host.signatures'), [hb.signatures && hb.signatures.version ? hb.signatures.version + ' · ' : '', fmtDateTime(host.sig_updated || (hb.signatures && hb.signatures.updated))]],
+    [t('host.last_full_scan'), fmtDateTime(host.last_full_scan || hb.last_full_scan)], [t('hosts.open_findings'), sevCounts(host.open_findings)],
   ])));
   if (can(['admin', 'officer']) && host.status !== 'removed') out.appendChild(editForm(host));
   out.appendChild(section(t('host.findings'), table(findingColumns(false), fnd, { csv: `khien-host-${id}-findings`, id: 'host-findings' })));

@@ -15,7 +15,11 @@ sample of the benchmark corpus, in one run:
     (`-r -w`, the same rules and files; khien starts from its warm cache);
     MB/s over the whole run and excluding the load, peak RSS, CPU time
     (user + system), and the ratios khien / yara at equal thread count;
-  - the outputs: every run's lines, sorted, must be identical.
+  - the outputs: every run's lines, sorted, must be identical. System
+    files match few rules, so the same four runs are made again over files
+    generated to contain each rule's strings (tests/tools/ygen, as the
+    differential test tests/compat/yara_rulesets.sh does), where most rules
+    match; those outputs must be identical too.
 
 The machine may be shared: CPU time ratios are printed beside the wall
 time ratios (CPU time hardly depends on what else runs).
@@ -25,6 +29,8 @@ Environment (beside benchlib's BENCH_OUT, BENCH_BUILD, BENCH_NO_BUILD):
   BENCH_YARA_BYTES   size of the sample taken from the corpus (default 300 MB)
   BENCH_YARA_DIR     scan this folder instead of a sample of the corpus
   BENCH_YARA_REPEAT  runs per scan measurement, median reported (default 1)
+  BENCH_YARA_GEN     generated files per set (default 300, 0: none); needs the
+                     ygen tool of the build (built here if missing)
   BENCH_BYTES        corpus budget, when the corpus must be built (make_corpus.py)
 
 Exits 1 if any two outputs differ.
@@ -97,6 +103,55 @@ def corpus_sample():
     return sample
 
 
+def ygen_files(name, idx, count):
+    """OUT/yara-gen-<set>: `count` files holding the strings of the set's
+    rules (seed 1), made by the build's ygen tool; None if unavailable."""
+    ygen = os.path.join(bl.BUILD, "tests", "ygen")
+    if not os.path.exists(ygen):
+        r = subprocess.run(["cmake", "--build", bl.BUILD, "-j2", "--target", "ygen"], stdout=subprocess.DEVNULL)
+        if r.returncode or not os.path.exists(ygen):
+            bl.say("  (no ygen tool in %s: generated files skipped)" % bl.BUILD)
+            return None
+    out = os.path.join(bl.OUT, "yara-gen-" + name)
+    shutil.rmtree(out, ignore_errors=True)
+    bl.run([ygen, idx, out, "1", str(count)] + DEFINES)
+    return out
+
+
+def compare_runs(runs, what):
+    """True if every run printed the same lines as yara -p 1 (sorted)."""
+    ref = sorted_lines(runs[("yara", 1)].stdout)
+    same = True
+    for key, r in runs.items():
+        if r.rc != 0:
+            same = False
+            bl.say("  %s -p %d exited with status %d" % (key[0], key[1], r.rc))
+        lines = sorted_lines(r.stdout)
+        if lines != ref:
+            same = False
+            a, b = set(ref), set(lines)
+            bl.say("  OUTPUT DIFFERS (%s): %s -p %d: %d lines only in yara -p 1, %d only here" %
+                   (what, key[0], key[1], len(a - b), len(b - a)))
+            for x in sorted(a - b)[:5]:
+                bl.say("    yara -p 1 only: %s" % x.decode("utf-8", "replace"))
+            for x in sorted(b - a)[:5]:
+                bl.say("    %s -p %d only: %s" % (key[0], key[1], x.decode("utf-8", "replace")))
+    bl.say("  outputs over %s (sorted) %s: %d matches" % (what, "identical" if same else "DIFFER", len(ref)))
+    return same, len(ref)
+
+
+def scans(name, idx, target, kenv, repeat, tag):
+    runs = {}
+    for tool, threads in (("yara", 1), ("yara", 2), ("khien", 1), ("khien", 2)):
+        exe = ["yara"] if tool == "yara" else [bl.KHIEN, "yara"]
+        cmd = exe + ["-p", str(threads), "-r", "-w"] + DEFINES + [idx, target]
+        label = "%s -p %d %s %s" % (tool, threads, name, tag)
+        med, _ = bl.median_run(label, cmd, env=kenv if tool == "khien" else None, n=repeat,
+                               tag="%s-p%d-%s-%s" % (tool, threads, name, tag))
+        runs[(tool, threads)] = med
+    return runs
+
+
 def sorted_lines(path):
     with open(path, "rb") as f:
         return sorted(f.read().splitlines())
@@ -142,31 +197,21 @@ def main():
         kcached, _ = bl.median_run("khien cached load " + name, [bl.KHIEN, "yara", "-w"] + DEFINES + [idx, empty],
                                    env=kenv, n=3, tag="kcached-" + name)
         # scans
-        runs = {}
-        for tool, threads in (("yara", 1), ("yara", 2), ("khien", 1), ("khien", 2)):
-            exe = ["yara"] if tool == "yara" else [bl.KHIEN, "yara"]
-            cmd = exe + ["-p", str(threads), "-r", "-w"] + DEFINES + [idx, sample]
-            label = "%s -p %d %s" % (tool, threads, name)
-            med, _ = bl.median_run(label, cmd, env=kenv if tool == "khien" else None, n=repeat,
-                                   tag="%s-p%d-%s" % (tool, threads, name))
-            runs[(tool, threads)] = med
-        ref = sorted_lines(runs[("yara", 1)].stdout)
-        same = True
-        for key, r in runs.items():
-            if r.rc != 0:
-                same = False
-                bl.say("  %s -p %d exited with status %d" % (key[0], key[1], r.rc))
-            lines = sorted_lines(r.stdout)
-            if lines != ref:
-                same = False
-                a, b = set(ref), set(lines)
-                bl.say("  OUTPUT DIFFERS: %s -p %d: %d lines only in yara -p 1, %d only here" %
-                       (key[0], key[1], len(a - b), len(b - a)))
-                for x in sorted(a - b)[:5]:
-                    bl.say("    yara -p 1 only: %s" % x.decode("utf-8", "replace"))
-                for x in sorted(b - a)[:5]:
-                    bl.say("    %s -p %d only: %s" % (key[0], key[1], x.decode("utf-8", "replace")))
-        bl.say("  outputs (sorted) %s: %d matches" % ("identical" if same else "DIFFER", len(ref)))
+        runs = scans(name, idx, sample, kenv, repeat, "sample")
+        same, nmatch = compare_runs(runs, "the sample")
+        sample_same = same
+        ngen = bl.env_int("BENCH_YARA_GEN", 300)
+        gen_note = "-"
+        if ngen > 0:
+            gdir = ygen_files(name, idx, ngen)
+            if gdir:
+                gruns = scans(name, idx, gdir, kenv, 1, "generated")
+                gsame, gmatch = compare_runs(gruns, "generated files")
+                same &= gsame
+                gen_note = "%d %s" % (gmatch, "identical" if gsame else "DIFFER")
+                bl.say("  generated files: yara -p 1 %.2f s (CPU %.2f), khien -p 1 %.2f s (CPU %.2f)" %
+                       (gruns[("yara", 1)].wall, gruns[("yara", 1)].cpu, gruns[("khien", 1)].wall,
+                        gruns[("khien", 1)].cpu))
         all_same &= same
         yload, kload = t_yload.wall, kcached.wall
         rows = []
@@ -192,9 +237,11 @@ def main():
             ["khien first start", "%.2f" % t_kfirst.wall, "%.2f" % t_kfirst.cpu, "%.0f" % t_kfirst.rss_mib],
             ["khien cached start", "%.2f" % kcached.wall, "%.2f" % kcached.cpu, "%.0f" % kcached.rss_mib],
         ])
-        summary.append([name, len(ref), "identical" if same else "DIFFER",
+        summary.append([name, "%d %s" % (nmatch, "identical" if sample_same else "DIFFER"), gen_note,
                         "%.1f" % bl.mbps(nbytes, runs[("yara", 1)].wall),
                         "%.1f" % bl.mbps(nbytes, runs[("khien", 1)].wall),
+                        "%.1f" % bl.mbps(nbytes, runs[("yara", 1)].cpu),
+                        "%.1f" % bl.mbps(nbytes, runs[("khien", 1)].cpu),
                         fmt_ratio(runs[("yara", 1)].wall, runs[("khien", 1)].wall),
                         fmt_ratio(runs[("yara", 1)].cpu, runs[("khien", 1)].cpu),
                         fmt_ratio(runs[("yara", 2)].wall, runs[("khien", 2)].wall),
@@ -203,7 +250,8 @@ def main():
                         "%.2f/%.2f" % (t_kcomp.wall, t_yarac.wall),
                         "%.2f" % kcached.wall])
     bl.section("summary (sample %d files, %.1f MB)" % (nfiles, nbytes / 1e6))
-    bl.table(["set", "matches", "outputs", "yara -p1 MB/s", "khien -p1 MB/s", "x wall p1", "x CPU p1",
+    bl.table(["set", "sample matches", "generated-file matches", "yara -p1 MB/s", "khien -p1 MB/s",
+              "yara -p1 MB/CPU-s", "khien -p1 MB/CPU-s", "x wall p1", "x CPU p1",
               "x wall p2", "x CPU p2", "RSS MiB k/y p1", "compile s k/y", "cached load s"], summary)
     bl.say()
     bl.say("outputs: %s" % bl.verdict(all_same))

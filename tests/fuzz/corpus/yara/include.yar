@@ -1,0 +1,2 @@
+include "missing.yar"
+rule r { condition: true }

@@ -122,8 +122,8 @@ struct kh_yscan {
 
 /* yara's fast mode (-f) stops looking for a string after its first match
  * only when the string is used as a bare `$a`: a count, offset, length,
- * `at`, `in` or a string set (`of`, `for..of`) needs every match, and `$`
- * used so inside a for..of loop counts for every string of the rule
+ * `at`, `in` or `of .. in (range)` needs every match (a plain `any of`
+ * does not), and `$` used so inside a for..of loop counts for every string of the rule
  * (yr_parser_reduce_string_identifier, yr_parser_emit_pushes_for_strings).
  * Marks the strings of rule `rule` that keep all their matches. */
 static void mark_multi(const struct kh_rules *r, uint32_t e, const kh_yrule *rule, uint8_t *multi, unsigned depth)
@@ -145,10 +145,7 @@ static void mark_multi(const struct kh_rules *r, uint32_t e, const kh_yrule *rul
         if (x->op != KH_YO_STR_COUNT)
             mark_multi(r, x->b, rule, multi, depth + 1);
         return;
-    case KH_YO_SET_STRINGS:
-        for (uint32_t i = 0; i < x->b; i++)
-            if (r->ylists[x->a + i] < r->nystrs)
-                multi[r->ylists[x->a + i]] = 1;
+    case KH_YO_SET_STRINGS: /* `any of ($a, $b)` needs one match each (measured on yara 4.2.3 -f) */
         return;
     case KH_YO_ENUM:
         for (uint32_t i = 0; i < x->b; i++)
@@ -160,6 +157,12 @@ static void mark_multi(const struct kh_rules *r, uint32_t e, const kh_yrule *rul
         mark_multi(r, x->b, rule, multi, depth + 1);
         if (x->c != UINT32_MAX)
             mark_multi(r, x->c, rule, multi, depth + 1);
+        if (x->op == KH_YO_OF && x->c != UINT32_MAX && x->b < r->nyexprs && r->yexprs[x->b].op == KH_YO_SET_STRINGS) {
+            const kh_yexpr *set = &r->yexprs[x->b]; /* `of ... in (range)`: every match is a candidate */
+            for (uint32_t i = 0; i < set->b; i++)
+                if (r->ylists[set->a + i] < r->nystrs)
+                    multi[r->ylists[set->a + i]] = 1;
+        }
         return;
     case KH_YO_MATCHES: case KH_YO_NOT: case KH_YO_DEFINED: case KH_YO_NEG: case KH_YO_BNOT: case KH_YO_READ:
     case KH_YO_FIELD:

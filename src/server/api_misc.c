@@ -182,3 +182,46 @@ void api_compliance(kh_req *r)
     }
     kh_reply_json(r, 200, json_pack("{s:o}", "items", rows));
 }
+
+/* ---- settings ------------------------------------------------------------------ */
+
+void api_settings_get(kh_req *r)
+{
+    json_t *rows = NULL;
+    int rc = kh_store_query(r->srv->st, &rows, "SELECT key, value FROM settings ORDER BY key", NULL, 0);
+    if (rc < 0) {
+        kh_reply_store_error(r, rc);
+        return;
+    }
+    json_t *o = json_pack("{s:s}", "report_profile", "2025");
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) json_object_set(o, json_string_value(json_object_get(row, "key")), json_object_get(row, "value"));
+    json_decref(rows);
+    kh_reply_json(r, 200, o);
+}
+
+void api_settings_update(kh_req *r)
+{
+    if (kh_req_body(r, KH_BODY_MAX_USER) < 0)
+        return;
+    const char *prof;
+    if (kh_field_str(r, "report_profile", 0, 8, &prof) < 0)
+        return;
+    if (prof && strcmp(prof, "2017") != 0 && strcmp(prof, "2025") != 0) {
+        kh_reply_error(r, 400, "bad_request", "report_profile phải là 2017 hoặc 2025 / report_profile must be 2017 or 2025");
+        return;
+    }
+    if (prof) {
+        kh_sval p[] = {KH_SV_S(prof)};
+        int rc = kh_store_exec(r->srv->st, NULL,
+                               "INSERT INTO settings (key, value) VALUES ('report_profile', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                               p, 1);
+        if (rc < 0) {
+            kh_reply_store_error(r, rc);
+            return;
+        }
+        kh_audit(r, "update", "settings:report_profile", prof);
+    }
+    api_settings_get(r);
+}

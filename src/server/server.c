@@ -91,6 +91,8 @@ static const route routes[] = {
     {"GET", "/api/v1/bulletins/#/acks", K_USER, R_ADMIN | R_OFFICER | R_AUDITOR, api_bulletins_acks},
     {"GET", "/api/v1/audit-log", K_USER, R_ADMIN | R_AUDITOR, api_audit_log},
     {"GET", "/api/v1/compliance", K_USER, R_ADMIN | R_OFFICER | R_AUDITOR, api_compliance},
+    {"GET", "/api/v1/settings", K_USER, R_ANY, api_settings_get},
+    {"PUT", "/api/v1/settings", K_USER, R_ADMIN, api_settings_update},
     {"GET", "/api/v1/bundles", K_USER, R_ADMIN | R_AUDITOR, api_bundles_list},
     {"POST", "/api/v1/bundles", K_USER, R_ADMIN, api_bundles_create},
 };

@@ -190,5 +190,7 @@ void api_bulletins_ack(kh_req *r);
 void api_bulletins_acks(kh_req *r);
 void api_audit_log(kh_req *r);
 void api_compliance(kh_req *r);
+void api_settings_get(kh_req *r);
+void api_settings_update(kh_req *r);
 
 #endif

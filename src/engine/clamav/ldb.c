@@ -411,8 +411,41 @@ static int xform(kh_irb *b, uint32_t root, unsigned how, uint32_t *out, unsigned
     }
 }
 
-/* The subsignature's modifiers applied to its tree. */
-static int apply_mods(kh_irb *b, uint32_t root, int nocase, int wide, int ascii, int fullword, uint32_t *out)
+/* The wide form of a hex signature, as text: a zero byte after every byte
+ * the signature matches one by one (exact bytes, `??`, nibbles, the bytes
+ * of alternatives); gaps `*` `{n-m}`, `[n-m]` and (B) (L) (W) stay as they
+ * are, as clamscan does. */
+static int widen_hex(const char *s, size_t n, kh_buf *out)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc;) {
+        char c = s[i];
+        if (c == '{' || c == '[') {
+            const char *e = memchr(s + i, c == '{' ? '}' : ']', n - i);
+            size_t k = e ? (size_t)(e - s) + 1 - i : n - i;
+            rc = kh_buf_append(out, s + i, k);
+            i += k;
+        } else if (c == '(' && i + 2 < n && s[i + 2] == ')' && strchr("BLW", s[i + 1])) {
+            rc = kh_buf_append(out, s + i, 3);
+            i += 3;
+        } else if (strchr("()|!*", c)) {
+            rc = kh_buf_putc(out, c);
+            i++;
+        } else {
+            size_t k = i + 1 < n ? 2 : 1;
+            rc = kh_buf_append(out, s + i, k);
+            if (!rc)
+                rc = kh_buf_puts(out, "00");
+            i += k;
+        }
+    }
+    return rc;
+}
+
+/* The subsignature's modifiers applied to its tree (`wroot`: the tree of
+ * its wide form, when ::w is given). */
+static int apply_mods(kh_irb *b, uint32_t root, uint32_t wroot, int nocase, int wide, int ascii, int fullword,
+                      uint32_t *out)
 {
     int rc = 0;
     uint32_t forms[2], nf = 0;
@@ -423,8 +456,12 @@ static int apply_mods(kh_irb *b, uint32_t root, int nocase, int wide, int ascii,
         else
             forms[nf++] = root;
     }
-    if (!rc && wide)
-        rc = xform(b, root, base | XF_WIDE, &forms[nf++], 0);
+    if (!rc && wide) {
+        if (base)
+            rc = xform(b, wroot, base, &forms[nf++], 0);
+        else
+            forms[nf++] = wroot;
+    }
     if (rc)
         return rc;
     for (uint32_t i = 0; i < nf && fullword; i++) {
@@ -775,8 +812,22 @@ static int parse_hex_sub(kh_dbctx *c, const tok *t, unsigned ln, uint8_t target,
     }
     if (rc)
         return rc;
+    uint32_t wroot = root;
+    if (wide) {
+        kh_buf wt = KH_BUF_INIT(1u << 20);
+        rc = widen_hex(hex, hn, &wt);
+        if (!rc)
+            rc = kh_clamav_hex_parse(c->b, wt.data, wt.len, &wroot, &epos, &emsg);
+        kh_buf_dispose(&wt);
+        if (rc == KH_ESYNTAX) {
+            *why = "modifier";
+            return SUB_UNSUP;
+        }
+        if (rc)
+            return rc;
+    }
     if (nocase || wide || fullword) {
-        rc = apply_mods(c->b, root, nocase, wide, ascii, fullword, &root);
+        rc = apply_mods(c->b, root, wroot, nocase, wide, ascii, fullword, &root);
         if (rc == KH_EUNSUPPORTED || rc == KH_ELIMIT) {
             *why = "modifier";
             return SUB_UNSUP;

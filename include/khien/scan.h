@@ -40,14 +40,14 @@ typedef struct kh_scan_options {
     unsigned max_depth;        /**< archive nesting */
     unsigned max_files;        /**< members per file, all nesting levels together */
     unsigned max_ratio;        /**< member size / compressed size above which a member is a bomb */
-    uint64_t stream_threshold; /**< files above this are scanned in streaming mode */
+    uint64_t stream_threshold; /**< files above this are scanned in streaming mode (default 2 MiB) */
     unsigned timeout_ms;       /**< YARA rule evaluation time limit per file; 0: none */
 } kh_scan_options;
 
 #define KH_SCAN_OPTIONS_VERSION 1
 #define KH_SCAN_OPTIONS_INIT                                                  \
     {KH_SCAN_OPTIONS_VERSION, 0, 100ull << 20, 400ull << 20, 16, 10000, 250, \
-     64ull << 20, 0}
+     2ull << 20, 0}
 
 /* ---- Results -------------------------------------------------------- */
 

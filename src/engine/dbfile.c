@@ -272,6 +272,13 @@ done:
 
 /* ---- Loading --------------------------------------------------------------- */
 
+void kh_rules_trim(const struct kh_rules *r)
+{
+    /* MAP_PRIVATE and never written: dropping the pages loses nothing. */
+    if (r && r->map)
+        madvise(r->map, r->maplen, MADV_DONTNEED);
+}
+
 /* The checksum over the non-bulk sections, in table order, then the table
  * (read with pread, not through the mapping). */
 static int verify_sum(int fd, uint64_t pstart, const sect *s, uint32_t ns, const uint8_t want[32])

@@ -41,6 +41,14 @@ void kh_htab_sort(uint8_t *rec, size_t n, unsigned alg);
 /* Sorts n 32-bit values, in place. */
 void kh_sort_u32(uint32_t *v, size_t n);
 
+/* For a set mapped from its cache file: lets go of the pages of the mapping
+ * (they stay in the page cache and come back on the next access). Hash
+ * lookups touch a few pages of tables that can be hundreds of MB, and the
+ * kernel maps whole large folios around each, so a long scan would otherwise
+ * end with most of them counted in its resident size. Safe while other
+ * threads read the set. */
+void kh_rules_trim(const struct kh_rules *r);
+
 /* The name of signature `sig`, or "?" when the index or its name offset is
  * out of range: the signature records and the string pool of a loaded set
  * are not covered by its checksum (dbfile.c), so readers check. */

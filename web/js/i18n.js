@@ -26,6 +26,8 @@ export function savedLang() {
   try { return localStorage.getItem('kh.lang') || 'vi'; } catch (_) { return 'vi'; }
 }
 
+export function has(key) { return key in cat || key in fallback; }
+
 // t('incident.state.new'), t('common.rows', {n: 3}) — unknown keys show as the key itself.
 export function t(key, vars) {
   let s = cat[key] ?? fallback[key];

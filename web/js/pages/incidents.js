@@ -2,7 +2,7 @@
 // a required comment), deadline clocks, timeline, comments, the evidence
 // (names and hashes of what was found, never file contents) and its reports.
 import { h, table, section, kv, notice, field, clear, badge, sevBadge, fmtDateTime, fmtDuration, toDate } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, has } from '../i18n.js';
 import { get, post, patch, items } from '../api.js';
 import { can, unitName, unitList, route } from '../main.js';
 
@@ -25,7 +25,7 @@ export function deadlineClock(inc) {
     const left = (toDate(d.due) - Date.now()) / 1000;
     const over = d.overdue || left < 0;
     return h('span', { class: ['clock', over ? 'overdue' : left < 6 * 3600 ? 'soon' : 'ok'], title: fmtDateTime(d.due), dataset: { deadline: d.name } },
-      t('deadline.' + d.name) + ': ', over ? t('incidents.overdue', { d: fmtDuration(left) }) : t('incidents.left', { d: fmtDuration(left) }));
+      (has('deadline.' + d.name) ? t('deadline.' + d.name) : d.label || d.name) + ': ', over ? t('incidents.overdue', { d: fmtDuration(left) }) : t('incidents.left', { d: fmtDuration(left) }));
   }));
 }
 

@@ -533,7 +533,9 @@ static int run_task(agent *a, const json_t *t)
         state_set(a, "_last_full_scan", a->tctx.last_full_scan);
     if (a->tctx.signatures_time)
         state_set(a, "_signatures_time", a->tctx.signatures_time);
-    if (!stopping(a) && frc == 0) { /* events on disk: the run counts */
+    /* The run counts once its events are on disk, or were refused by a full
+     * queue (counted and reported; running again would only refuse more). */
+    if (!stopping(a) && (frc == 0 || frc == KH_ELIMIT)) {
         state_set(a, name, now_s());
         state_save(a);
     }

@@ -56,10 +56,11 @@ static int mk_list(kh_irb *b, uint8_t op, const kv *k, uint32_t *out)
         return 0;
     }
     uint32_t off = (uint32_t)b->kids.n;
-    int rc = KH_VEC_RESERVE(b->kids, k->n, UINT32_MAX);
+    int rc = KH_VEC_RESERVE(b->kids, k->n ? k->n : 1, UINT32_MAX);
     if (rc)
         return rc;
-    memcpy(b->kids.v + b->kids.n, k->v, k->n * sizeof(uint32_t));
+    if (k->n)
+        memcpy(b->kids.v + b->kids.n, k->v, k->n * sizeof(uint32_t));
     b->kids.n += k->n;
     return kh_irb_node(b, op, off, (uint32_t)k->n, 0, out);
 }
@@ -281,8 +282,9 @@ static int widen(kh_irb *b, uint32_t idx, uint32_t *out, unsigned depth)
         }
         if (!rc) {
             uint32_t off = (uint32_t)b->kids.n;
-            if (!(rc = KH_VEC_RESERVE(b->kids, k.n, UINT32_MAX))) {
-                memcpy(b->kids.v + b->kids.n, k.v, k.n * sizeof(uint32_t));
+            if (!(rc = KH_VEC_RESERVE(b->kids, k.n ? k.n : 1, UINT32_MAX))) {
+                if (k.n) /* an empty sequence (an empty regex alternative): nothing to copy */
+                    memcpy(b->kids.v + b->kids.n, k.v, k.n * sizeof(uint32_t));
                 b->kids.n += k.n;
                 rc = kh_irb_node(b, n.op, off, (uint32_t)k.n, 0, out);
             }

@@ -417,6 +417,7 @@ static int hex_seq(hx *h, uint32_t *out, unsigned depth, int in_alt)
                 rc = hfail(h, "syntax error: a hex string cannot start with a jump");
                 break;
             }
+            size_t jstart = h->i; /* the '[': where a bad range is reported */
             h->i++;
             uint32_t lo = 0, hi;
             hskip(h);
@@ -444,7 +445,8 @@ static int hex_seq(hx *h, uint32_t *out, unsigned depth, int in_alt)
             }
             h->i++;
             if (hi < lo) {
-                rc = hfail(h, "invalid jump: lower bound greater than upper bound");
+                h->i = jstart;
+                rc = hfail(h, "invalid jump range: lower bound greater than upper bound");
                 break;
             }
             FLUSH_RUN();

@@ -57,7 +57,7 @@ static const ecase cases[] = {
     /* yara: error: rule "a" in r.yar(1): syntax error */
     {"rule a { strings: $a = { 41 4G } condition: $a }", ERR, 1, 29, "invalid hex string \"$a\": syntax error"},
     /* yara: error: rule "a" in r.yar(1): invalid hex string "$a": invalid jump range */
-    {"rule a { strings: $a = { 41 [5-2] 42 } condition: $a }", ERR, 1, 34, "invalid hex string \"$a\": invalid jump"},
+    {"rule a { strings: $a = { 41 [5-2] 42 } condition: $a }", ERR, 1, 29, "invalid hex string \"$a\": invalid jump range"},
     /* yara: error: rule "a" in r.yar(1): invalid hex string "$a": syntax error */
     {"rule a { strings: $a = { [2] 41 } condition: $a }", ERR, 1, 26, "invalid hex string \"$a\": syntax error"},
     /* yara: error: rule "a" in r.yar(1): invalid regular expression "$a": syntax error */

@@ -280,8 +280,8 @@ static void print_databases(const kh_rules *rules)
         kh_rules_stats d;
         if (kh_rules_source_stats(rules, i, &path, &d) != 0)
             continue;
-        if (!d.databases && strcmp(path, "<builtin>") != 0)
-            continue; /* YARA rule files: counted in the totals */
+        if (!d.databases && (strcmp(path, "<builtin>") != 0 || !d.body))
+            continue; /* YARA rule files (counted in the totals), the built-in set when left out */
         uint64_t hashes = d.hash_md5 + d.hash_sha1 + d.hash_sha256;
         printf("  %s:", path);
         const char *sep = " ";

@@ -20,8 +20,8 @@ DATA=${KHIEN_DATA:-$ROOT/khien-data}
 AGENT=${KHIEN_AGENT:-$ROOT/khien-agent}
 LISTEN=${KHIEN_LISTEN:-127.0.0.1:8443}
 URL="https://$LISTEN"
-LOG="$ROOT/khien-server.log"
-PIDF="$ROOT/khien-server.pid"
+LOG="${KHIEN_LOG:-$ROOT/khien-server.log}"
+PIDF="${LOG%.log}.pid"
 K="$ROOT/build/khien"
 
 say() { printf '%s\n' "$*"; }

@@ -40,7 +40,7 @@
 #define BATCH_ENTRY_EVENTS 200 /* events per queue entry */
 #define BATCH_ENTRY_BYTES (1u << 20)
 #define BATCH_BYTES (4u << 20)
-#define EVENT_MAX_SERVER (256u << 10) /* the centre's per-event limit (docs/api.md) */
+#define EVENT_MAX_SERVER (4u << 20)  /* the centre's per-event limit (docs/api.md) */
 #define EVENT_MAX_AGENT (4u << 20)    /* larger events are not queued (a request must stay under 8 MiB) */
 #define REQUEST_EVENTS 1000           /* the centre's limits per request */
 #define REQUEST_BYTES (7u << 20)

@@ -146,6 +146,31 @@ void kh_sign_sha256_hex(char out[65], const void *data, size_t len)
     kh_sign_bin2hex(out, h, sizeof(h));
 }
 
+_Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((kh_sign_sha256_ctx *)0)->st),
+               "kh_sign_sha256_ctx too small for libsodium's state");
+
+void kh_sign_sha256(uint8_t out[32], const void *data, size_t len)
+{
+    (void)kh_sign_init();
+    crypto_hash_sha256(out, data, len);
+}
+
+void kh_sign_sha256_init(kh_sign_sha256_ctx *c)
+{
+    (void)kh_sign_init();
+    crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)c->st);
+}
+
+void kh_sign_sha256_update(kh_sign_sha256_ctx *c, const void *data, size_t len)
+{
+    crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)c->st, data, len);
+}
+
+void kh_sign_sha256_final(kh_sign_sha256_ctx *c, uint8_t out[32])
+{
+    crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)c->st, out);
+}
+
 int kh_sign_streq(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

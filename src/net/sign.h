@@ -57,6 +57,14 @@ int kh_sign_b64_decode(uint8_t **out, size_t *outlen, const char *in, size_t inl
 
 /** SHA-256 of data as 64 lowercase hex digits. */
 void kh_sign_sha256_hex(char out[65], const void *data, size_t len);
+/** SHA-256 in one call, or in steps (libsodium's implementation). */
+typedef struct kh_sign_sha256_ctx {
+    _Alignas(16) unsigned char st[128]; /* libsodium's crypto_hash_sha256_state */
+} kh_sign_sha256_ctx;
+void kh_sign_sha256(uint8_t out[32], const void *data, size_t len);
+void kh_sign_sha256_init(kh_sign_sha256_ctx *c);
+void kh_sign_sha256_update(kh_sign_sha256_ctx *c, const void *data, size_t len);
+void kh_sign_sha256_final(kh_sign_sha256_ctx *c, uint8_t out[32]);
 /** Constant-time comparison of two NUL-terminated strings. @return 1 if equal */
 int kh_sign_streq(const char *a, const char *b);
 

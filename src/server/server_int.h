@@ -22,7 +22,7 @@
 #define KH_BODY_MAX_AGENT (8u << 20)
 #define KH_BODY_MAX_ENROLL (64u << 10)
 #define KH_EVENTS_MAX 1000
-#define KH_EVENT_MAX_BYTES (256u << 10)
+#define KH_EVENT_MAX_BYTES (4u << 20) /* an inventory snapshot of a big machine is several hundred KiB */
 #define KH_NAME_MAX 200
 #define KH_TEXT_MAX (16u << 10)
 #define KH_SESSION_IDLE (8 * 3600)

@@ -31,7 +31,7 @@ json_field() { sed -n "s/.*\"$1\" *: *\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" | h
 [ -e "$SCAN" ] || die "không có thư mục / no such folder: $SCAN"
 sh scripts/deps.sh
 cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --build build -j"$(nproc)" --target khien
 
 healthy() { curl -sk --max-time 2 "$URL/api/v1/health" 2>/dev/null | grep -q '"ok"'; }
 

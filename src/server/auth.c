@@ -190,18 +190,21 @@ static int use_recovery(kh_req *r, int64_t uid, const char *recovery_json, const
     return ok;
 }
 
-static void login_failed(kh_req *r, int64_t uid, int64_t failed, const char *username, const char *why)
+/* Counts a failed login in the database itself (failed = failed + 1), so
+ * that parallel attempts cannot overwrite each other's count and slip past
+ * the lockout; the attempt that reaches KH_LOCK_FAILS locks the account. */
+static void login_failed(kh_req *r, int64_t uid, const char *username, const char *why)
 {
     time_t now = time(NULL);
     if (uid) {
-        int64_t f = failed + 1;
-        int64_t until = f >= KH_LOCK_FAILS ? now + KH_LOCK_SECONDS : 0;
-        kh_sval p[] = {KH_SV_I(f >= KH_LOCK_FAILS ? 0 : f), KH_SV_I(until), KH_SV_I(uid)};
-        kh_store_exec(r->srv->st, NULL,
-                      "UPDATE users SET failed = ?1, locked_until = CASE WHEN ?2 > 0 THEN ?2 ELSE locked_until END WHERE id = ?3", p,
-                      3);
-        if (f >= KH_LOCK_FAILS)
+        kh_sval p[] = {KH_SV_I(uid), KH_SV_I(now + KH_LOCK_SECONDS), KH_SV_I(KH_LOCK_FAILS)};
+        kh_store_exec(r->srv->st, NULL, "UPDATE users SET failed = failed + 1 WHERE id = ?1", p, 1);
+        kh_store_exec(r->srv->st, NULL, "UPDATE users SET failed = 0, locked_until = ?2 WHERE id = ?1 AND failed >= ?3", p, 3);
+        json_t *row = NULL;
+        if (kh_store_query_one(r->srv->st, &row, "SELECT locked_until FROM users WHERE id = ?1", p, 1) >= 0 &&
+            json_integer_value(json_object_get(row, "locked_until")) > now)
             kh_audit(r, "lockout", username, "account locked for 15 minutes after repeated failures");
+        json_decref(row);
     }
     kh_audit(r, "login_failed", username, why);
 }
@@ -226,19 +229,18 @@ void api_login(kh_req *r)
         kh_sign_password_verify("$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
                                 "2Zq0wv6wJz0bdxKx3hCqUxGJ5mCw2m6xJ1sKqvJm6X8",
                                 password);
-        login_failed(r, 0, 0, username, "unknown user");
+        login_failed(r, 0, username, "unknown user");
         kh_reply_error(r, 401, "unauthorized", "sai tên đăng nhập hoặc mật khẩu / wrong user name or password");
         return;
     }
     int64_t uid = json_integer_value(json_object_get(row, "id"));
-    int64_t failed = json_integer_value(json_object_get(row, "failed"));
     if (json_integer_value(json_object_get(row, "locked_until")) > now) {
         kh_audit(r, "login_failed", username, "account locked");
         kh_reply_error(r, 423, "locked", "tài khoản tạm khóa do nhập sai nhiều lần, thử lại sau 15 phút / account locked after repeated failures, try again in 15 minutes");
         goto done;
     }
     if (kh_sign_password_verify(json_string_value(json_object_get(row, "pw_hash")), password) != 0) {
-        login_failed(r, uid, failed, username, "wrong password");
+        login_failed(r, uid, username, "wrong password");
         kh_reply_error(r, 401, "unauthorized", "sai tên đăng nhập hoặc mật khẩu / wrong user name or password");
         goto done;
     }
@@ -254,7 +256,7 @@ void api_login(kh_req *r)
         }
         if (!kh_totp_check(json_string_value(json_object_get(row, "totp_secret")), totp, now) &&
             !use_recovery(r, uid, json_string_value(json_object_get(row, "recovery_text")), totp)) {
-            login_failed(r, uid, failed, username, "wrong second-factor code");
+            login_failed(r, uid, username, "wrong second-factor code");
             kh_reply_error(r, 401, "unauthorized", "sai mã xác thực hai lớp / wrong second-factor code");
             goto done;
         }

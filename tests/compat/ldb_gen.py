@@ -180,7 +180,8 @@ def build_elf(rng):
     for i, (name, typ, flags, off, size) in enumerate(secs):
         addr = 0x400000 + off if flags else 0
         struct.pack_into('<IIQQQQIIQQ', data, shoff + 64 * i, name, typ, flags, addr, off, size, 0, 0, 1, 0)
-    info = {'ep': entry_off, 'sect': [(s[3], s[4]) for s in secs]}
+    # the section headers are left alone, as a PE's import table
+    info = {'ep': entry_off, 'sect': [(s[3], s[4]) for s in secs], 'imp_span': (shoff, len(data))}
     return data, info
 
 
@@ -264,7 +265,7 @@ class Gen:
                         continue
                     if kind == 'elf' and pos < 0x100:
                         continue
-                    if kind == 'pe' and overlaps(info, pos, len(t)):
+                    if overlaps(info, pos, len(t)):
                         continue
                     plant(data, t, pos)
                     self.manifest.append('%s\t%d\t%s' % (f[0], pos, t.hex()))
@@ -352,7 +353,7 @@ class Gen:
             if len(data) < lo + len(s) + 8:
                 continue
             pos = rng.randrange(lo, len(data) - len(s) - 4)
-            if f[3] == 'pe' and overlaps(f[2], pos, len(s)):
+            if overlaps(f[2], pos, len(s)):
                 continue
             plant(data, s, pos)
             self.manifest.append('%s\t%d\t%s' % (f[0], pos, s.hex()))

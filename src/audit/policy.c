@@ -716,12 +716,42 @@ static int parse_check(loader *L, yaml_node_t *m, kh_check *ck, size_t index)
                     LERR(L, kn ? kn : it, "khóa 'compliance' phải là chuỗi / 'compliance' keys must be strings");
                     return L->failed;
                 }
-                kh_compliance *c = &ck->compliance[ck->ncompliance++];
-                c->key = kh_arena_strdup(&L->p->arena, key);
                 const char **vals;
-                if (!c->key || get_str_list(L, node_at(L, pr->value), key, &vals, &c->nvalues))
-                    return L->failed ? L->failed : (L->failed = KH_ENOMEM);
+                size_t nvals;
+                if (get_str_list(L, node_at(L, pr->value), key, &vals, &nvals))
+                    return L->failed;
+                /* A key given twice (Wazuh's own policies do this) is one
+                   entry: its values are appended, duplicates dropped, so a
+                   report never holds the same key twice. */
+                kh_compliance *c = NULL;
+                for (size_t j = 0; j < ck->ncompliance && !c; j++)
+                    if (strcmp(ck->compliance[j].key, key) == 0)
+                        c = &ck->compliance[j];
+                if (c) {
+                    const char **all = kh_arena_alloc(&L->p->arena, (c->nvalues + nvals + 1) * sizeof(*all));
+                    if (!all)
+                        return L->failed = KH_ENOMEM;
+                    size_t n = c->nvalues;
+                    if (n)
+                        memcpy(all, c->values, n * sizeof(*all));
+                    for (size_t v = 0; v < nvals; v++) {
+                        size_t w = 0;
+                        while (w < n && strcmp(all[w], vals[v]) != 0)
+                            w++;
+                        if (w == n)
+                            all[n++] = vals[v];
+                    }
+                    all[n] = NULL;
+                    c->values = all;
+                    c->nvalues = n;
+                    continue;
+                }
+                c = &ck->compliance[ck->ncompliance++];
+                c->key = kh_arena_strdup(&L->p->arena, key);
+                if (!c->key)
+                    return L->failed = KH_ENOMEM;
                 c->values = vals;
+                c->nvalues = nvals;
             }
         }
     }

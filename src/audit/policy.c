@@ -399,13 +399,18 @@ static int parse_pattern(loader *L, yaml_node_t *node, kh_rule *r, const char *t
             const char *op = cmp + 9;
             while (*op == ' ')
                 op++;
-            static const char *const ops[] = {"<=", ">=", "==", "!=", "<", ">"};
-            static const kh_cmp opv[] = {KH_CMP_LE, KH_CMP_GE, KH_CMP_EQ, KH_CMP_NE, KH_CMP_LT, KH_CMP_GT};
+            /* After the six operators, the spellings that Wazuh 4.x's own
+               stock policies use ('=>', '=<', '=', '\!='), so that those
+               files load; longer spellings are tried first. */
+            static const char *const ops[] = {"<=", ">=", "==", "!=", "<", ">", "\\!=", "=>", "=<", "="};
+            static const kh_cmp opv[] = {KH_CMP_LE, KH_CMP_GE, KH_CMP_EQ, KH_CMP_NE, KH_CMP_LT,
+                                         KH_CMP_GT, KH_CMP_NE, KH_CMP_GE, KH_CMP_LE, KH_CMP_EQ};
+            enum { NOPS = sizeof ops / sizeof ops[0] };
             size_t k;
-            for (k = 0; k < 6; k++)
+            for (k = 0; k < NOPS; k++)
                 if (strncmp(op, ops[k], strlen(ops[k])) == 0)
                     break;
-            if (k == 6) {
+            if (k == NOPS) {
                 LERR(L, node,
                      "quy tắc '%s': toán tử so sánh '%s' không hợp lệ (<, <=, ==, !=, >=, >) / rule '%s': invalid "
                      "compare operator '%s' (<, <=, ==, !=, >=, >)",
@@ -633,7 +638,22 @@ static int parse_rules(loader *L, yaml_node_t *m, kh_check *ck, const char *wher
     return 0;
 }
 
-/* regex_type of a check (or of the requirements), else the policy's, else OS_Regex. */
+/* A policy in Wazuh 5.x's format: its requirements or first check say
+   'name' instead of 'title'. Wazuh 5.x evaluates every rule as PCRE2. */
+static int looks_v5(loader *L, yaml_node_t *root)
+{
+    yaml_node_t *req = map_get(L, root, "requirements");
+    if (req && map_get(L, req, "name") && !map_get(L, req, "title"))
+        return 1;
+    yaml_node_t *cs = map_get(L, root, "checks");
+    if (!cs || cs->type != YAML_SEQUENCE_NODE || cs->data.sequence.items.top == cs->data.sequence.items.start)
+        return 0;
+    yaml_node_t *c0 = node_at(L, cs->data.sequence.items.start[0]);
+    return map_get(L, c0, "name") && !map_get(L, c0, "title");
+}
+
+/* regex_type of a check (or of the requirements), else the policy's, else
+   OS_Regex (PCRE2 for a policy in Wazuh 5.x's format). */
 static int parse_dialect(loader *L, yaml_node_t *m)
 {
     yaml_node_t *n = map_get(L, m, "regex_type");
@@ -678,7 +698,8 @@ static int parse_check(loader *L, yaml_node_t *m, kh_check *ck, size_t index)
         return L->failed;
     }
     ck->id = id;
-    ck->title = get_str(L, m, "title", 1, where);
+    /* Wazuh 5.x policies say 'name' where 4.x said 'title'. */
+    ck->title = get_str(L, m, map_get(L, m, "title") || !map_get(L, m, "name") ? "title" : "name", 1, where);
     ck->description = get_str(L, m, "description", 0, where);
     ck->rationale = get_str(L, m, "rationale", 0, where);
     ck->remediation = get_str(L, m, "remediation", 0, where);
@@ -688,14 +709,16 @@ static int parse_check(loader *L, yaml_node_t *m, kh_check *ck, size_t index)
         return L->failed;
     yaml_node_t *comp = map_get(L, m, "compliance");
     if (comp) {
-        if (comp->type != YAML_SEQUENCE_NODE) {
+        /* 4.x: a list of one-key mappings; 5.x: one mapping. */
+        int one = comp->type == YAML_MAPPING_NODE;
+        if (comp->type != YAML_SEQUENCE_NODE && !one) {
             LERR(L, comp, "'compliance' phải là danh sách các ánh xạ / 'compliance' must be a list of mappings");
             return L->failed;
         }
-        size_t k = (size_t)(comp->data.sequence.items.top - comp->data.sequence.items.start);
+        size_t k = one ? 1 : (size_t)(comp->data.sequence.items.top - comp->data.sequence.items.start);
         size_t total = 0;
         for (size_t i = 0; i < k; i++) {
-            yaml_node_t *it = node_at(L, comp->data.sequence.items.start[i]);
+            yaml_node_t *it = one ? comp : node_at(L, comp->data.sequence.items.start[i]);
             if (!it || it->type != YAML_MAPPING_NODE) {
                 LERR(L, it ? it : comp,
                      "mỗi mục 'compliance' phải là ánh xạ như '- cis: [\"1.1\"]' / each 'compliance' item must be a "
@@ -708,7 +731,7 @@ static int parse_check(loader *L, yaml_node_t *m, kh_check *ck, size_t index)
         if (!ck->compliance)
             return L->failed = KH_ENOMEM;
         for (size_t i = 0; i < k; i++) {
-            yaml_node_t *it = node_at(L, comp->data.sequence.items.start[i]);
+            yaml_node_t *it = one ? comp : node_at(L, comp->data.sequence.items.start[i]);
             for (yaml_node_pair_t *pr = it->data.mapping.pairs.start; pr < it->data.mapping.pairs.top; pr++) {
                 yaml_node_t *kn = node_at(L, pr->key);
                 const char *key = scalar(kn);
@@ -887,6 +910,8 @@ static int load(kh_policy **out, const char *name, const void *data, size_t len,
     if (parse_dialect(&L, pol))
         goto done;
     L.default_dialect = L.dialect;
+    if (!map_get(&L, pol, "regex_type") && looks_v5(&L, root))
+        L.default_dialect = KH_RE_PCRE2;
     yaml_node_t *mf = map_get(&L, pol, "missing_files");
     if (mf) {
         const char *v = scalar(mf);
@@ -965,7 +990,8 @@ static int load(kh_policy **out, const char *name, const void *data, size_t len,
         }
         kh_check *rq = &p->requirements;
         rq->line = (unsigned)req->start_mark.line + 1;
-        rq->title = get_str(&L, req, "title", 1, "'requirements'");
+        rq->title = get_str(&L, req, map_get(&L, req, "title") || !map_get(&L, req, "name") ? "title" : "name", 1,
+                            "'requirements'");
         rq->description = get_str(&L, req, "description", 0, "'requirements'");
         rq->rationale = rq->remediation = "";
         rq->condition = parse_condition(&L, req, "'requirements'");

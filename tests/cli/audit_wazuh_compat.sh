@@ -228,6 +228,58 @@ check "repeated compliance key merged" has '"compliance":{"cis":["1.1.1","1.1.2"
 check "escapes in double quotes" has 'A \"quoted\" word and a backslash \\s in a double-quoted text.'
 check "policy totals" has '"checks":20,"passed":11,"failed":8,"not_applicable":1'
 
+# ---- operator spellings of Wazuh 4.x stock policies, and Wazuh 5.x's format ----
+printf '%s\n' 'remember=5' 'PASS_MAX_DAYS 90' > $R/etc/pwhist
+cat > $T/ops.yml <<'Y'
+policy:
+  id: "ops"
+  file: "ops.yml"
+  name: "Legacy compare spellings"
+  description: '=>, =<, = and \!= as some 4.x stock rules write them'
+checks:
+  - {id: 1, title: "=> is >=", condition: all, rules: ['f:/etc/pwhist -> n:remember=(\d+) compare => 5']}
+  - {id: 2, title: "=< is <=", condition: all, rules: ['f:/etc/pwhist -> n:remember=(\d+) compare =< 4']}
+  - {id: 3, title: "= is ==", condition: all, rules: ['f:/etc/pwhist -> n:remember=(\d+) compare = 5']}
+  - {id: 4, title: "\\!= is !=", condition: all, rules: ['f:/etc/pwhist -> n:remember=(\d+) compare \!= 5']}
+Y
+# remember=5: 5>=5 yes, 5<=4 no, 5==5 yes, 5!=5 no
+expect_rc 1 "legacy operators load" "$KHIEN" audit --root $R --policy $T/ops.yml --color=never
+check "=> passed" hasre '^  ĐẠT / PASS +1 '
+check "=< failed" hasre '^  KHÔNG ĐẠT / FAIL +2 '
+check "= passed" hasre '^  ĐẠT / PASS +3 '
+check '\!= failed' hasre '^  KHÔNG ĐẠT / FAIL +4 '
+
+cat > $T/v5.yml <<'Y'
+policy:
+  id: "v5"
+  file: "v5.yml"
+  name: "Wazuh 5.x layout"
+  description: "name instead of title, compliance and mitre as mappings, PCRE2"
+requirements:
+  name: "Linux host"
+  description: "d"
+  condition: all
+  rules:
+    - 'f:/etc/debian_version -> r:^12\.\d+$'
+checks:
+  - id: 1
+    name: "Password history of 5 or more"
+    compliance:
+      pci_dss: ["8.3.7"]
+      nist_800_53: ["IA-5"]
+    mitre:
+      tactic: ["TA0006"]
+    condition: all
+    rules:
+      - 'f:/etc/pwhist -> r:^remember=\d && n:remember=(\d+) compare >= 5'
+      - 'f:/etc/pwhist -> r:^PASS_MAX_DAYS\s+[0-9]{2}$'
+Y
+# PCRE2: [0-9]{2}$ matches "90"; under OS_Regex it would be literal text
+expect_rc 0 "5.x layout loads and runs as PCRE2" "$KHIEN" audit --root $R --policy $T/v5.yml --json
+check "name used as title" has '"title":"Password history of 5 or more"'
+check "compliance mapping" has '"compliance":{"pci_dss":["8.3.7"],"nist_800_53":["IA-5"]}'
+check "passed" has '"passed":1,"failed":0,"not_applicable":0'
+
 if [ "$(id -u)" = 0 ]; then
   # commands as Wazuh's policies write them: the pipe is inside sh -c "..."
   cat > $T/cmd.yml <<'Y'

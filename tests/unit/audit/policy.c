@@ -273,7 +273,7 @@ KT_TEST(malformed_rules)
     expect_error(RULE("f:/a -> r:"), KH_ESYNTAX, 9, "'r:' without a regex");
     expect_error(RULE("f:/a -> !"), KH_ESYNTAX, 9, "empty content condition");
     expect_error(RULE("f:/a -> n:^x(\\d+)"), KH_ESYNTAX, 9, "needs 'n:REGEX compare OPERATOR NUMBER'");
-    expect_error(RULE("f:/a -> n:^x(\\d+) compare =< 3"), KH_ESYNTAX, 9, "invalid compare operator");
+    expect_error(RULE("f:/a -> n:^x(\\d+) compare ~ 3"), KH_ESYNTAX, 9, "invalid compare operator");
     expect_error(RULE("f:/a -> n:^x(\\d+) compare <= ninety"), KH_ESYNTAX, 9, "'ninety' is not an integer");
     expect_error(RULE("f:/a -> n:^x\\d+ compare <= 3"), KH_ESYNTAX, 9, "needs a capture group");
     expect_error(RULE("f:$nope/x"), KH_ESYNTAX, 9, "undefined variable $nope");

@@ -254,8 +254,15 @@ void api_login(kh_req *r)
             kh_reply_error(r, 401, "totp_required", "cần mã xác thực hai lớp / a second-factor code is required");
             goto done;
         }
-        if (!kh_totp_check(json_string_value(json_object_get(row, "totp_secret")), totp, now) &&
-            !use_recovery(r, uid, json_string_value(json_object_get(row, "recovery_text")), totp)) {
+        /* a TOTP code is accepted once: its time step must be newer than the last one used */
+        uint64_t step = 0;
+        int code_ok = kh_totp_check_step(json_string_value(json_object_get(row, "totp_secret")), totp, now, &step);
+        if (code_ok) {
+            kh_sval sp2[] = {KH_SV_I((int64_t)step), KH_SV_I(uid)};
+            code_ok = kh_store_exec(r->srv->st, NULL,
+                                    "UPDATE users SET totp_last_step = ?1 WHERE id = ?2 AND totp_last_step < ?1", sp2, 2) == 1;
+        }
+        if (!code_ok && !use_recovery(r, uid, json_string_value(json_object_get(row, "recovery_text")), totp)) {
             login_failed(r, uid, username, "wrong second-factor code");
             kh_reply_error(r, 401, "unauthorized", "sai mã xác thực hai lớp / wrong second-factor code");
             goto done;

@@ -74,16 +74,24 @@ int kh_totp_code(char out[7], const char *secret_b32, uint64_t counter)
     return 0;
 }
 
-int kh_totp_check(const char *secret_b32, const char *code, time_t t)
+int kh_totp_check_step(const char *secret_b32, const char *code, time_t t, uint64_t *step)
 {
     if (!secret_b32 || !code || strlen(code) != 6 || strspn(code, "0123456789") != 6)
         return 0;
-    uint64_t step = (uint64_t)t / 30;
+    uint64_t now = (uint64_t)t / 30;
     int ok = 0;
     for (int d = -1; d <= 1; d++) {
         char c[7];
-        if (kh_totp_code(c, secret_b32, step + (uint64_t)d) == 0 && kh_sign_streq(c, code))
+        if (kh_totp_code(c, secret_b32, now + (uint64_t)d) == 0 && kh_sign_streq(c, code)) {
             ok = 1;
+            if (step)
+                *step = now + (uint64_t)d;
+        }
     }
     return ok;
+}
+
+int kh_totp_check(const char *secret_b32, const char *code, time_t t)
+{
+    return kh_totp_check_step(secret_b32, code, t, NULL);
 }

@@ -83,6 +83,8 @@ static const char *const migrations[] = {
     "CREATE TABLE bundles (name TEXT PRIMARY KEY, version INTEGER NOT NULL, sha256 TEXT NOT NULL,"
     " envelope TEXT NOT NULL, created_at TEXT NOT NULL);"
     "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);",
+    /* 2: the last TOTP time step used by each user (a code is accepted once) */
+    "ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;",
 };
 
 static void seterr(sq *q, const char *what)

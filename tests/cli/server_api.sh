@@ -246,8 +246,11 @@ check "TOTP confirmed, recovery codes shown once" test "$(j 'len(d["recovery_cod
 RC1=$(j 'd["recovery_codes"][0]' <"$T/body")
 api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\"}" "$T/aud2" >/dev/null
 check "login without the code -> 401 totp_required" grep -q totp_required "$T/body"
-api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\",\"totp\":\"$(totp "$SECRET")\"}" "$T/aud2" >/dev/null
+CODE=$(totp "$SECRET")
+api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\",\"totp\":\"$CODE\"}" "$T/aud2" >/dev/null
 check "login with the code -> 200" test "$(status)" = 200
+api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\",\"totp\":\"$CODE\"}" "$T/aud4" >/dev/null
+check "the same TOTP code is refused the second time" test "$(status)" = 401
 api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\",\"totp\":\"$RC1\"}" "$T/aud3" >/dev/null
 check "a recovery code works once" test "$(status)" = 200
 api POST /login "{\"username\":\"auditor1\",\"password\":\"$APW\",\"totp\":\"$RC1\"}" "$T/aud3" >/dev/null

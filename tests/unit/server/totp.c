@@ -37,6 +37,13 @@ KT_TEST(test_totp_check)
     KT_CHECK(strcmp(s, s2) != 0);
     KT_EQ_INT(kh_totp_code(c, s, 12345), 0);
     KT_CHECK(kh_totp_check(s, c, 12345 * 30));
+    /* the step a code belongs to, with one step of drift either way */
+    uint64_t step = 0;
+    KT_CHECK(kh_totp_check_step(s, c, 12345 * 30, &step));
+    KT_EQ_INT((long long)step, 12345);
+    KT_CHECK(kh_totp_check_step(s, c, 12346 * 30 + 29, &step));
+    KT_EQ_INT((long long)step, 12345);
+    KT_CHECK(!kh_totp_check_step(s, c, 12347 * 30, &step));
 }
 
 KT_MAIN({KT_CASE(test_totp_rfc6238), KT_CASE(test_totp_check)})

@@ -70,9 +70,9 @@ int kh_cav_offset_parse(const char *s, size_t n, kh_coff *out)
     o.shift = (uint32_t)sh;
     if (bn > 4 && memcmp(s, "EOF-", 4) == 0) {
         o.kind = KH_COFF_EOF;
-        if (kh_parse_u64(s + 4, bn - 4, &v) || v > INT64_MAX)
+        if (kh_parse_u64(s + 4, bn - 4, &v))
             return KH_ESYNTAX;
-        o.off = (int64_t)v;
+        o.off = v > INT64_MAX ? INT64_MAX : (int64_t)v; /* beyond any file: never matches, as in clamscan */
     } else if (bn > 3 && (memcmp(s, "EP+", 3) == 0 || memcmp(s, "EP-", 3) == 0)) {
         o.kind = KH_COFF_EP;
         if (!all_digits(s + 3, bn - 3) || kh_parse_u64(s + 3, bn - 3, &v) || v > UINT32_MAX)
@@ -103,9 +103,9 @@ int kh_cav_offset_parse(const char *s, size_t n, kh_coff *out)
         o.off = (int64_t)v;
     } else {
         o.kind = KH_COFF_ABS;
-        if (!all_digits(s, bn) || kh_parse_u64(s, bn, &v) || v > INT64_MAX)
+        if (!all_digits(s, bn) || kh_parse_u64(s, bn, &v))
             return KH_ESYNTAX;
-        o.off = (int64_t)v;
+        o.off = v > INT64_MAX ? INT64_MAX : (int64_t)v; /* beyond any file: never matches, as in clamscan */
     }
     *out = o;
     return 0;

@@ -52,6 +52,15 @@ static int all_digits(const char *s, size_t n)
     return 1;
 }
 
+/* ClamAV reads offset numbers with atoi(): a value saturates at LONG_MAX
+ * and keeps its low 32 bits, and an absolute offset of all ones is its
+ * "any offset". Measured with clamscan 1.4: offset 4294967299 matches at 3,
+ * 4294967295 and 2^64-1 anywhere, EOF-4294967303 at EOF-7. */
+static uint32_t clam_u32(uint64_t v)
+{
+    return (uint32_t)(v > INT64_MAX ? (uint64_t)INT64_MAX : v);
+}
+
 int kh_cav_offset_parse(const char *s, size_t n, kh_coff *out)
 {
     kh_coff o;
@@ -65,14 +74,14 @@ int kh_cav_offset_parse(const char *s, size_t n, kh_coff *out)
     const char *comma = memchr(s, ',', n);
     size_t bn = comma ? (size_t)(comma - s) : n;
     uint64_t sh = 0, v = 0;
-    if (comma && (kh_parse_u64(comma + 1, n - bn - 1, &sh) || sh > UINT32_MAX))
+    if (comma && (!all_digits(comma + 1, n - bn - 1) || kh_parse_u64(comma + 1, n - bn - 1, &sh)))
         return KH_ESYNTAX;
-    o.shift = (uint32_t)sh;
+    o.shift = clam_u32(sh);
     if (bn > 4 && memcmp(s, "EOF-", 4) == 0) {
         o.kind = KH_COFF_EOF;
-        if (kh_parse_u64(s + 4, bn - 4, &v))
+        if (!all_digits(s + 4, bn - 4) || kh_parse_u64(s + 4, bn - 4, &v))
             return KH_ESYNTAX;
-        o.off = v > INT64_MAX ? INT64_MAX : (int64_t)v; /* beyond any file: never matches, as in clamscan */
+        o.off = clam_u32(v);
     } else if (bn > 3 && (memcmp(s, "EP+", 3) == 0 || memcmp(s, "EP-", 3) == 0)) {
         o.kind = KH_COFF_EP;
         if (!all_digits(s + 3, bn - 3) || kh_parse_u64(s + 3, bn - 3, &v) || v > UINT32_MAX)
@@ -105,7 +114,12 @@ int kh_cav_offset_parse(const char *s, size_t n, kh_coff *out)
         o.kind = KH_COFF_ABS;
         if (!all_digits(s, bn) || kh_parse_u64(s, bn, &v))
             return KH_ESYNTAX;
-        o.off = v > INT64_MAX ? INT64_MAX : (int64_t)v; /* beyond any file: never matches, as in clamscan */
+        if (clam_u32(v) == UINT32_MAX) { /* ClamAV's CLI_OFF_ANY */
+            memset(&o, 0, sizeof(o));
+            *out = o;
+            return 0;
+        }
+        o.off = clam_u32(v);
     }
     *out = o;
     return 0;

@@ -321,8 +321,10 @@ static const off_row off_rows[] = {
     {"8", "414243", "xxxxxxxxAB", -1},           /* would run past the end */
     {"10", "414243", "xxxxxxxABC", -1},          /* at the end */
     {"11", "414243", "xxxxxxxABC", -1},          /* beyond the end */
-    {"4294967296", "414243", "ABCABCABCA", -1},
-    {"18446744073709551615", "414243", "ABCABCABCA", -1},
+    /* clamscan reads offsets with atoi(): the low 32 bits count, all ones is "any" */
+    {"4294967296", "414243", "ABCABCABCA", 0},
+    {"4294967299", "414243", "ABCABCABCA", 3},
+    {"18446744073709551615", "414243", "ABCABCABCA", 0},
     {"3", "414243", "ABCABCABCA", 3},            /* occurrences elsewhere do not count */
     {"2", "41??43", "xxAzCxxxxx", 2},            /* a wildcard pattern at an offset */
     {"3", "41??43", "xxAzCxxxxx", -1},
@@ -333,7 +335,7 @@ static const off_row off_rows[] = {
     {"2,3", "414243", "xABCxxxxxx", -1},
     {"5,100", "414243", "xxxxxxxABC", 7},        /* the range runs past the end */
     {"5,100", "414243", "xxxxxxxxAB", -1},
-    {"18446744073709551615,4294967295", "414243", "ABCABCABCA", -1},
+    {"18446744073709551615,4294967295", "414243", "ABCABCABCA", 0},
     {"0,4294967295", "414243", "xxxxxxxABC", 7},
     /* EOF-n: start at size - n */
     {"EOF-3", "414243", "xxxxxxxABC", 7},

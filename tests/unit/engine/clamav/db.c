@@ -316,7 +316,6 @@ static const bad_row bad_rows[] = {
     {"ndb", "N:0:1,x:4142", 0, 5, "offset"},
     {"ndb", "N:0:,5:4142", 0, 5, "offset"},
     {"ndb", "N:0:1,2,3:4142", 0, 5, "offset"},
-    {"ndb", "N:0:1,4294967296:4142", 0, 5, "offset"},
     {"ndb", "N:0:**:4142", 0, 5, "offset"},
     {"ndb", "N:0:EP+zz:4142", 0, 5, "offset"},
     {"ndb", "N:0:S1+q:4142", 0, 5, "offset"},

@@ -33,7 +33,11 @@ expect_rc 0 "a character device: skipped" timeout 60 "$KHIEN" scan --verbose /de
 check "device skipped" has "/dev/null: Skipped (not a regular file"
 
 # ---- Unreadable files and folders ------------------------------------------------
-U=$T/u
+# in a folder of its own under /tmp: the uid the checks run as must be able
+# to reach it (the scratch folder may sit below a 0700 home, as /root is)
+U=$(mktemp -d /tmp/khien-walk.XXXXXX)
+chmod 755 "$U"
+trap 'chmod -R u+rwx "$T" "$U" 2>/dev/null; rm -rf "$T" "$U" "$U-state"' EXIT
 mkdir -p "$U/locked"
 echo clean > "$U/a.txt"
 echo secret > "$U/secret.txt"
@@ -53,7 +57,7 @@ fi
 if [ "$(id -u)" -eq 0 ] && [ ${#AS[@]} -eq 0 ]; then
   echo "skip unreadable-file checks: running as root and cannot switch to uid 65534 (no setpriv)"
 else
-  NS=$T/nstate
+  NS=$U-state
   mkdir -p "$NS" && chmod 777 "$NS"
   run_as() { KHIEN_STATE_DIR=$NS "${AS[@]}" "$@"; }
   expect_rc 2 "unreadable file and folder, nothing found: exit 2" run_as "$KHIEN" scan "$U"

@@ -163,6 +163,9 @@ static int on_scan_report(const kh_file_report *fr, void *payload)
     scan_run *r = payload;
     if (r->ctx->stop && *r->ctx->stop)
         return 1;
+    /* the file's SHA-256, read once for all its detections */
+    char sha[65];
+    int have_sha = fr->ndetections && kh_agent_sha256_file(sha, fr->path, 1ull << 30) == 0;
     for (size_t i = 0; i < fr->ndetections && r->detections < MAX_DETECTIONS_PER_RUN; i++) {
         const kh_detection *d = &fr->detections[i];
         json_t *ev = json_object();
@@ -171,14 +174,10 @@ static int on_scan_report(const kh_file_report *fr, void *payload)
         json_object_set_new(ev, "name", jstr_any(d->name));
         json_object_set_new(ev, "signature", jstr_any(d->name));
         json_object_set_new(ev, "source", jstr_any(d->source));
-        json_object_set_new(ev, "kind", json_string(d->kind == KH_DET_HASH   ? "hash"
-                                                    : d->kind == KH_DET_BODY ? "body"
-                                                    : d->kind == KH_DET_RULE ? "rule"
-                                                                             : "heuristic"));
+        json_object_set_new(ev, "kind", json_string(kh_detection_kind_name(d->kind)));
         json_object_set_new(ev, "offset", d->offset >= 0 ? json_integer(d->offset) : json_null());
         json_object_set_new(ev, "size", json_integer((json_int_t)fr->size));
-        char sha[65];
-        if (kh_agent_sha256_file(sha, fr->path, 1ull << 30) == 0)
+        if (have_sha)
             json_object_set_new(ev, "sha256", json_string(sha));
         r->detections++;
         kh_agent_logf(r->ctx->log, KH_LOG_WARN, "phát hiện mã độc / malware found: %s%s: %s", fr->path,

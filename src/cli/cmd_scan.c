@@ -101,12 +101,6 @@ static const struct option longopts[] = {
     {0, 0, 0, 0},
 };
 
-static const char *kind_name(kh_detection_kind k)
-{
-    return k == KH_DET_HASH ? "hash" : k == KH_DET_BODY ? "body" : k == KH_DET_RULE ? "rule"
-         : k == KH_DET_LOGICAL ? "logical" : k == KH_DET_PEHASH ? "pe-hash" : "heuristic";
-}
-
 /* JSON of a YARA rule's details: namespace, tags, meta, matched strings. */
 static void json_rule(kh_buf *b, const kh_rule_info *ri)
 {
@@ -206,7 +200,7 @@ static int on_report(const kh_file_report *r, void *payload)
             kh_json_str(b, d->name, strlen(d->name));
             kh_buf_puts(b, ",\"source\":");
             kh_json_str(b, d->source, strlen(d->source));
-            kh_buf_printf(b, ",\"kind\":\"%s\",\"offset\":", kind_name(d->kind));
+            kh_buf_printf(b, ",\"kind\":\"%s\",\"offset\":", kh_detection_kind_name(d->kind));
             if (d->offset >= 0)
                 kh_buf_printf(b, "%lld", (long long)d->offset);
             else

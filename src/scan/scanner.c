@@ -38,6 +38,18 @@
 #define SMALL_FILE (2u << 20) /* read, not mapped, up to this size */
 #define YARA_BLOCK_MAX (64ull << 20)
 
+const char *kh_detection_kind_name(kh_detection_kind k)
+{
+    switch (k) {
+    case KH_DET_HASH: return "hash";
+    case KH_DET_BODY: return "body";
+    case KH_DET_RULE: return "rule";
+    case KH_DET_LOGICAL: return "logical";
+    case KH_DET_PEHASH: return "pe-hash";
+    default: return "heuristic";
+    }
+}
+
 int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_options *opts)
 {
     kh_scan_options def = KH_SCAN_OPTIONS_INIT;

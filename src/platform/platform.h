@@ -37,8 +37,10 @@ unsigned kh_ncpu(void);
  * nofollow is set. Returns a descriptor or -errno. */
 int kh_open_scan(int dirfd, const char *name, int nofollow);
 
-/* Writes data to path atomically (temporary file, fsync, rename). */
+/* Writes data to path atomically (temporary file, fsync, rename), mode 0600;
+ * kh_write_atomic_mode with another mode (e.g. 0644 for shared databases). */
 int kh_write_atomic(const char *path, const void *data, size_t len);
+int kh_write_atomic_mode(const char *path, const void *data, size_t len, unsigned mode);
 
 /* Identity of the running program's file (device, inode, size, mtime), so
  * caches built by another build of the program are not reused. Writes "" if unknown. */

@@ -107,10 +107,15 @@ int kh_open_scan(int dirfd, const char *name, int nofollow)
 
 int kh_write_atomic(const char *path, const void *data, size_t len)
 {
+    return kh_write_atomic_mode(path, data, len, 0600);
+}
+
+int kh_write_atomic_mode(const char *path, const void *data, size_t len, unsigned mode)
+{
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
         return KH_ELIMIT;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
     if (fd < 0)
         return kh_errno_to_kh(errno);
     const uint8_t *p = data;

@@ -1510,15 +1510,8 @@ int kh_cvdset_write_cld(const kh_cvdset *s, const char *path)
     for (size_t i = 0; i < s->n; i++)
         ord[i] = &s->m[i];
     kh_qsort(ord, s->n, sizeof(member *), cmp_member);
-    kh_buf tmp = KH_BUF_INIT(8192);
-    int rc = kh_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = rc ? -1 : open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = rc ? rc : kh_errno_to_kh(errno);
-        goto out;
-    }
     kh_buf b = KH_BUF_INIT(0);
-    rc = kh_buf_append(&b, hdr, sizeof(hdr));
+    int rc = kh_buf_append(&b, hdr, sizeof(hdr));
     static const uint8_t zero[1024];
     for (size_t i = 0; i < s->n && !rc; i++) {
         const member *m = ord[i];
@@ -1529,26 +1522,9 @@ int kh_cvdset_write_cld(const kh_cvdset *s, const char *path)
     }
     if (!rc)
         rc = kh_buf_append(&b, zero, sizeof(zero));
-    for (size_t off = 0; !rc && off < b.len;) {
-        ssize_t k = write(fd, b.data + off, b.len - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            rc = KH_EIO;
-        else
-            off += (size_t)k;
-    }
+    if (!rc)
+        rc = kh_write_atomic_mode(path, b.data, b.len, 0644);
     kh_buf_dispose(&b);
-    if (!rc && fsync(fd) != 0)
-        rc = KH_EIO;
-    if (close(fd) != 0 && !rc)
-        rc = KH_EIO;
-    if (!rc && rename(tmp.data, path) != 0)
-        rc = kh_errno_to_kh(errno);
-    if (rc)
-        unlink(tmp.data);
-out:
-    kh_buf_dispose(&tmp);
     free(ord);
     return rc;
 }

@@ -12,13 +12,17 @@
  * certificate by its serial number, which it looks up on every request.
  */
 #include "net/pki.h"
+#include "util/util.h"
+
 
 #include <ctype.h>
+
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -118,21 +122,22 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 
 static int set_serial(X509 *x, uint64_t serial)
 {
+    if (!serial)
+        return -1;
     ASN1_INTEGER *a = ASN1_INTEGER_new();
     int ok = a && ASN1_INTEGER_set_uint64(a, serial) && X509_set_serialNumber(x, a);
     ASN1_INTEGER_free(a);
     return ok ? 0 : -1;
 }
 
+/* A random positive serial from OpenSSL's generator; 0 (refused by
+ * set_serial) if it fails, never a fixed value: the centre finds a host by
+ * its certificate's serial. */
 static uint64_t random_serial(void)
 {
     uint64_t s = 0;
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (f) {
-        if (fread(&s, sizeof(s), 1, f) != 1)
-            s = 0;
-        fclose(f);
-    }
+    if (RAND_bytes((unsigned char *)&s, sizeof(s)) != 1)
+        return 0;
     s &= 0x7fffffffffffffffULL;
     return s ? s : 1;
 }
@@ -393,12 +398,7 @@ int kh_pki_cert_sha256(char out[KH_PKI_FPR_HEX], const char *cert_pem, char *err
         seterr(err, errsz, "cannot hash the certificate");
         return KH_EFORMAT;
     }
-    static const char hx[] = "0123456789abcdef";
-    for (unsigned i = 0; i < n; i++) {
-        out[2 * i] = hx[md[i] >> 4];
-        out[2 * i + 1] = hx[md[i] & 15];
-    }
-    out[64] = 0;
+    kh_hex_encode(md, 32, out);
     return 0;
 }
 

@@ -179,10 +179,13 @@ int kh_store_query(kh_store *st, json_t **rows, const char *sql, const kh_sval *
 
 int kh_store_query_one(kh_store *st, json_t **row, const char *sql, const kh_sval *p, size_t n)
 {
-    json_t *rows = NULL;
-    int rc = kh_store_query(st, &rows, sql, p, n);
+    json_t *rows = NULL; /* one row fetched and converted, not the whole result */
+    lock(st);
+    int rc = st->be->query(st->db, sql, p, n, 1, &rows);
+    unlock(st);
     if (rc < 0)
         return rc;
+    convert_rows(rows);
     if (json_array_size(rows) == 0) {
         json_decref(rows);
         return KH_ENOTFOUND;

@@ -658,15 +658,14 @@ int kh_cavscan_object(kh_cavscan *cs, const uint8_t *buf, size_t len, unsigned d
         }
     }
     int rc = 0;
-    if (cs->ncand > 1)
+    /* clamscan evaluates none on smaller objects; nothing to evaluate without the bytes */
+    uint32_t neval = !buf || len < KH_LSIG_MIN_OBJECT ? 0 : cs->ncand;
+    if (neval > 1)
         kh_qsort(cs->cand, cs->ncand, sizeof(uint32_t), cmp_u32);
-    uint32_t neval = len < KH_LSIG_MIN_OBJECT ? 0 : cs->ncand; /* clamscan evaluates none on smaller objects */
     for (uint32_t i = 0; i < neval && !rc; i++) {
         uint32_t li = cs->cand[i];
         int m;
         int64_t off;
-        if (!buf)
-            continue;
         rc = eval_lsig(cs, li, depth, cx, &m, &off);
         if (!rc && m)
             rc = det(ud, cv->lsigs[li].sig, KH_DET_LOGICAL, off);

@@ -5,8 +5,8 @@
 #   scripts/deps.sh test     also what the tests compare against (clamscan, yara, ...)
 #   scripts/deps.sh bench    also what the benchmarks use
 set -eu
-BUILD="build-essential cmake pkg-config libvectorscan-dev libssl-dev libarchive-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev libgnutls28-dev libqrencode-dev libhpdf-dev fonts-liberation2 curl"
-TEST="clamav clamav-testfiles yara python3 zip unzip p7zip-full xz-utils bzip2 gzip tar chromium poppler-utils"
+BUILD="build-essential cmake pkg-config libvectorscan-dev libssl-dev libarchive-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libsodium-dev libmicrohttpd-dev libgnutls28-dev libqrencode-dev libhpdf-dev fonts-liberation2 curl"
+TEST="clamav clamav-testfiles yara python3 zip unzip p7zip-full xz-utils bzip2 gzip tar chromium poppler-utils postgresql"
 BENCH="time hyperfine"
 want="$BUILD"
 case "${1:-}" in

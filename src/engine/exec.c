@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include "engine/exec.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -994,8 +995,19 @@ static yv compare(uint8_t op, const yv *a, const yv *b)
     if (a->type == KH_YT_STR) {
         c = str_cmp(a, b);
     } else if (a->type == KH_YT_FLOAT || b->type == KH_YT_FLOAT) {
+        /* As yara 4.2 does it: ordering by IEEE, equality within
+         * DBL_EPSILON (so 0.1 + 0.2 == 0.3). A NaN (0.0 \ 0) or an inf
+         * against itself is then neither equal nor unequal, which a
+         * three-way compare cannot express. */
         double x = as_f(a), y = as_f(b);
-        c = x < y ? -1 : x > y;
+        switch (op) {
+        case KH_YO_LT: return vbool(x < y);
+        case KH_YO_LE: return vbool(x <= y);
+        case KH_YO_GT: return vbool(x > y);
+        case KH_YO_GE: return vbool(x >= y);
+        case KH_YO_EQ: return vbool(fabs(x - y) < DBL_EPSILON);
+        default: return vbool(fabs(x - y) >= DBL_EPSILON);
+        }
     } else {
         c = a->v.i < b->v.i ? -1 : a->v.i > b->v.i;
     }

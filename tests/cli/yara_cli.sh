@@ -23,6 +23,27 @@ yara r.yar dir 2>/dev/null | sort > y.out; "$KHIEN" yara r.yar dir 2>/dev/null |
 check "directory without -r: only the files in it" cmp -s y.out k.out
 yara -r r.yar dir 2>/dev/null | sort > y.out; "$KHIEN" yara -r r.yar dir 2>/dev/null | sort > k.out
 check "directory with -r" cmp -s y.out k.out
+# float corners, each rule against yara: x \ 0 on floats is +-inf or NaN,
+# not undefined; == and != are within DBL_EPSILON, so NaN and inf are
+# neither equal nor unequal to anything
+cat > f.yar <<'R'
+import "math"
+rule nan_eq { condition: math.percentage(0, 0, filesize) \ (filesize - filesize) == 1 }
+rule nan_ne { condition: math.percentage(0, 0, filesize) \ (filesize - filesize) != 1 }
+rule nan_le { condition: (0.0 \ (filesize - filesize)) <= 1 }
+rule nan_ge { condition: (0.0 \ (filesize - filesize)) >= 1 }
+rule nan_mul { condition: (0.0 \ (filesize - filesize)) * 5 == 0 }
+rule inf_gt { condition: (1.5 \ (filesize - filesize)) > 9223372036854775807 }
+rule ninf_lt { condition: (-1.5 \ (filesize - filesize)) < -9223372036854775807 }
+rule int_div0 { condition: not ((1 \ (filesize - filesize)) == 0) }
+rule inf_eq { condition: (1.5 \ (filesize - filesize)) == (1.5 \ (filesize - filesize)) }
+rule inf_ne { condition: (1.5 \ (filesize - filesize)) != (1.5 \ (filesize - filesize)) }
+rule eps_eq { condition: 0.1 + 0.2 == 0.3 }
+rule eps_ne { condition: 0.1 + 0.2 != 0.3 }
+rule int_flt { condition: 3 == 3.0000000000000001 }
+R
+yara f.yar miss.bin 2>/dev/null | sort > y.out; "$KHIEN" yara f.yar miss.bin 2>/dev/null | sort > k.out
+check "float NaN/inf comparisons: same rules as yara ($(tr '\n' ' ' < y.out))" cmp -s y.out k.out
 expect_rc 0 "yara exit status 0 when rules match" "$KHIEN" yara r.yar hit.bin
 printf 'rule bad { condition: undefined_thing }' > bad.yar
 expect_rc 1 "yara exit status 1 on a rule error" "$KHIEN" yara bad.yar hit.bin

@@ -40,6 +40,7 @@ import base64
 import hashlib
 import os
 import random
+import re
 import struct
 import sys
 import zlib
@@ -805,7 +806,9 @@ class Gen:
         self.in_for_of = False
         self.depth = 0
         c = self.gen_bool(0)
-        unused = [ident for ident, _ in ru.strings if ident not in self.used]
+        # what the final text references, not what was picked on the way
+        # (a picked string can end up in a branch that was thrown away)
+        unused = [ident for ident, _ in ru.strings if not self.referenced(ident, c)]
         if unused:
             r = self.r
             part = r.choice(["any of (%s)", "all of (%s)", "none of (%s)", "%d of (%%s)" % r.randint(1, len(unused))])
@@ -813,6 +816,15 @@ class Gen:
             c = "(%s) %s %s" % (c, r.choice(["and", "or", "or"]), part) if r.random() < 0.8 else "%s or (%s)" % (
                 part, c)
         return c
+
+    @staticmethod
+    def referenced(ident, cond):
+        name = ident[1:]
+        if re.search(r"\bthem\b", cond):
+            return True
+        if re.search(r"[$#@!]%s(?![A-Za-z0-9_])" % re.escape(name), cond):
+            return True
+        return any(name.startswith(pre) for pre in re.findall(r"\$([A-Za-z0-9_]*)\*", cond))
 
     def string_ids(self):
         return [ident for ident, _ in self.ru.strings]

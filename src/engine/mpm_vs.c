@@ -11,7 +11,8 @@
  * A pattern Vectorscan still rejects falls back to its longest literal, or,
  * with none, to being confirmed on every buffer ("unfiltered").
  *
- * A ClamAV pattern that is more than one literal (gaps, wildcards,
+ * A ClamAV pattern (a body signature or a logical signature's hex
+ * subsignature) that is more than one literal (gaps, wildcards,
  * alternatives, nibbles) is searched for by its longest literal run only
  * (its "atom", at least KH_VS_ATOM_MIN bytes) and every hit is confirmed on
  * the tree: a database of 100,000 such signatures then compiles in seconds
@@ -48,6 +49,11 @@ struct kh_mpm {
     hs_database_t *block;
     hs_database_t *stream;
     int stream_failed;
+    /* A loaded set keeps its streaming database serialized (in the mapped
+     * file) until a stream is opened: most runs never stream, and the copy
+     * costs start-up time and memory. */
+    const char *sbytes;
+    size_t slen;
     pthread_mutex_t lock;
     uint32_t nexpr;
     char **expr;   /* per database entry */
@@ -68,6 +74,21 @@ struct kh_mpm_stream {
 };
 
 static int put_byte(kh_buf *o, unsigned v) { return kh_buf_printf(o, "\\x%02x", v & 0xff); }
+
+/* A byte of a masked atom: exact, any (DOTALL), or the class of the bytes
+ * that agree with it on the mask's bits. */
+static int put_masked(kh_buf *o, unsigned byte, unsigned mask)
+{
+    if (mask == 0xff)
+        return put_byte(o, byte);
+    if (mask == 0)
+        return kh_buf_putc(o, '.');
+    int rc = kh_buf_putc(o, '[');
+    for (unsigned v = 0; v < 256 && !rc; v++)
+        if ((v & mask) == (byte & mask))
+            rc = put_byte(o, v);
+    return rc ? rc : kh_buf_putc(o, ']');
+}
 
 static int put_class(kh_buf *o, const uint8_t bits[32])
 {
@@ -453,7 +474,7 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
             kh_buf_clear(&o);
             uint32_t atom;
             int erc = 0;
-            if (nparts == 1 && in->pats[i].kind == KH_PK_CLAMAV &&
+            if (nparts == 1 && (in->pats[i].kind == KH_PK_CLAMAV || in->pats[i].kind == KH_PK_LSUB) &&
                 clamav_atom(in->nodes, in->kids, in->bytes, node, &atom)) {
                 exact = 0;
                 for (uint32_t j = 0; j < in->nodes[atom].b && !erc; j++)
@@ -495,9 +516,11 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
     /* Plain literals (YARA atoms): ids after the patterns. */
     for (uint32_t i = 0; i < in->nlits && !rc; i++) {
         const kh_mpm_lit *l = &in->lits[i];
+        if (!l->len)
+            continue; /* reported through another literal (an empty one is never searched) */
         kh_buf_clear(&o);
         for (uint32_t j = 0; j < l->len && !rc; j++)
-            rc = put_byte(&o, l->p[j]);
+            rc = l->mask ? put_masked(&o, l->p[j], l->mask[j]) : put_byte(&o, l->p[j]);
         char *e = rc ? NULL : kh_buf_detach(&o, NULL);
         kh_buf_init(&o, 64u << 20);
         unsigned fl = HS_FLAG_DOTALL | (l->caseless ? HS_FLAG_CASELESS : 0) | (l->single ? HS_FLAG_SINGLEMATCH : 0);
@@ -595,7 +618,15 @@ static int vs_serialize(const kh_mpm *m, kh_buf *out)
         free(db);
         return KH_EINTERNAL;
     }
-    uint32_t hdr[4] = {KH_VS_MAGIC, m->nexpr, m->nunfilt, (uint32_t)(m->stream_failed || (m->nexpr && !m->stream))};
+    if (!m->stream && m->sbytes && !m->stream_failed) {
+        if (!(sdb = malloc(m->slen ? m->slen : 1))) {
+            free(db);
+            return KH_ENOMEM;
+        }
+        memcpy(sdb, m->sbytes, m->slen);
+        sdblen = m->slen;
+    }
+    uint32_t hdr[4] = {KH_VS_MAGIC, m->nexpr, m->nunfilt, (uint32_t)(m->stream_failed || (m->nexpr && !sdblen))};
     uint64_t l64 = dblen, s64 = sdblen;
     int rc = kh_buf_append(out, hdr, sizeof(hdr));
     if (!rc)
@@ -639,8 +670,13 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
     p += 8;
     if (sdblen > (uint64_t)(end - p))
         goto fail;
-    if (sdblen && hs_deserialize_database((const char *)p, sdblen, &m->stream) != HS_SUCCESS)
+    size_t ssize;
+    if (sdblen && hs_serialized_database_size((const char *)p, sdblen, &ssize) != HS_SUCCESS)
         goto fail;
+    if (sdblen) {
+        m->sbytes = (const char *)p;
+        m->slen = (size_t)sdblen;
+    }
     p += sdblen;
     m->stream_failed = hdr[3] != 0;
     if (hdr[2] > (uint64_t)(end - p) / 4 || (uint64_t)(end - p) != 4ull * hdr[2])
@@ -653,7 +689,7 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
     memcpy(m->unfilt, p, 4u * hdr[2]);
     m->nunfilt = hdr[2];
     m->nexpr = hdr[1];
-    if ((m->nexpr && !m->block) || (m->nexpr && !m->stream && !m->stream_failed))
+    if ((m->nexpr && !m->block) || (m->nexpr && !m->sbytes && !m->stream_failed))
         goto fail;
     *out = m;
     return 0;
@@ -725,6 +761,10 @@ static int vs_stream_open(kh_mpm *m, kh_mpm_scratch *s, kh_mpm_stream **out)
 {
     int rc = 0;
     pthread_mutex_lock(&m->lock);
+    if (!m->stream && !m->stream_failed && m->nexpr && m->sbytes) {
+        if (hs_deserialize_database(m->sbytes, m->slen, &m->stream) != HS_SUCCESS)
+            m->stream_failed = 1;
+    }
     if (!m->stream && !m->stream_failed && m->nexpr && m->expr) {
         if (build_db(m, HS_MODE_STREAM, &m->stream, NULL, NULL))
             m->stream_failed = 1;
@@ -797,6 +837,8 @@ static size_t vs_size(const kh_mpm *m)
         hs_database_size(m->block, &a);
     if (m->stream)
         hs_database_size(m->stream, &b);
+    else if (m->sbytes)
+        hs_serialized_database_size(m->sbytes, m->slen, &b);
     return a + b;
 }
 

@@ -199,8 +199,8 @@ static int on_detect(const kh_detection *d, void *payload)
     if (y->print_strings || y->print_len) {
         for (size_t i = 0; i < info->nstrings; i++) {
             const kh_string_match *s = &info->strings[i];
-            if (y->print_len)
-                kh_buf_printf(b, "0x%llx:%u:%s", (unsigned long long)s->offset, s->length, s->id);
+            if (y->print_len) /* yara prints the kept data's length: at most 512 */
+                kh_buf_printf(b, "0x%llx:%u:%s", (unsigned long long)s->offset, KH_MIN(s->length, 512u), s->id);
             else
                 kh_buf_printf(b, "0x%llx:%s", (unsigned long long)s->offset, s->id);
             if (y->print_strings) {

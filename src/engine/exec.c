@@ -1051,8 +1051,19 @@ static yv arith(uint8_t op, const yv *a, const yv *b)
     case KH_YO_BAND: return vint((int64_t)(x & y));
     case KH_YO_BOR: return vint((int64_t)(x | y));
     case KH_YO_BXOR: return vint((int64_t)(x ^ y));
-    case KH_YO_SHL: return vint(b->v.i < 0 ? 0 : b->v.i >= 64 ? 0 : (int64_t)(x << y));
-    case KH_YO_SHR: return vint(b->v.i < 0 ? 0 : b->v.i >= 64 ? 0 : (int64_t)(x >> y));
+    /* as yara 4.2: a negative count is undefined, 64 or more gives 0, and
+     * >> is arithmetic (-3 >> 1 is -2), written out since C leaves a
+     * negative operand's right shift to the implementation */
+    case KH_YO_SHL:
+        if (b->v.i < 0)
+            return undef();
+        return vint(b->v.i >= 64 ? 0 : (int64_t)(x << y));
+    case KH_YO_SHR:
+        if (b->v.i < 0)
+            return undef();
+        if (b->v.i >= 64)
+            return vint(0);
+        return vint(a->v.i < 0 ? (int64_t)~(~x >> y) : (int64_t)(x >> y));
     }
     return undef();
 }
@@ -1391,8 +1402,8 @@ static yv eval(kh_yscan *ys, uint32_t e, unsigned depth)
         int64_t lo, hi;
         if (x->op == KH_YO_STR_AT) {
             a = eval(ys, x->b, depth + 1);
-            if (!a.defined)
-                return undef();
+            if (!a.defined) /* yara 4.2: `$a at undefined` is false, not undefined */
+                return vbool(0);
             lo = hi = a.v.i;
         } else {
             const kh_yexpr *rg = &ys->r->yexprs[x->b];

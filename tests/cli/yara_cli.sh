@@ -44,6 +44,24 @@ rule int_flt { condition: 3 == 3.0000000000000001 }
 R
 yara f.yar miss.bin 2>/dev/null | sort > y.out; "$KHIEN" yara f.yar miss.bin 2>/dev/null | sort > k.out
 check "float NaN/inf comparisons: same rules as yara ($(tr '\n' ' ' < y.out))" cmp -s y.out k.out
+# shifts (>> is arithmetic, a negative count is undefined, 64 or more gives
+# 0), `at` an undefined offset (false, not undefined), and -L on a match
+# longer than the 512 bytes yara keeps (it prints the kept length)
+cat > s.yar <<'R'
+rule shr_neg { condition: (-3 >> (filesize - filesize + 1)) == -2 }
+rule shr_neg2 { condition: (-8 >> (filesize - filesize + 2)) == -2 }
+rule shl_neg_count { condition: defined (5 << (filesize - filesize - 1)) }
+rule shr_neg_count { condition: defined (5 >> (filesize - filesize - 1)) }
+rule shr_64 { condition: (-8 >> (filesize - filesize + 64)) == 0 }
+rule shl_64 { condition: (1 << (filesize - filesize + 64)) == 0 }
+rule at_undef { strings: $x = "aaaa" condition: defined ($x at uint32be(filesize + 100)) }
+rule at_undef_not { strings: $x = "aaaa" condition: not ($x at uint32be(filesize + 100)) }
+rule in_undef { strings: $x = "aaaa" condition: defined ($x in (0..uint32be(filesize + 100))) }
+rule long { strings: $r = /a+b?/ condition: $r }
+R
+head -c 700 /dev/zero | tr '\0' a > long.bin
+yara -s -L s.yar long.bin 2>/dev/null | sort > y.out; "$KHIEN" yara -s -L s.yar long.bin 2>/dev/null | sort > k.out
+check "shifts, at undefined, -L over 512 bytes: same as yara ($(grep -c . y.out) lines)" cmp -s y.out k.out
 expect_rc 0 "yara exit status 0 when rules match" "$KHIEN" yara r.yar hit.bin
 printf 'rule bad { condition: undefined_thing }' > bad.yar
 expect_rc 1 "yara exit status 1 on a rule error" "$KHIEN" yara bad.yar hit.bin

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Khiên — benchmark of `khien server` on loopback (issue 5).
 #   bench/centre_bench.sh [AGENTS] [SECONDS] [BATCH] [RATE] [THREADS]
-# Env: KHIEN (default build/khien; use a build without sanitizers), SERVER_THREADS.
+# Env: KHIEN (default build/khien; use a build without sanitizers), SERVER_THREADS,
+# PERF_OUT (perf record the server into this file for 10 s, PERF_DELAY s after the start).
 # Starts a fresh server (SQLite) in a temp folder, enrolls AGENTS simulated
 # agents (each with its own key and client certificate), runs
 # bench/centre_load.c for SECONDS (heartbeats + event batches over mutual
@@ -15,7 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 KHIEN=${KHIEN:-$HERE/../build/khien}
 W=$(mktemp -d /tmp/khien-centre-bench.XXXXXX)
 PORT=$((20000 + RANDOM % 20000))
-cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; rm -rf "$W"; }
+cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -n "${KEEP_LOG:-}" ] && cp "$W/server.err" "$KEEP_LOG"; rm -rf "$W"; }
 trap cleanup EXIT
 cc -O2 -o "$W/centre_load" "$HERE/centre_load.c" -lssl -lcrypto -lpthread
 "$KHIEN" server --data "$W/data" --listen "127.0.0.1:$PORT" --threads "${SERVER_THREADS:-8}" >"$W/server.out" 2>"$W/server.err" &
@@ -27,7 +28,10 @@ CSRF=$(curl -sk -c "$W/jar" -H 'Content-Type: application/json' -d "{\"username\
        python3 -c 'import sys,json; print(json.load(sys.stdin)["csrf_token"])')
 TOKEN=$(curl -sk -b "$W/jar" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' \
         -d "{\"unit_id\":1,\"max_uses\":$AGENTS}" "$B/enrollment-tokens" | python3 -c 'import sys,json; print(json.load(sys.stdin)["token"])')
-"$W/centre_load" 127.0.0.1 "$PORT" "$TOKEN" "$AGENTS" "$THREADS" "$SECS" "$BATCH" "$RATE" "$W/acked.txt" | tee "$W/result.txt"
+if [ -n "${PERF_OUT:-}" ]; then # profile the server for 10 s once the agents are enrolled
+  (sleep "${PERF_DELAY:-25}"; perf record -F 499 -g -p "$SPID" -o "$PERF_OUT" -- sleep 10 >/dev/null 2>&1) &
+fi
+SERVER_PID=$SPID "$W/centre_load" 127.0.0.1 "$PORT" "$TOKEN" "$AGENTS" "$THREADS" "$SECS" "$BATCH" "$RATE" "$W/acked.txt" | tee "$W/result.txt"
 RSS=$(awk '/VmHWM/ {print $2}' "/proc/$SPID/status")
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=""
 echo "server_peak_rss_mb=$((RSS / 1024))"

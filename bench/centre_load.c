@@ -289,6 +289,42 @@ static int enroll(agent *a, const char *token, SSL_CTX *plain)
     return 0;
 }
 
+/* CPU seconds (user + system) used so far by process pid (0: none). */
+static double proc_cpu_s(long pid)
+{
+    char path[64], buf[1024];
+    if (pid <= 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+typedef struct enroller {
+    agent *agents;
+    int n, failed;
+    const char *token;
+    SSL_CTX *plain;
+} enroller;
+
+static void *enroll_some(void *p)
+{
+    enroller *e = p;
+    for (int i = 0; i < e->n && !e->failed; i++)
+        if (enroll(&e->agents[i], e->token, e->plain) < 0)
+            e->failed = 1;
+    return NULL;
+}
+
 static int cmpd(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
@@ -315,16 +351,33 @@ int main(int argc, char **argv)
     SSL_CTX_set_verify(plain, SSL_VERIFY_NONE, NULL);
     agent *agents = calloc((size_t)nagents, sizeof(agent));
     double t0 = now_s();
-    for (int i = 0; i < nagents; i++) {
+    for (int i = 0; i < nagents; i++)
         agents[i].id = i;
-        if (enroll(&agents[i], token, plain) < 0)
-            return 1;
+    /* enrolled by 8 threads at once, as a fleet starting up would */
+    enum { NENROLL = 8 };
+    enroller en[NENROLL];
+    pthread_t eth[NENROLL];
+    int eper = (nagents + NENROLL - 1) / NENROLL;
+    for (int t = 0; t < NENROLL; t++) {
+        int from = t * eper > nagents ? nagents : t * eper, to = from + eper > nagents ? nagents : from + eper;
+        en[t] = (enroller){agents + from, to - from, 0, token, plain};
+        pthread_create(&eth[t], NULL, enroll_some, &en[t]);
     }
+    int efail = 0;
+    for (int t = 0; t < NENROLL; t++) {
+        pthread_join(eth[t], NULL);
+        efail |= en[t].failed;
+    }
+    if (efail)
+        return 1;
     fprintf(stderr, "enrolled %d agents in %.1f s\n", nagents, now_s() - t0);
     g_rate_per_thread = rate > 0 ? rate / nthreads : 0;
     worker *w = calloc((size_t)nthreads, sizeof(worker));
     pthread_t *th = calloc((size_t)nthreads, sizeof(pthread_t));
     int per = (nagents + nthreads - 1) / nthreads;
+    const char *sp = getenv("SERVER_PID");
+    long spid = sp ? atol(sp) : 0;
+    double scpu0 = proc_cpu_s(spid), lcpu0 = proc_cpu_s((long)getpid());
     g_end = now_s() + secs;
     double start = now_s();
     for (int t = 0; t < nthreads; t++) {
@@ -338,6 +391,7 @@ int main(int argc, char **argv)
         if (w[t].n > 0)
             pthread_join(th[t], NULL);
     double el = now_s() - start;
+    double scpu = proc_cpu_s(spid) - scpu0, lcpu = proc_cpu_s((long)getpid()) - lcpu0;
     fclose(g_ack);
     qsort(g_lat, g_nlat, sizeof(double), cmpd);
     double p50 = g_nlat ? g_lat[g_nlat / 2] : 0, p99 = g_nlat ? g_lat[(size_t)(g_nlat * 0.99)] : 0;
@@ -346,5 +400,8 @@ int main(int argc, char **argv)
            (unsigned long long)g_sent, (unsigned long long)g_accepted, g_accepted / el, (unsigned long long)g_hb,
            (unsigned long long)g_failed);
     printf("requests=%zu latency_ms_p50=%.1f latency_ms_p99=%.1f\n", g_nlat, p50, p99);
+    if (spid)
+        printf("server_cpu_s=%.1f server_cpu_us_per_event=%.0f loadgen_cpu_s=%.1f (2 cores = %.0f cpu-s available)\n", scpu,
+               g_accepted ? scpu * 1e6 / (double)g_accepted : 0, lcpu, 2 * el);
     return 0;
 }

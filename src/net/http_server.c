@@ -11,18 +11,28 @@
  * libmicrohttpd pushes the request body in pieces; they are gathered into
  * one buffer of at most KH_HTTP_BODY_MAX bytes (a larger Content-Length is
  * answered 413 at once, without reading the body) and the handler runs once
- * the body is complete, on one of the daemon's pool threads. The handler's
- * own, smaller limit is applied by kh_http_read_body().
+ * the body is complete. The handler's own, smaller limit is applied by
+ * kh_http_read_body().
+ *
+ * Threads: a few polling threads (one per core, at most 4) do the network
+ * and TLS work for every connection and never run a handler; complete
+ * requests are suspended and handed to a pool of worker threads (the
+ * `threads` option), which may block (a handler waits for its database
+ * commit) without stalling the hundreds of other keep-alive connections a
+ * polling thread serves. The worker builds the response and resumes the
+ * connection; its polling thread then queues and sends it.
  */
 #include "net/http_server.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "khien/error.h"
 #include "net/tls.h"
@@ -32,6 +42,13 @@ struct kh_http_server {
     kh_http_handler handler;
     void *payload;
     char *key, *cert, *ca;
+    /* worker pool: a FIFO of suspended requests */
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    kh_http_conn *head, *tail;
+    pthread_t *workers;
+    unsigned nworkers;
+    int stopping;
 };
 
 struct kh_http_conn {
@@ -41,6 +58,10 @@ struct kh_http_conn {
     size_t len, cap;
     int too_large;
     int replied;
+    int state; /* 0 reading, 1 with a worker (suspended), 2 answered, 3 no answer could be built */
+    unsigned status;
+    struct MHD_Response *resp;
+    kh_http_conn *next;
     char addr[64];
     char *query; /* rebuilt on demand */
 };
@@ -68,11 +89,48 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     (void)toe;
     kh_http_conn *k = *con_cls;
     if (k) {
+        if (k->resp)
+            MHD_destroy_response(k->resp);
         free(k->body);
         free(k->query);
         free(k);
         *con_cls = NULL;
     }
+}
+
+static void run_handler(kh_http_server *s, kh_http_conn *k);
+
+/* Per TCP connection: the verified client certificate's CN and serial, read
+ * once (verifying the chain costs an ECDSA verification) and reused by every
+ * request of a keep-alive connection. */
+typedef struct peer_cache {
+    int state; /* 0 not read, 1 read (rc below) */
+    int rc;
+    char cn[128];
+    uint64_t serial;
+} peer_cache;
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)c;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(peer_cache));
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* Queues the response the handler built (on the connection's polling thread). */
+static enum MHD_Result send_reply(kh_http_conn *k)
+{
+    struct MHD_Response *r = k->resp;
+    k->resp = NULL;
+    k->state = 2;
+    enum MHD_Result ok = MHD_queue_response(k->mc, k->status, r);
+    MHD_destroy_response(r);
+    return ok;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
@@ -94,6 +152,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
             static const char msg[] = "{\"error\":{\"code\":\"too_large\",\"message\":\"nội dung quá lớn / body too large\"}}";
             k->too_large = 1;
             kh_http_reply(k, 413, "application/json", "Connection: close\r\n", msg, sizeof(msg) - 1);
+            return k->resp ? send_reply(k) : MHD_YES;
         }
         return MHD_YES;
     }
@@ -120,14 +179,65 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         k->len += n;
         return MHD_YES;
     }
-    if (k->replied)
+    if (k->resp) /* answered by a worker, which then resumed the connection */
+        return send_reply(k);
+    if (k->state == 3) /* the worker could not build an answer (out of memory) */
+        return MHD_NO;
+    if (k->state != 0) /* with a worker, or answered already */
         return MHD_YES;
+    if (!k->replied) {
+        pthread_mutex_lock(&s->m);
+        int queued = !s->stopping;
+        if (queued) { /* a worker runs the handler; the connection waits, the polling thread goes on */
+            k->state = 1;
+            MHD_suspend_connection(mc);
+            if (s->tail)
+                s->tail->next = k;
+            else
+                s->head = k;
+            s->tail = k;
+            pthread_cond_signal(&s->c);
+        }
+        pthread_mutex_unlock(&s->m);
+        if (queued)
+            return MHD_YES;
+        run_handler(s, k); /* shutting down: inline */
+    }
+    return k->resp ? send_reply(k) : MHD_YES;
+}
+
+static void run_handler(kh_http_server *s, kh_http_conn *k)
+{
     s->handler(k, s->payload);
     if (!k->replied) {
         static const char msg[] = "{\"error\":{\"code\":\"internal\",\"message\":\"no reply\"}}";
         kh_http_reply(k, 500, "application/json", NULL, msg, sizeof(msg) - 1);
     }
-    return MHD_YES;
+}
+
+static void *worker(void *arg)
+{
+    kh_http_server *s = arg;
+    pthread_mutex_lock(&s->m);
+    for (;;) {
+        while (!s->head && !s->stopping)
+            pthread_cond_wait(&s->c, &s->m);
+        kh_http_conn *k = s->head;
+        if (!k) /* stopping and nothing left */
+            break;
+        s->head = k->next;
+        if (!s->head)
+            s->tail = NULL;
+        k->next = NULL;
+        pthread_mutex_unlock(&s->m);
+        run_handler(s, k);
+        if (!k->resp)
+            k->state = 3;
+        MHD_resume_connection(k->mc); /* its polling thread calls on_request again and sends the answer */
+        pthread_mutex_lock(&s->m);
+    }
+    pthread_mutex_unlock(&s->m);
+    return NULL;
 }
 
 static void on_log(void *cls, const char *fmt, va_list ap)
@@ -198,20 +308,40 @@ int kh_http_server_start(kh_http_server **out, const kh_http_server_options *o, 
         kh_http_server_stop(s);
         return KH_EIO;
     }
+    pthread_mutex_init(&s->m, NULL);
+    pthread_cond_init(&s->c, NULL);
+    s->nworkers = o->threads ? o->threads : 8;
+    if (s->nworkers > 256)
+        s->nworkers = 256;
+    s->workers = calloc(s->nworkers, sizeof(pthread_t));
+    if (!s->workers) {
+        kh_http_server_stop(s);
+        return KH_ENOMEM;
+    }
+    for (unsigned i = 0; i < s->nworkers; i++)
+        if (pthread_create(&s->workers[i], NULL, worker, s) != 0) {
+            s->nworkers = i;
+            snprintf(err, errsz, "không tạo được luồng / cannot create worker threads");
+            kh_http_server_stop(s);
+            return KH_EIO;
+        }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned pollers = ncpu < 1 ? 1u : ncpu > 4 ? 4u : (unsigned)ncpu;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
-                     (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_ALLOW_SUSPEND_RESUME | (v6 ? MHD_USE_IPv6 : 0);
     s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_HTTPS_MEM_KEY, s->key,
                             MHD_OPTION_HTTPS_MEM_CERT, s->cert,
                             MHD_OPTION_HTTPS_MEM_TRUST, s->ca,
                             MHD_OPTION_HTTPS_PRIORITIES, kh_tls_server_priorities(),
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads ? o->threads : 8),
+                            MHD_OPTION_THREAD_POOL_SIZE, pollers,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)((o->timeout_ms ? o->timeout_ms : 30000) / 1000),
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4000,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
                             MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
                             MHD_OPTION_END);
     if (!s->d) {
@@ -227,8 +357,21 @@ void kh_http_server_stop(kh_http_server *s)
 {
     if (!s)
         return;
+    if (s->workers) { /* finish the queued requests (they resume their connections), then stop */
+        pthread_mutex_lock(&s->m);
+        s->stopping = 1;
+        pthread_cond_broadcast(&s->c);
+        pthread_mutex_unlock(&s->m);
+        for (unsigned i = 0; i < s->nworkers; i++)
+            pthread_join(s->workers[i], NULL);
+    }
     if (s->d)
         MHD_stop_daemon(s->d);
+    if (s->workers) {
+        pthread_mutex_destroy(&s->m);
+        pthread_cond_destroy(&s->c);
+        free(s->workers);
+    }
     free(s->key);
     free(s->cert);
     free(s->ca);
@@ -318,10 +461,24 @@ int kh_http_read_body(kh_http_conn *c, char **out, size_t *len_out, size_t max)
 
 int kh_http_peer(const kh_http_conn *c, char cn[128], uint64_t *serial_out)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    if (!ci || !ci->tls_session)
-        return KH_ENOENT;
-    return kh_tls_session_peer(ci->tls_session, cn, serial_out);
+    const union MHD_ConnectionInfo *sc = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    peer_cache *pc = sc ? sc->socket_context : NULL, tmp = {0, KH_ENOENT, "", 0};
+    if (!pc)
+        pc = &tmp;
+    /* A connection's certificate cannot change: TLS 1.3 has no renegotiation
+     * and GnuTLS refuses it in 1.2 unless asked for. */
+    if (!pc->state) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        pc->state = 1;
+        pc->rc = ci && ci->tls_session ? kh_tls_session_peer(ci->tls_session, pc->cn, &pc->serial) : KH_ENOENT;
+    }
+    if (pc->rc < 0)
+        return pc->rc;
+    if (cn)
+        memcpy(cn, pc->cn, sizeof(pc->cn));
+    if (serial_out)
+        *serial_out = pc->serial;
+    return 0;
 }
 
 int kh_http_reply(kh_http_conn *c, int status, const char *content_type, const char *headers, const void *body,
@@ -357,7 +514,7 @@ int kh_http_reply(kh_http_conn *c, int status, const char *content_type, const c
         }
         p = eol ? eol + 2 : p + l;
     }
-    enum MHD_Result ok = MHD_queue_response(c->mc, (unsigned int)status, r);
-    MHD_destroy_response(r);
-    return ok == MHD_YES ? 0 : KH_EIO;
+    c->status = (unsigned int)status; /* queued by the connection's polling thread (on_request) */
+    c->resp = r;
+    return 0;
 }

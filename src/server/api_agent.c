@@ -2,9 +2,11 @@
  *
  * An agent is identified by the serial number of its certificate (verified
  * by TLS against the centre's CA); a removed host's certificate is refused.
- * Events arrive in batches; the whole batch is one transaction, committed
- * (synchronous=FULL) before the answer lists the accepted ids, so an id in
- * that list is durably stored, and the UNIQUE (host, event id) constraint
+ * Events arrive in batches; a batch is checked and serialised on the
+ * request's thread, then written in a transaction shared with the batches
+ * and heartbeats of other agents arriving at the same time (group commit,
+ * server/ingest.c), committed (synchronous=FULL) before the answer lists the
+ * accepted ids, so an id in that list is durably stored, and the UNIQUE (host, event id) constraint
  * makes a retried event a no-op that is still acknowledged: exactly once.
  *
  * New events become findings (same host + kind + key = the same finding,
@@ -20,6 +22,7 @@
 
 #include "khien/error.h"
 #include "server/bundle.h"
+#include "server/ingest.h"
 #include "server/server_int.h"
 
 int kh_agent_identify(kh_req *r)
@@ -72,6 +75,26 @@ static const char *jstr(json_t *o, const char *k, size_t max)
     return s && strlen(s) <= max ? s : NULL;
 }
 
+typedef struct hb_job {
+    kh_req *r;
+    const char *now, *ver, *os, *hb, *sigt, *lfs;
+    int protection;
+} hb_job;
+
+static int hb_write(void *arg)
+{
+    hb_job *j = arg;
+    kh_sval p[] = {KH_SV_S(j->now), KH_SV_S(j->ver), KH_SV_S(j->os), KH_SV_S(j->hb), KH_SV_I(j->protection), KH_SV_S(j->sigt),
+                   KH_SV_S(j->lfs), KH_SV_I(j->r->host_id)};
+    int rc = kh_store_exec(j->r->srv->st, NULL,
+                           "UPDATE hosts SET last_seen = ?1, agent_version = COALESCE(?2, agent_version), os = COALESCE(?3, os),"
+                           " heartbeat_json = ?4, protection = ?5, sig_updated = COALESCE(?6, sig_updated),"
+                           " last_full_scan = CASE WHEN ?7 > COALESCE(last_full_scan, '') THEN ?7"
+                           " ELSE last_full_scan END WHERE id = ?8",
+                           p, 8);
+    return rc < 0 ? rc : 0;
+}
+
 void api_agent_heartbeat(kh_req *r)
 {
     if (kh_req_body(r, KH_BODY_MAX_USER) < 0)
@@ -79,27 +102,20 @@ void api_agent_heartbeat(kh_req *r)
     char now[32];
     kh_iso_now(now);
     json_t *b = r->body;
-    const char *ver = jstr(b, "agent_version", 64), *os = jstr(b, "os", KH_NAME_MAX);
-    const char *lfs = jstr(b, "last_full_scan", 40);
+    hb_job j = {r, now, jstr(b, "agent_version", 64), jstr(b, "os", KH_NAME_MAX), NULL, NULL, jstr(b, "last_full_scan", 40), 1};
     json_t *sig = json_object_get(b, "signatures");
-    const char *sigt = jstr(sig, "updated", 40);
-    if (!sigt)
-        sigt = jstr(sig, "time", 40);
+    j.sigt = jstr(sig, "updated", 40);
+    if (!j.sigt)
+        j.sigt = jstr(sig, "time", 40);
     json_t *prot = json_object_get(b, "protection");
-    int protection = prot ? json_is_true(prot) : 1;
+    j.protection = prot ? json_is_true(prot) : 1;
     char *hb = json_dumps(b, JSON_COMPACT);
     if (hb && strlen(hb) > 65536) {
         free(hb);
         hb = NULL;
     }
-    kh_sval p[] = {KH_SV_S(now), KH_SV_S(ver), KH_SV_S(os), KH_SV_S(hb), KH_SV_I(protection), KH_SV_S(sigt), KH_SV_S(lfs),
-                   KH_SV_I(r->host_id)};
-    int rc = kh_store_exec(r->srv->st, NULL,
-                           "UPDATE hosts SET last_seen = ?1, agent_version = COALESCE(?2, agent_version), os = COALESCE(?3, os),"
-                           " heartbeat_json = ?4, protection = ?5, sig_updated = COALESCE(?6, sig_updated),"
-                           " last_full_scan = CASE WHEN ?7 IS NOT NULL AND (last_full_scan IS NULL OR ?7 > last_full_scan) THEN ?7"
-                           " ELSE last_full_scan END WHERE id = ?8",
-                           p, 8);
+    j.hb = hb;
+    int rc = kh_ingest_run(r->srv->ingest, hb_write, &j, 1); /* committed with other agents' writes */
     free(hb);
     if (rc < 0) {
         kh_reply_store_error(r, rc);
@@ -388,6 +404,64 @@ static int valid_type(const char *s)
     return n >= 1 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
+/* One event of a batch, checked and serialised before the group transaction. */
+typedef struct ev_in {
+    const char *id, *type, *time;
+    json_t *data;
+    char *dtext;
+} ev_in;
+
+typedef struct ev_job {
+    ctx c;
+    ev_in *ev;
+    size_t n;
+    json_t *accepted;
+} ev_job;
+
+/* Inside the group transaction: store the batch, interpret new events. */
+static int ev_write(void *arg)
+{
+    ev_job *j = arg;
+    kh_req *r = j->c.r;
+    kh_store *st = r->srv->st;
+    json_array_clear(j->accepted); /* a failed attempt leaves nothing behind */
+    for (size_t i = 0; i < j->n; i++) {
+        ev_in *e = &j->ev[i];
+        kh_sval p[] = {KH_SV_I(r->host_id), KH_SV_S(e->id), KH_SV_S(e->type), KH_SV_S(e->time), KH_SV_S(j->c.now),
+                       KH_SV_S(e->dtext)};
+        int rc = kh_store_exec(st, NULL,
+                               "INSERT INTO events (host_id, event_id, type, time, received, data_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                               " ON CONFLICT (host_id, event_id) DO NOTHING",
+                               p, 6);
+        if (rc < 0)
+            return rc;
+        if (rc == 1 && e->data) { /* new: interpret it */
+            j->c.event_id = e->id;
+            const char *type = e->type;
+            json_t *data = e->data;
+            if (strcmp(type, "malware") == 0)
+                rc = on_malware(&j->c, data);
+            else if (strcmp(type, "vuln") == 0)
+                rc = on_vuln(&j->c, data);
+            else if (strcmp(type, "audit") == 0)
+                rc = on_audit(&j->c, data);
+            else if (strcmp(type, "secrets") == 0 || strcmp(type, "credential_exposure") == 0)
+                rc = on_secrets(&j->c, data);
+            else if (strcmp(type, "inventory_change") == 0)
+                rc = on_inventory_change(&j->c, data);
+            else if (strcmp(type, "scan") == 0)
+                rc = on_scan(&j->c, data, e->time);
+            if (rc < 0)
+                return rc;
+        }
+        if (json_array_append_new(j->accepted, json_string(e->id)) < 0)
+            return KH_ENOMEM;
+    }
+    kh_sval lp[] = {KH_SV_S(j->c.now), KH_SV_I(r->host_id)};
+    int rc = kh_store_exec(st, NULL, "UPDATE hosts SET last_seen = ?1 WHERE id = ?2", lp, 2);
+    return rc < 0 ? rc : 0;
+}
+
 void api_agent_events(kh_req *r)
 {
     if (kh_req_body(r, KH_BODY_MAX_AGENT) < 0)
@@ -402,17 +476,17 @@ void api_agent_events(kh_req *r)
                        KH_EVENTS_MAX);
         return;
     }
-    ctx c = {r, "", NULL};
-    kh_iso_now(c.now);
-    json_t *accepted = json_array(), *rejected = json_array();
-    kh_store *st = r->srv->st;
-    int rc = kh_store_begin(st);
-    if (rc < 0) {
-        json_decref(accepted);
+    ev_job j = {{r, "", NULL}, calloc(json_array_size(events) + 1, sizeof(ev_in)), 0, json_array()};
+    json_t *rejected = json_array();
+    kh_iso_now(j.c.now);
+    if (!j.ev || !j.accepted || !rejected) {
+        free(j.ev);
+        json_decref(j.accepted);
         json_decref(rejected);
-        kh_reply_store_error(r, rc);
+        kh_reply_error(r, 503, "internal", "hết bộ nhớ / out of memory");
         return;
     }
+    /* Checked and serialised here, on this thread, outside the transaction. */
     size_t i;
     json_t *ev;
     json_array_foreach(events, i, ev)
@@ -439,48 +513,19 @@ void api_agent_events(kh_req *r)
             json_array_append_new(rejected, json_pack("{s:s, s:s}", "id", id ? id : "", "error", why));
             continue;
         }
-        kh_sval p[] = {KH_SV_I(r->host_id), KH_SV_S(id), KH_SV_S(type), KH_SV_S(time), KH_SV_S(c.now), KH_SV_S(dtext)};
-        rc = kh_store_exec(st, NULL,
-                           "INSERT INTO events (host_id, event_id, type, time, received, data_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                           " ON CONFLICT (host_id, event_id) DO NOTHING",
-                           p, 6);
-        free(dtext);
-        if (rc < 0)
-            goto fail;
-        if (rc == 1 && data) { /* new: interpret it */
-            c.event_id = id;
-            if (strcmp(type, "malware") == 0)
-                rc = on_malware(&c, data);
-            else if (strcmp(type, "vuln") == 0)
-                rc = on_vuln(&c, data);
-            else if (strcmp(type, "audit") == 0)
-                rc = on_audit(&c, data);
-            else if (strcmp(type, "secrets") == 0 || strcmp(type, "credential_exposure") == 0)
-                rc = on_secrets(&c, data);
-            else if (strcmp(type, "inventory_change") == 0)
-                rc = on_inventory_change(&c, data);
-            else if (strcmp(type, "scan") == 0)
-                rc = on_scan(&c, data, time);
-            if (rc < 0)
-                goto fail;
-        }
-        json_array_append_new(accepted, json_string(id));
+        j.ev[j.n++] = (ev_in){id, type, time, data, dtext};
     }
-    kh_sval lp[] = {KH_SV_S(c.now), KH_SV_I(r->host_id)};
-    kh_store_exec(st, NULL, "UPDATE hosts SET last_seen = ?1 WHERE id = ?2", lp, 2);
-    if ((rc = kh_store_commit(st)) < 0) {
-        json_decref(accepted);
+    int rc = kh_ingest_run(r->srv->ingest, ev_write, &j, j.n);
+    for (i = 0; i < j.n; i++)
+        free(j.ev[i].dtext);
+    free(j.ev);
+    if (rc < 0) {
+        json_decref(j.accepted);
         json_decref(rejected);
         kh_reply_store_error(r, rc);
         return;
     }
-    kh_reply_json(r, 200, json_pack("{s:o, s:o}", "accepted", accepted, "rejected", rejected));
-    return;
-fail:
-    kh_store_rollback(st);
-    json_decref(accepted);
-    json_decref(rejected);
-    kh_reply_store_error(r, rc);
+    kh_reply_json(r, 200, json_pack("{s:o, s:o}", "accepted", j.accepted, "rejected", rejected));
 }
 
 /* ---- bundles ----------------------------------------------------------------- */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "khien/error.h"
+#include "khien/platform.h"
 #include "net/pki.h"
 #include "server/server_int.h"
 
@@ -574,29 +575,10 @@ done:
 
 static int write_file(const char *dir, const char *name, const void *data, size_t len, mode_t mode)
 {
-    char path[1200], tmp[1220];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return KH_EIO;
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            return KH_EIO;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return KH_EIO;
-    }
-    return 0;
+    char path[1200];
+    if (kh_platform_path_join(path, sizeof(path), dir, name) < 0)
+        return KH_ELIMIT;
+    return kh_platform_write_durable(path, data, len, (unsigned)mode);
 }
 
 static char *read_file(const char *dir, const char *name, size_t max)
@@ -768,6 +750,8 @@ int kh_server_create(kh_server **out, const kh_server_options *o, kh_server_firs
     snprintf(dbpath, sizeof(dbpath), "%s/khien.db", s->dir);
     if ((rc = kh_store_open(&s->st, &kh_store_backend_sqlite, dbpath, err, errsz)) < 0)
         goto fail;
+    if ((rc = kh_ingest_create(&s->ingest, s->st)) < 0)
+        goto fail;
     int64_t nusers = 0;
     if ((rc = kh_store_query_int(s->st, &nusers, "SELECT COUNT(*) FROM users", NULL, 0)) < 0)
         goto fail;
@@ -813,6 +797,7 @@ void kh_server_destroy(kh_server *s)
     if (!s)
         return;
     kh_http_server_stop(s->http);
+    kh_ingest_destroy(s->ingest);
     kh_store_close(s->st);
     free(s->ca_key);
     free(s->ca_cert);

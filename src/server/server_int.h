@@ -15,6 +15,7 @@
 
 #include "net/http_server.h"
 #include "net/sign.h"
+#include "server/ingest.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -52,6 +53,7 @@ struct kh_server {
     char url[300];
     unsigned threads;
     kh_store *st;
+    kh_ingest *ingest; /* group commit of agents' writes (ingest.c) */
     kh_http_server *http;
     char *ca_key, *ca_cert;
     char ca_sha256[65];

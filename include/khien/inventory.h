@@ -99,6 +99,10 @@ KH_API const char *kh_inventory_warning(const kh_inventory *inv, size_t i);
 /** "hardware", "software", "account", "network", "service". */
 KH_API const char *kh_inv_category_name(kh_inv_category c);
 
+/** The operating system's name (PRETTY_NAME of os-release) of the system
+ * mounted at root (NULL: this machine) into out; "" when unknown. */
+KH_API void kh_inventory_os_name(char *out, size_t n, const char *root);
+
 /* ---- JSON ----------------------------------------------------------------- */
 
 /** The snapshot as JSON text (UTF-8, one row per line, ends with a newline).

@@ -16,11 +16,22 @@
  * The policy (tasks and how often) is, in order: a local file only root can
  * write (--policy, or /etc/khien/agent-policy.json), the signed `policy`
  * bundle, or the built-in default (inventory every 6 h, audit and a scan of
- * the home and temporary folders daily). Tasks run one after the other in
- * this thread, so a long scan delays heartbeats; the centre's "last seen"
- * tolerates that.
+ * the home and temporary folders daily).
+ *
+ * Threads: tasks run one at a time on a task thread, so that a scan of an
+ * hour does not stop heartbeats or delivery, which stay on the main thread.
+ * One lock (a->lock) guards what both touch: the queue (spool.c is not
+ * thread-safe), the events gathered but not yet queued, and schedule.json.
+ * Delivery holds it to read a batch and to acknowledge it, not while the
+ * request is in flight, so a task can queue events meanwhile; an entry is
+ * still removed only after the centre listed all its ids, and the ids never
+ * change, so a batch sent again is stored once. Delivery also queues what a
+ * running task has gathered so far, so a detection early in a long scan
+ * reaches the centre without waiting for the scan to end. `--once` runs
+ * everything on the calling thread, in order.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +86,23 @@ typedef struct agent {
     size_t npend[2];
     kh_task_ctx tctx;
     kh_agent_emit emitter;
+    pthread_mutex_t lock; /* recursive: spool, pend, npend, state, dropped_seen, fill_warned, signatures */
+    uint64_t signatures;  /* from the last scan, for the heartbeat */
+    /* the task thread */
+    pthread_t task_thread;
+    const json_t *task; /* running (a reference held), or NULL */
+    volatile int task_done;
 } agent;
+
+static void lk(agent *a)
+{
+    pthread_mutex_lock(&a->lock);
+}
+
+static void unlk(agent *a)
+{
+    pthread_mutex_unlock(&a->lock);
+}
 
 static int stopping(const agent *a)
 {
@@ -99,7 +126,7 @@ static unsigned rnd(void)
 static void state_save(agent *a)
 {
     char p[4096];
-    kh_agent_path(p, sizeof(p), a->dir, "schedule.json");
+    kh_platform_path_join(p, sizeof(p), a->dir, "schedule.json");
     if (kh_agent_json_write(p, a->state, 0600) < 0)
         kh_agent_logf(&a->lg, KH_LOG_WARN, "không ghi được / cannot write %s", p);
 }
@@ -214,7 +241,11 @@ static int queue_event(agent *a, const char *type, int prio, json_t *data)
 
 static int emit_cb(void *ud, const char *type, int prio, json_t *data)
 {
-    return queue_event(ud, type, prio, data);
+    agent *a = ud;
+    lk(a);
+    int rc = queue_event(a, type, prio, data);
+    unlk(a);
+    return rc;
 }
 
 /* Reports drops once the queue has room again. */
@@ -271,7 +302,9 @@ static int deliver_batch(agent *a)
 {
     kh_spool_entry *e = NULL;
     size_t n = 0;
+    lk(a);
     int rc = kh_spool_batch(a->spool, BATCH_EVENTS, BATCH_BYTES, &e, &n);
+    unlk(a);
     if (rc < 0) {
         kh_agent_logf(&a->lg, KH_LOG_ERROR, "%s", kh_spool_last_error(a->spool));
         return rc;
@@ -375,10 +408,12 @@ static int deliver_batch(agent *a)
         rc = 1;
     }
 ack:
+    lk(a);
     if (nacks && kh_spool_ack(a->spool, acks, nacks) < 0) {
         kh_agent_logf(&a->lg, KH_LOG_ERROR, "%s", kh_spool_last_error(a->spool));
         rc = KH_EIO;
     }
+    unlk(a);
 done:
     free(acks);
     free(left);
@@ -390,10 +425,20 @@ done:
 }
 
 /* Delivers until the queue is empty or a batch fails. 0 or <0. */
+static size_t queued(agent *a)
+{
+    lk(a);
+    size_t n = kh_spool_count(a->spool);
+    unlk(a);
+    return n;
+}
+
 static int deliver(agent *a)
 {
     int rc;
-    flush_events(a);
+    lk(a);
+    flush_events(a); /* also what a running task gathered so far */
+    unlk(a);
     while (!stopping(a) && (rc = deliver_batch(a)) > 0)
         kh_backoff_reset(&a->backoff);
     if (stopping(a))
@@ -404,11 +449,13 @@ static int deliver(agent *a)
         if (!a->o.once)
             kh_agent_logf(&a->lg, KH_LOG_INFO,
                           "%zu mục sự kiện chờ gửi, thử lại sau %.0f s / %zu queue entries waiting, retrying in %.0f s",
-                          kh_spool_count(a->spool), w, kh_spool_count(a->spool), w);
+                          queued(a), w, queued(a), w);
         return rc;
     }
     kh_backoff_reset(&a->backoff);
+    lk(a);
     report_drops(a);
+    unlk(a);
     return 0;
 }
 
@@ -525,10 +572,13 @@ static int run_task(agent *a, const json_t *t)
         kh_agent_logf(&a->lg, KH_LOG_WARN, "loại nhiệm vụ không biết / unknown task type: %s", type);
         return KH_EUNSUPPORTED;
     }
+    lk(a);
     if (rc < 0 && rc != KH_ELIMIT && !stopping(a))
         queue_event(a, "agent.error", KH_SPOOL_PRIO_LOW,
                     json_pack("{s:s, s:s, s:s}", "task", name, "type", type, "error", kh_strerror(rc)));
     int frc = flush_events(a);
+    if (a->tctx.signatures)
+        a->signatures = a->tctx.signatures;
     if (a->tctx.last_full_scan > state_int(a, "_last_full_scan"))
         state_set(a, "_last_full_scan", a->tctx.last_full_scan);
     if (a->tctx.signatures_time)
@@ -539,7 +589,42 @@ static int run_task(agent *a, const json_t *t)
         state_set(a, name, now_s());
         state_save(a);
     }
+    unlk(a);
     return rc;
+}
+
+static void *task_main(void *arg)
+{
+    agent *a = arg;
+    run_task(a, a->task);
+    __atomic_store_n(&a->task_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* Starts t on the task thread. 0, or <0 (then run it here). */
+static int task_start(agent *a, const json_t *t)
+{
+    a->task = json_incref((json_t *)t);
+    a->task_done = 0;
+    if (pthread_create(&a->task_thread, NULL, task_main, a) != 0) {
+        json_decref((json_t *)a->task);
+        a->task = NULL;
+        return KH_EIO;
+    }
+    return 0;
+}
+
+/* Joins the task thread once it finished (or, wait: until it does). 1 if a task is still running. */
+static int task_reap(agent *a, int wait)
+{
+    if (!a->task)
+        return 0;
+    if (!wait && !__atomic_load_n(&a->task_done, __ATOMIC_ACQUIRE))
+        return 1;
+    pthread_join(a->task_thread, NULL);
+    json_decref((json_t *)a->task);
+    a->task = NULL;
+    return 0;
 }
 
 /* ---- heartbeat and bundles ----------------------------------------------------------- */
@@ -565,9 +650,11 @@ static int fetch_bundle(agent *a, const char *name, const char *tag)
     kh_http_response_dispose(&r);
     if (rc < 0) {
         kh_agent_logf(&a->lg, KH_LOG_ERROR, "%s", err);
+        lk(a);
         queue_event(a, "agent.error", KH_SPOOL_PRIO_HIGH,
                     json_pack("{s:s, s:s, s:s}", "task", "bundle", "bundle", name, "error", err));
         flush_events(a);
+        unlk(a);
         return rc;
     }
     kh_agent_logf(&a->lg, KH_LOG_INFO, "đã cập nhật gói %s (%u tệp đổi) / bundle %s updated (%u files changed)", name,
@@ -584,7 +671,8 @@ static int heartbeat(agent *a)
         snprintf(host, sizeof(host), "%s", a->conf.hostname);
     else
         gethostname(host, sizeof(host) - 1);
-    kh_agent_os_name(osn, sizeof(osn));
+    kh_inventory_os_name(osn, sizeof(osn), NULL);
+    lk(a);
     json_t *hb = json_pack("{s:s, s:s, s:s, s:b, s:{s:I, s:I, s:I}, s:s}", "hostname", host, "os", osn,
                            "agent_version", KH_VERSION_STRING, "protection", 1, "queue", "events", (json_int_t)kh_spool_count(a->spool),
                            "bytes", (json_int_t)kh_spool_bytes(a->spool), "dropped",
@@ -595,13 +683,14 @@ static int heartbeat(agent *a)
         kh_agent_iso_time(ts, sigt);
         json_object_set_new(sig, "updated", json_string(ts));
     }
-    if (a->tctx.signatures)
-        json_object_set_new(sig, "count", json_integer((json_int_t)a->tctx.signatures));
+    if (a->signatures)
+        json_object_set_new(sig, "count", json_integer((json_int_t)a->signatures));
     json_object_set_new(hb, "signatures", sig);
     if (full) {
         kh_agent_iso_time(fs, full);
         json_object_set_new(hb, "last_full_scan", json_string(fs));
     }
+    unlk(a);
     char *body = json_dumps(hb, JSON_COMPACT);
     json_decref(hb);
     if (!body)
@@ -663,6 +752,11 @@ static int open_agent(agent *a, const kh_agent_run_options *o)
 {
     char err[1024], ca[4096], cert[4096], key[4096];
     memset(a, 0, sizeof(*a));
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&a->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
     a->o = *o;
     a->lg = (kh_agent_log){o->log, o->payload};
     a->dir = o->dir ? o->dir : KH_AGENT_DEFAULT_DIR;
@@ -674,7 +768,7 @@ static int open_agent(agent *a, const kh_agent_run_options *o)
         return rc;
     }
     char sp[4096];
-    kh_agent_path(sp, sizeof(sp), a->dir, "spool");
+    kh_platform_path_join(sp, sizeof(sp), a->dir, "spool");
     kh_spool_limits lim = {o->max_events, o->max_bytes};
     if ((rc = kh_spool_open(&a->spool, sp, &lim, err, sizeof(err))) < 0) {
         kh_agent_logf(&a->lg, KH_LOG_ERROR, "%s", err);
@@ -683,9 +777,9 @@ static int open_agent(agent *a, const kh_agent_run_options *o)
     if (kh_spool_damaged(a->spool))
         kh_agent_logf(&a->lg, KH_LOG_WARN, "%llu tệp sự kiện hỏng đã được chuyển sang spool/bad / %llu damaged event files moved to spool/bad",
                       (unsigned long long)kh_spool_damaged(a->spool), (unsigned long long)kh_spool_damaged(a->spool));
-    kh_agent_path(ca, sizeof(ca), a->dir, "ca.pem");
-    kh_agent_path(cert, sizeof(cert), a->dir, "cert.pem");
-    kh_agent_path(key, sizeof(key), a->dir, "key.pem");
+    kh_platform_path_join(ca, sizeof(ca), a->dir, "ca.pem");
+    kh_platform_path_join(cert, sizeof(cert), a->dir, "cert.pem");
+    kh_platform_path_join(key, sizeof(key), a->dir, "key.pem");
     kh_http_options ho = KH_HTTP_OPTIONS_INIT;
     ho.ca_file = ca;
     ho.cert_file = cert;
@@ -697,7 +791,7 @@ static int open_agent(agent *a, const kh_agent_run_options *o)
     if ((rc = kh_http_client_create(&a->http, &ho)) < 0)
         return rc;
     char p[4096];
-    kh_agent_path(p, sizeof(p), a->dir, "schedule.json");
+    kh_platform_path_join(p, sizeof(p), a->dir, "schedule.json");
     a->state = kh_agent_json_read(p, 1 << 20);
     if (!json_is_object(a->state)) {
         json_decref(a->state);
@@ -724,6 +818,7 @@ static void close_agent(agent *a)
     kh_http_client_destroy(a->http);
     json_decref(a->policy);
     json_decref(a->state);
+    pthread_mutex_destroy(&a->lock);
 }
 
 static void sleep_until(agent *a, double t)
@@ -774,34 +869,44 @@ int kh_agent_run(const kh_agent_run_options *o)
             heartbeat(&a);
             a.next_heartbeat = now_s() + a.heartbeat_every;
         }
+        int running = task_reap(&a, 0);
         tasks = json_incref(json_object_get(a.policy, "tasks"));
         json_array_foreach(tasks, i, t) {
             kh_sched s;
-            if (stopping(&a))
+            if (running || stopping(&a))
                 break;
             if (task_sched(&a, t, &s) < 0)
                 continue;
-            int64_t due = kh_sched_next(&s, state_int(&a, task_name(t)), now_s());
-            if (due <= now_s()) {
-                run_task(&a, t);
-                if (kh_spool_count(a.spool) && kh_now() >= a.next_delivery)
-                    deliver(&a);
+            lk(&a);
+            int64_t last = state_int(&a, task_name(t));
+            unlk(&a);
+            if (kh_sched_next(&s, last, now_s()) <= now_s()) { /* the first due task goes to the task thread */
+                if (task_start(&a, t) == 0)
+                    running = 1;
+                else
+                    run_task(&a, t);
+                break;
             }
         }
         json_decref(tasks);
-        if (kh_spool_count(a.spool) && kh_now() >= a.next_delivery)
+        if (queued(&a) && kh_now() >= a.next_delivery)
             deliver(&a);
-        else if (!kh_spool_count(a.spool))
+        else if (!queued(&a)) {
+            lk(&a);
             report_drops(&a);
-        /* Wake for the next heartbeat, the next delivery try, or in 30 s at most (task due times). */
-        double wake = kh_now() + 30;
+            unlk(&a);
+        }
+        /* Wake for the next heartbeat, the next delivery try, or in 30 s at most (task due times);
+         * every second while a task runs (its events, its end). */
+        double wake = kh_now() + (running ? 1 : 30);
         double hb = kh_now() + (double)(a.next_heartbeat - now_s());
         if (hb < wake)
             wake = hb;
-        if (kh_spool_count(a.spool) && a.next_delivery < wake)
+        if (queued(&a) && a.next_delivery < wake)
             wake = a.next_delivery;
         sleep_until(&a, wake);
     }
+    task_reap(&a, 1); /* the task sees the stop flag */
     kh_agent_logf(&a.lg, KH_LOG_INFO, "tác tử dừng / agent stopped (%zu mục chờ gửi / queue entries)",
                   kh_spool_count(a.spool));
     rc = 0;
@@ -826,7 +931,7 @@ int kh_agent_status(const char *dir, kh_agent_log_cb log, void *payload)
     kh_agent_logf(&lg, KH_LOG_INFO, "máy / host id: %s, đơn vị / unit: %s", c.host_id, c.unit);
     kh_agent_logf(&lg, KH_LOG_INFO, "CA SHA-256: %s", c.ca_sha256);
     char sp[4096];
-    kh_agent_path(sp, sizeof(sp), dir, "spool");
+    kh_platform_path_join(sp, sizeof(sp), dir, "spool");
     kh_spool *s = NULL;
     if (kh_spool_open(&s, sp, NULL, err, sizeof(err)) == 0) {
         kh_agent_logf(&lg, KH_LOG_INFO, "hàng đợi / queue: %zu sự kiện / events, %llu byte / bytes (%u%%)",

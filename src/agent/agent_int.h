@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "agent/agent.h"
+#include "khien/inventory.h"
+#include "khien/platform.h"
 #include "net/sign.h"
 
 #define KH_AGENT_URL_MAX 2048
@@ -31,10 +33,6 @@ typedef struct kh_agent_log {
 void kh_agent_logf(const kh_agent_log *l, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- state.c: files of the state folder ---- */
-/* DIR/NAME into out (bounded). */
-int kh_agent_path(char *out, size_t n, const char *dir, const char *name);
-/* Writes a file atomically and durably (temp, fsync, rename, fsync folder). */
-int kh_agent_write_file(const char *path, const void *data, size_t len, unsigned mode);
 /* Reads a whole file of at most max bytes (NUL-terminated, caller frees).
  * 0, KH_ENOENT, KH_EIO, KH_ELIMIT, KH_ENOMEM. */
 int kh_agent_read_file(const char *path, size_t max, char **out, size_t *len_out);
@@ -49,8 +47,6 @@ json_t *kh_agent_json_read(const char *path, size_t max);
 const char *kh_agent_json_str(const json_t *o, const char *key); /* NULL if absent or not a string */
 /* "2026-11-26T08:30:00Z" */
 void kh_agent_iso_time(char out[32], int64_t t);
-/* PRETTY_NAME of /etc/os-release, or "". */
-void kh_agent_os_name(char *out, size_t n);
 /* A fresh event id (32 hex digits). */
 int kh_agent_event_id(char out[33]);
 

@@ -205,7 +205,7 @@ int kh_agent_bundle_apply(const char *dir, const char *name, const char *envelop
                      fn);
             goto done;
         }
-        rc = kh_agent_write_file(path, bin, blen, 0600);
+        rc = kh_platform_write_durable(path, bin, blen, 0600);
         free(bin);
         if (rc < 0) {
             snprintf(err, errsz, "không ghi được / cannot write %s", path);
@@ -228,7 +228,7 @@ int kh_agent_bundle_apply(const char *dir, const char *name, const char *envelop
     /* The envelope (last good) and then the manifest. */
     bundle_dir(path, sizeof(path), dir, name);
     strcat(path, "/bundle.json");
-    if ((rc = kh_agent_write_file(path, envelope, len, 0600)) < 0) {
+    if ((rc = kh_platform_write_durable(path, envelope, len, 0600)) < 0) {
         snprintf(err, errsz, "không ghi được / cannot write %s", path);
         goto done;
     }

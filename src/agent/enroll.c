@@ -85,7 +85,7 @@ int kh_agent_enroll(const kh_agent_enroll_options *o)
         kh_agent_logf(&lg, KH_LOG_ERROR, "%s", err);
         return rc;
     }
-    kh_agent_path(path, sizeof(path), dir, "agent.json");
+    kh_platform_path_join(path, sizeof(path), dir, "agent.json");
     if (!o->force && access(path, F_OK) == 0) {
         kh_agent_logf(&lg, KH_LOG_ERROR,
                       "máy này đã đăng ký (%s); dùng --force để đăng ký lại / this host is already enrolled (%s); use "
@@ -151,7 +151,7 @@ int kh_agent_enroll(const kh_agent_enroll_options *o)
     if ((rc = kh_http_client_create(&pinned, &ho)) < 0)
         goto done;
     char osn[256];
-    kh_agent_os_name(osn, sizeof(osn));
+    kh_inventory_os_name(osn, sizeof(osn), NULL);
     json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", o->token, "csr", csr, "hostname", host, "os", osn,
                             "agent_version", KH_VERSION_STRING);
     body = req ? json_dumps(req, JSON_COMPACT) : NULL;
@@ -207,17 +207,17 @@ int kh_agent_enroll(const kh_agent_enroll_options *o)
     c.has_sign_pk = 1;
 
     /* 4. Store: key, certificate, CA, then agent.json (the "enrolled" mark). */
-    kh_agent_path(path, sizeof(path), dir, "key.pem");
-    if ((rc = kh_agent_write_file(path, key, strlen(key), 0600)) < 0)
+    kh_platform_path_join(path, sizeof(path), dir, "key.pem");
+    if ((rc = kh_platform_write_durable(path, key, strlen(key), 0600)) < 0)
         goto write_failed;
-    kh_agent_path(path, sizeof(path), dir, "cert.pem");
-    if ((rc = kh_agent_write_file(path, cert, strlen(cert), 0600)) < 0)
+    kh_platform_path_join(path, sizeof(path), dir, "cert.pem");
+    if ((rc = kh_platform_write_durable(path, cert, strlen(cert), 0600)) < 0)
         goto write_failed;
-    kh_agent_path(path, sizeof(path), dir, "ca.pem");
-    if ((rc = kh_agent_write_file(path, ca, strlen(ca), 0644)) < 0)
+    kh_platform_path_join(path, sizeof(path), dir, "ca.pem");
+    if ((rc = kh_platform_write_durable(path, ca, strlen(ca), 0644)) < 0)
         goto write_failed;
     if ((rc = kh_agent_conf_save(&c, dir)) < 0) {
-        kh_agent_path(path, sizeof(path), dir, "agent.json");
+        kh_platform_path_join(path, sizeof(path), dir, "agent.json");
         goto write_failed;
     }
     kh_agent_logf(&lg, KH_LOG_INFO,

@@ -4,8 +4,9 @@
  * (mode 0700, root's by default): the enrollment (agent.json), the pinned CA,
  * the client key and certificate, task run times, the last inventory, the
  * last good bundles and the event queue. Every file is replaced atomically
- * (temporary file, fsync, rename, folder fsync), so a crash or power cut
- * leaves either the old or the new version, never half of one. Reads are
+ * with libkhien's kh_platform_write_durable() (temporary file, fsync,
+ * rename, folder fsync), so a crash or power cut leaves either the old or
+ * the new version, never half of one. Reads are
  * bounded. Also here: log formatting, ISO times and event ids.
  */
 #define _GNU_SOURCE
@@ -35,59 +36,6 @@ void kh_agent_logf(const kh_agent_log *l, int level, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     l->cb(level, msg, l->payload);
-}
-
-int kh_agent_path(char *out, size_t n, const char *dir, const char *name)
-{
-    int w = snprintf(out, n, "%s/%s", dir, name);
-    return w < 0 || (size_t)w >= n ? KH_ELIMIT : 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    char *copy = kh_strdup(path);
-    if (!copy)
-        return KH_ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return KH_EIO;
-    int rc = fsync(fd) == 0 ? 0 : KH_EIO;
-    close(fd);
-    return rc;
-}
-
-int kh_agent_write_file(const char *path, const void *data, size_t len, unsigned mode)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return KH_ELIMIT;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
-    if (fd < 0)
-        return errno == EACCES ? KH_EACCES : KH_EIO;
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            close(fd);
-            unlink(tmp);
-            return KH_EIO;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
-        unlink(tmp);
-        return KH_EIO;
-    }
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return KH_EIO;
-    }
-    return fsync_dir_of(path);
 }
 
 int kh_agent_read_file(const char *path, size_t max, char **out, size_t *len_out)
@@ -126,25 +74,9 @@ int kh_agent_read_file(const char *path, size_t max, char **out, size_t *len_out
     return 0;
 }
 
-static int mkdir_p(const char *dir, mode_t mode)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int kh_agent_state_dir(const char *dir, char *err, size_t errsz)
 {
-    if (mkdir_p(dir, 0700) != 0) {
+    if (kh_platform_mkdir_p(dir, 0700) != 0) {
         snprintf(err, errsz, "không tạo được thư mục trạng thái / cannot create the state folder %s: %s", dir,
                  strerror(errno));
         return errno == EACCES ? KH_EACCES : KH_EIO;
@@ -173,7 +105,7 @@ int kh_agent_json_write(const char *path, json_t *j, unsigned mode)
     char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text)
         return KH_ENOMEM;
-    int rc = kh_agent_write_file(path, text, strlen(text), mode);
+    int rc = kh_platform_write_durable(path, text, strlen(text), mode);
     free(text);
     return rc;
 }
@@ -198,7 +130,7 @@ int kh_agent_conf_load(kh_agent_conf *c, const char *dir, char *err, size_t errs
 {
     char path[4096];
     memset(c, 0, sizeof(*c));
-    if (kh_agent_path(path, sizeof(path), dir, "agent.json") < 0)
+    if (kh_platform_path_join(path, sizeof(path), dir, "agent.json") < 0)
         return KH_ELIMIT;
     if (access(path, F_OK) != 0) {
         snprintf(err, errsz,
@@ -227,7 +159,7 @@ int kh_agent_conf_load(kh_agent_conf *c, const char *dir, char *err, size_t errs
 int kh_agent_conf_save(const kh_agent_conf *c, const char *dir)
 {
     char path[4096], pk[2 * KH_SIGN_PK_BYTES + 1] = "";
-    if (kh_agent_path(path, sizeof(path), dir, "agent.json") < 0)
+    if (kh_platform_path_join(path, sizeof(path), dir, "agent.json") < 0)
         return KH_ELIMIT;
     if (c->has_sign_pk)
         kh_sign_bin2hex(pk, c->sign_pk, KH_SIGN_PK_BYTES);
@@ -247,24 +179,6 @@ void kh_agent_iso_time(char out[32], int64_t t)
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-void kh_agent_os_name(char *out, size_t n)
-{
-    out[0] = 0;
-    char *text;
-    size_t len;
-    if (kh_agent_read_file("/etc/os-release", 65536, &text, &len) != 0)
-        return;
-    char *p = strstr(text, "PRETTY_NAME=");
-    if (p && (p == text || p[-1] == '\n')) {
-        p += 12;
-        if (*p == '"')
-            p++;
-        size_t k = strcspn(p, "\"\n");
-        snprintf(out, n, "%.*s", (int)(k < 200 ? k : 200), p);
-    }
-    free(text);
 }
 
 int kh_agent_event_id(char out[33])

@@ -219,7 +219,7 @@ int kh_task_scan(kh_task_ctx *ctx, const json_t *task)
     scan_run r = {0};
     r.ctx = ctx;
     char cache_dir[4096];
-    kh_agent_path(cache_dir, sizeof(cache_dir), ctx->dir, "compiled");
+    kh_platform_path_join(cache_dir, sizeof(cache_dir), ctx->dir, "compiled");
     kh_compiler_options co = KH_COMPILER_OPTIONS_INIT;
     co.cache_dir = cache_dir;
     kh_rules *rules = NULL;
@@ -233,7 +233,7 @@ int kh_task_scan(kh_task_ctx *ctx, const json_t *task)
         goto done;
     }
     char cpath[4096];
-    kh_agent_path(cpath, sizeof(cpath), ctx->dir, "clean-cache.bin");
+    kh_platform_path_join(cpath, sizeof(cpath), ctx->dir, "clean-cache.bin");
     if (kh_cache_open(&cache, cpath, rules, 0) != 0)
         cache = NULL;
     kh_scan_options so = KH_SCAN_OPTIONS_INIT;
@@ -480,7 +480,7 @@ int kh_task_inventory(kh_task_ctx *ctx, const json_t *task)
     if ((rc = kh_inventory_to_json(inv, &text, &len)) < 0)
         goto done;
     char path[4096];
-    kh_agent_path(path, sizeof(path), ctx->dir, "inventory.json");
+    kh_platform_path_join(path, sizeof(path), ctx->dir, "inventory.json");
     int have_prev = kh_agent_read_file(path, 64u << 20, &ptext, &plen) == 0 &&
                     kh_inventory_from_json(&prev, ptext, plen, NULL, 0) == 0;
     json_error_t je;
@@ -530,7 +530,7 @@ int kh_task_inventory(kh_task_ctx *ctx, const json_t *task)
     if ((rc = emit(ctx, "inventory", KH_SPOOL_PRIO_LOW, sj)) < 0)
         goto done;
     /* The next diff starts from what was reported. */
-    rc = kh_agent_write_file(path, text, len, 0600);
+    rc = kh_platform_write_durable(path, text, len, 0600);
 done:
     kh_inv_diff_destroy(diff);
     kh_inventory_destroy(prev);

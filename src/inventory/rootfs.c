@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "khien/platform.h"
 #include "platform/platform.h"
 
 #define KH_ROOT_DEFAULT_LIMIT (64u << 20)
@@ -214,8 +215,7 @@ const char *kh_trim(const char *s, size_t *n)
 
 int kh_path_join(char *out, size_t n, const char *dir, const char *name)
 {
-    int k = snprintf(out, n, "%s/%s", dir, name);
-    return k < 0 || (size_t)k >= n ? KH_ELIMIT : 0;
+    return kh_platform_path_join(out, n, dir, name);
 }
 
 char *kh_osrelease_value(const char *text, size_t len, const char *key)

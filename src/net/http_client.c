@@ -31,6 +31,7 @@
 
 #include "khien/common.h"
 #include "khien/error.h"
+#include "khien/platform.h"
 #include "util/util.h"
 
 #define DEF_CONNECT_MS 10000u
@@ -422,20 +423,6 @@ int kh_http_get(kh_http_client *c, kh_http_response *resp, const char *url)
     return kh_http_request(c, resp, "GET", url, NULL, NULL, 0, NULL);
 }
 
-static int fsync_parent(const char *path)
-{
-    char *copy = kh_strdup(path);
-    if (!copy)
-        return KH_ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return KH_EIO;
-    int rc = fsync(fd) == 0 ? 0 : KH_EIO;
-    close(fd);
-    return rc;
-}
-
 int kh_http_get_file(kh_http_client *c, const char *url, const char *path, long *status_out)
 {
     if (!c || !path || !*path)
@@ -487,7 +474,7 @@ int kh_http_get_file(kh_http_client *c, const char *url, const char *path, long 
         goto done;
     }
     keep = 1;
-    rc = fsync_parent(path);
+    rc = kh_platform_sync_parent(path);
 done:
     if (fd >= 0)
         close(fd);

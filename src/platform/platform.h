@@ -37,8 +37,9 @@ unsigned kh_ncpu(void);
  * nofollow is set. Returns a descriptor or -errno. */
 int kh_open_scan(int dirfd, const char *name, int nofollow);
 
-/* Writes data to path atomically (temporary file, fsync, rename), mode 0600;
- * kh_write_atomic_mode with another mode (e.g. 0644 for shared databases). */
+/* Writes data to path atomically and durably, mode 0600; kh_write_atomic_mode
+ * with another mode (e.g. 0644 for shared databases). Both are
+ * kh_platform_write_durable() (include/khien/platform.h). */
 int kh_write_atomic(const char *path, const void *data, size_t len);
 int kh_write_atomic_mode(const char *path, const void *data, size_t len, unsigned mode);
 
@@ -46,7 +47,7 @@ int kh_write_atomic_mode(const char *path, const void *data, size_t len, unsigne
  * caches built by another build of the program are not reused. Writes "" if unknown. */
 void kh_self_id(char *out, size_t n);
 
-/* Creates dir and its parents with the given mode. */
+/* Creates dir and its parents with the given mode (kh_platform_mkdir_p). */
 int kh_mkdir_p(const char *dir, unsigned mode);
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "khien/error.h"
+#include "khien/platform.h"
 
 int kh_errno_to_kh(int e)
 {
@@ -112,57 +113,12 @@ int kh_write_atomic(const char *path, const void *data, size_t len)
 
 int kh_write_atomic_mode(const char *path, const void *data, size_t len, unsigned mode)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-        return KH_ELIMIT;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
-    if (fd < 0)
-        return kh_errno_to_kh(errno);
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return kh_errno_to_kh(e);
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return kh_errno_to_kh(e);
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return kh_errno_to_kh(e);
-    }
-    return 0;
+    return kh_platform_write_durable(path, data, len, mode); /* durable.c: the one implementation */
 }
 
 int kh_mkdir_p(const char *dir, unsigned mode)
 {
-    char buf[PATH_MAX];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof(buf))
-        return KH_EINVAL;
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == 0) {
-            char c = buf[i];
-            buf[i] = 0;
-            if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
-                return kh_errno_to_kh(errno);
-            buf[i] = c;
-        }
-    }
-    return 0;
+    return kh_platform_mkdir_p(dir, mode);
 }
 
 void kh_self_id(char *out, size_t n)

@@ -116,6 +116,20 @@ KH_API const kh_diag *kh_compiler_diag(const kh_compiler *c, size_t i);
  *  KH_EINVAL (nothing to build), KH_ENOMEM, KH_EINTERNAL (matcher). */
 KH_API int kh_compiler_build(kh_compiler *c, kh_rules **out);
 
+/** The kh_rules_id() kh_compiler_build() will give, computed from what
+ *  kh_compiler_add_path() recorded about each source (path, device, inode,
+ *  size, times; the content of in-memory text): nothing is parsed and no
+ *  compiled set is read. Lets a caller consult what it keyed on the set (the
+ *  clean-file cache) before deciding whether it needs the set at all.
+ *  @return 0, KH_EUNSUPPORTED (the set has YARA rule files: their includes
+ *  are known only once parsed), KH_EINVAL (nothing to build), KH_ENOMEM. */
+KH_API int kh_compiler_identity(kh_compiler *c, uint8_t out[32]);
+/** The counts (kh_rules_get_stats()) of the set compiled earlier from the
+ *  same sources, read from the header of its file in cache_dir without
+ *  loading it. For display only: the file is checked when it is loaded.
+ *  @return 0, KH_ENOENT (none cached), KH_EFORMAT, KH_EUNSUPPORTED, KH_EINVAL. */
+KH_API int kh_compiler_cached_stats(kh_compiler *c, kh_rules_stats *out);
+
 KH_API void kh_rules_destroy(kh_rules *r);
 
 /** Writes a compiled set to a file (`khien compile -o`), atomically.
@@ -132,6 +146,8 @@ KH_API size_t kh_rules_source_count(const kh_rules *r);
 KH_API int kh_rules_source_stats(const kh_rules *r, size_t i, const char **path, kh_rules_stats *out);
 /** Total signatures usable for detection (hash + body). */
 KH_API uint64_t kh_rules_count(const kh_rules *r);
+/** The same total from a set's counts (kh_compiler_cached_stats()). */
+KH_API uint64_t kh_rules_stats_count(const kh_rules_stats *s);
 /** 32 bytes that identify the signature set (changes when any source does). */
 KH_API const uint8_t *kh_rules_id(const kh_rules *r);
 

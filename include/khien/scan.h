@@ -148,6 +148,14 @@ KH_API uint64_t kh_scanner_bytes_scanned(const kh_scanner *s);
  *  set, gives an empty cache. At most @p max_entries are kept (0: default).
  *  @return 0, KH_ENOMEM, KH_EINVAL. */
 KH_API int kh_cache_open(kh_cache **out, const char *path, const kh_rules *rules, size_t max_entries);
+/** Same, for the signature set whose kh_rules_id() is @p set_id (from
+ *  kh_compiler_identity(): the set need not be loaded) scanned with @p opts
+ *  (NULL: defaults). The options that can change a clean verdict (the
+ *  limits) are part of the cache's identity: a file found clean is trusted
+ *  only by a scan with the same set and the same limits.
+ *  @return 0, KH_ENOMEM, KH_EINVAL. */
+KH_API int kh_cache_open_set(kh_cache **out, const char *path, const uint8_t set_id[32],
+                             const kh_scan_options *opts, size_t max_entries);
 /** Writes the cache back (atomically, merged with entries other processes
  *  saved meanwhile). @return 0, KH_EIO. */
 KH_API int kh_cache_save(kh_cache *c);
@@ -210,5 +218,18 @@ typedef struct kh_walk_stats {
 KH_API int kh_scan_paths(const kh_rules *rules, const kh_scan_options *sopts,
                          const kh_walk_options *wopts, const char *const *paths, size_t npaths,
                          kh_report_cb on_report, void *payload, kh_walk_stats *stats_out);
+
+/** Supplies the signature set to kh_scan_paths_lazy(). Called at most once,
+ *  from the calling thread; the set must outlive the scan.
+ *  @return 0, or an error that stops the scan (and is returned by it). */
+typedef int (*kh_rules_fn)(void *payload, const kh_rules **out);
+
+/** As kh_scan_paths(), but the signature set is asked for only when the
+ *  first file has to be read: a scan whose files are all known clean from
+ *  wopts->cache never loads it. @return as kh_scan_paths(), or the error of
+ *  @p get_rules. */
+KH_API int kh_scan_paths_lazy(kh_rules_fn get_rules, void *rules_payload, const kh_scan_options *sopts,
+                              const kh_walk_options *wopts, const char *const *paths, size_t npaths,
+                              kh_report_cb on_report, void *payload, kh_walk_stats *stats_out);
 
 #endif

@@ -5,6 +5,13 @@
  * per detection ("PATH: NAME FOUND", or JSON Lines with --json) and a
  * summary. Exit codes as clamscan: 0 nothing found, 1 found, 2 error (and
  * nothing found).
+ *
+ * With the clean-file cache the set is loaded only when the first file has
+ * to be read (kh_scan_paths_lazy()): the cache is keyed on the set's
+ * identity, which kh_compiler_identity() computes from the databases' stat,
+ * so a scan of unchanged files never maps the compiled set (0.4 s for
+ * ClamAV's official one). Its diagnostics are printed when it is loaded;
+ * the summary's signature count then comes from the compiled set's header.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -312,17 +319,15 @@ static void print_databases(const kh_rules *rules)
     }
 }
 
-static void print_summary(scan_cli *c, const kh_rules *rules, const kh_walk_stats *st, double secs, time_t start,
-                          time_t end)
+static void print_summary(scan_cli *c, const kh_rules *rules, uint64_t known, const kh_walk_stats *st, double secs,
+                          time_t start, time_t end)
 {
-    kh_rules_stats rs;
-    kh_rules_get_stats(rules, &rs);
     double mb = (double)st->bytes / (1024.0 * 1024.0);
     if (c->json) {
         printf("{\"type\":\"summary\",\"known_signatures\":%llu,\"engine\":\"khien %s\",\"directories\":%llu,"
                "\"files\":%llu,\"infected_files\":%llu,\"detections\":%llu,\"errors\":%llu,\"skipped\":%llu,"
                "\"cached\":%llu,\"bytes_scanned\":%llu,\"seconds\":%.3f,\"mb_per_second\":%.1f}\n",
-               (unsigned long long)kh_rules_count(rules), kh_version(), (unsigned long long)st->dirs,
+               (unsigned long long)known, kh_version(), (unsigned long long)st->dirs,
                (unsigned long long)st->files, (unsigned long long)st->infected, (unsigned long long)st->detections,
                (unsigned long long)st->errors, (unsigned long long)st->skipped, (unsigned long long)st->cached,
                (unsigned long long)st->bytes, secs, secs > 0 ? (double)st->bytes / 1e6 / secs : 0.0);
@@ -332,7 +337,7 @@ static void print_summary(scan_cli *c, const kh_rules *rules, const kh_walk_stat
     strftime(sd, sizeof(sd), "%Y:%m:%d %H:%M:%S", localtime(&start));
     strftime(ed, sizeof(ed), "%Y:%m:%d %H:%M:%S", localtime(&end));
     printf("\n----------- SCAN SUMMARY -----------\n");
-    printf("Known viruses: %llu\n", (unsigned long long)kh_rules_count(rules));
+    printf("Known viruses: %llu\n", (unsigned long long)known);
     printf("Engine version: khien %s\n", kh_version());
     printf("Scanned directories: %llu\n", (unsigned long long)st->dirs);
     printf("Scanned files: %llu\n", (unsigned long long)st->files);
@@ -348,8 +353,44 @@ static void print_summary(scan_cli *c, const kh_rules *rules, const kh_walk_stat
     printf("Time: %.3f sec (%d m %d s)\n", secs, (int)secs / 60, (int)secs % 60);
     printf("Start Date: %s\n", sd);
     printf("End Date:   %s\n", ed);
-    if (c->verbose)
+    if (c->verbose && rules)
         print_databases(rules);
+}
+
+/* The set, built (or mapped from the compiled cache) on first need. */
+typedef struct loader {
+    kh_compiler *comp;
+    kh_rules *rules;
+    int quiet;
+    int failed; /* the error of kh_compiler_build(), already reported */
+} loader;
+
+static int load_rules(void *payload, const kh_rules **out)
+{
+    loader *l = payload;
+    if (!l->rules) {
+        int rc = kh_compiler_build(l->comp, &l->rules);
+        kh_cli_print_diags(l->comp, l->quiet);
+        if (rc) {
+            kh_cli_errorf("cannot load the signatures: %s", kh_strerror(rc));
+            l->failed = rc;
+            return rc;
+        }
+    }
+    *out = l->rules;
+    return 0;
+}
+
+/* Signatures in the set, for the summary: from its header when it was not needed. */
+static uint64_t known_signatures(loader *l)
+{
+    kh_rules_stats rs;
+    const kh_rules *r;
+    if (l->rules)
+        return kh_rules_count(l->rules);
+    if (kh_compiler_cached_stats(l->comp, &rs) == 0)
+        return kh_rules_stats_count(&rs);
+    return load_rules(l, &r) == 0 ? kh_rules_count(r) : 0;
 }
 
 static int parse_count(const char *opt, const char *arg, unsigned *out)
@@ -377,7 +418,7 @@ int cmd_scan(int argc, char **argv)
     KH_VEC(const char *) excl = {0};
     int use_cache = 1, ret = KH_EXIT_ERROR;
     kh_compiler *comp = NULL;
-    kh_rules *rules = NULL;
+    loader ld = {0};
     kh_cache *cache = NULL;
     char *state = NULL;
     int opt;
@@ -540,17 +581,21 @@ int cmd_scan(int argc, char **argv)
             goto done;
         }
     }
-    int brc = kh_compiler_build(comp, &rules);
-    kh_cli_print_diags(comp, c.quiet);
-    if (brc) {
-        kh_cli_errorf("cannot load the signatures: %s", kh_strerror(brc));
-        goto done;
+    ld.comp = comp;
+    ld.quiet = c.quiet;
+    /* Without the cache (or for --verbose's per-database counts, or YARA rules,
+     * whose includes the identity cannot see) the set is needed anyway: load it now. */
+    uint8_t setid[32];
+    const kh_rules *loaded;
+    if (!use_cache || !state || c.verbose || kh_compiler_identity(comp, setid) != 0) {
+        if (load_rules(&ld, &loaded))
+            goto done;
+        memcpy(setid, kh_rules_id(loaded), 32);
     }
-
     if (use_cache && state) {
         kh_buf cpath = KH_BUF_INIT(4096);
         kh_buf_printf(&cpath, "%s/clean-cache.bin", state);
-        if (kh_cache_open(&cache, cpath.data, rules, 0) != 0)
+        if (kh_cache_open_set(&cache, cpath.data, setid, &so, 0) != 0)
             cache = NULL;
         kh_buf_dispose(&cpath);
     }
@@ -563,22 +608,23 @@ int cmd_scan(int argc, char **argv)
     kh_walk_stats st;
     c.t0 = kh_now();
     time_t start = time(NULL);
-    int rc = kh_scan_paths(rules, &so, &wo, paths, npaths, on_report, &c, &st);
+    int rc = kh_scan_paths_lazy(load_rules, &ld, &so, &wo, paths, npaths, on_report, &c, &st);
     double secs = kh_now() - c.t0;
     clear_progress(&c);
     if (rc) {
-        kh_cli_errorf("scan stopped: %s", kh_strerror(rc));
+        if (!ld.failed) /* a load failure was reported by load_rules() */
+            kh_cli_errorf("scan stopped: %s", kh_strerror(rc));
         goto done;
     }
     if (cache && kh_cache_save(cache) != 0 && !c.quiet)
         kh_cli_warnf("could not save the clean-file cache");
     if (c.summary)
-        print_summary(&c, rules, &st, secs, start, time(NULL));
+        print_summary(&c, ld.rules, known_signatures(&ld), &st, secs, start, time(NULL));
     fflush(stdout);
     ret = st.infected ? KH_EXIT_FOUND : st.errors ? KH_EXIT_ERROR : KH_EXIT_CLEAN;
 done:
     kh_cache_destroy(cache);
-    kh_rules_destroy(rules);
+    kh_rules_destroy(ld.rules);
     kh_compiler_destroy(comp);
     free(state);
     KH_VEC_FREE(dbs);

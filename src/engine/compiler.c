@@ -876,6 +876,61 @@ done:
     return rc;
 }
 
+/* The identity without building: make_key() needs only what
+ * kh_compiler_add_path() recorded (each file's stat) and the built-in text.
+ * Sets with YARA rule files are left out: their includes, which the set's
+ * validity also depends on (kh_dbfile_load() checks them), are only known
+ * once the rules are parsed. */
+static int identity_key(kh_compiler *c, uint8_t key[32])
+{
+    for (size_t i = 0; i < c->nsrc; i++)
+        if (c->src[i].yara)
+            return KH_EUNSUPPORTED;
+    kh_buf builtin = KH_BUF_INIT(0);
+    int rc = 0;
+    if (!(c->opts.flags & KH_COMPILE_NO_BUILTIN) && (rc = builtin_text(&builtin)))
+        return rc;
+    if (c->nsrc == 0 && builtin.len == 0)
+        rc = KH_EINVAL;
+    else
+        rc = make_key(c, &builtin, key);
+    kh_buf_dispose(&builtin);
+    return rc;
+}
+
+int kh_compiler_identity(kh_compiler *c, uint8_t out[32])
+{
+    uint8_t key[32];
+    if (!c || !out)
+        return KH_EINVAL;
+    int rc = identity_key(c, key);
+    if (!rc)
+        memcpy(out, key, 32);
+    return rc;
+}
+
+int kh_compiler_cached_stats(kh_compiler *c, kh_rules_stats *out)
+{
+    uint8_t key[32];
+    if (!c || !out)
+        return KH_EINVAL;
+    if (!c->opts.cache_dir)
+        return KH_ENOENT;
+    int rc = identity_key(c, key);
+    if (rc)
+        return rc;
+    kh_buf path = KH_BUF_INIT(4096);
+    cache_path(c, key, &path);
+    kh_rules_stats st;
+    rc = path.data ? kh_dbfile_peek_stats(path.data, key, &st) : KH_ENOMEM;
+    kh_buf_dispose(&path);
+    if (!rc) {
+        st.from_cache = 1;
+        *out = st;
+    }
+    return rc;
+}
+
 void kh_rules_destroy(kh_rules *r)
 {
     if (!r)
@@ -895,12 +950,14 @@ void kh_rules_get_stats(const kh_rules *r, kh_rules_stats *out)
         *out = r->stats;
 }
 
-uint64_t kh_rules_count(const kh_rules *r)
+uint64_t kh_rules_stats_count(const kh_rules_stats *s)
 {
-    return r ? r->stats.hash_md5 + r->stats.hash_sha1 + r->stats.hash_sha256 + r->stats.body + r->stats.yara_rules +
-                   r->stats.logical + r->stats.section_hash + r->stats.import_hash
+    return s ? s->hash_md5 + s->hash_sha1 + s->hash_sha256 + s->body + s->yara_rules + s->logical + s->section_hash +
+                   s->import_hash
              : 0;
 }
+
+uint64_t kh_rules_count(const kh_rules *r) { return r ? kh_rules_stats_count(&r->stats) : 0; }
 
 const uint8_t *kh_rules_id(const kh_rules *r) { return r ? r->id : NULL; }
 

@@ -324,6 +324,34 @@ static const sect *find(const sect *s, uint32_t n, uint32_t id)
     return NULL;
 }
 
+int kh_dbfile_peek_stats(const char *path, const uint8_t key[32], kh_rules_stats *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return KH_ENOENT;
+    int rc = KH_EFORMAT;
+    struct stat st;
+    hdr h;
+    sect s[MAX_SECT];
+    kh_rules_stats stats;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < HDR_SIZE + sizeof(s) ||
+        pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || pread(fd, s, sizeof(s), HDR_SIZE) != (ssize_t)sizeof(s))
+        goto done;
+    uint64_t pstart = HDR_SIZE + sizeof(s);
+    if (memcmp(h.magic, DB_MAGIC, 8) || h.format != DB_FORMAT || h.layout != layout_fingerprint() ||
+        memcmp(h.key, key, 32) || h.nsect > MAX_SECT || h.payload_len != (uint64_t)st.st_size - pstart)
+        goto done;
+    const sect *x = find(s, h.nsect, S_STATS);
+    if (!x || x->len != sizeof(stats) || x->off > h.payload_len - x->len ||
+        pread(fd, &stats, sizeof(stats), (off_t)(pstart + x->off)) != (ssize_t)sizeof(stats))
+        goto done;
+    *out = stats;
+    rc = 0;
+done:
+    close(fd);
+    return rc;
+}
+
 int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32], const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

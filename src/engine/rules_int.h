@@ -31,6 +31,11 @@ int kh_dbfile_write(const struct kh_rules *r, const kh_diagv *diags, const kh_de
  * other key or a changed dependency: the caller rebuilds). */
 int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32], const char *path);
 
+/* The counts of a compiled set written with this key, read from its header
+ * and statistics section alone (nothing mapped, no checksum: for display,
+ * when the set itself is not needed). Returns 0, KH_ENOENT, KH_EFORMAT. */
+int kh_dbfile_peek_stats(const char *path, const uint8_t key[32], kh_rules_stats *out);
+
 /* Lookup of (digest, size) in a hash table: calls fn for each matching record's sig. */
 typedef int (*kh_hash_hit_fn)(uint32_t sig, void *ctx);
 int kh_htab_lookup(const kh_htab *t, unsigned alg, const uint8_t *digest, uint64_t size, kh_hash_hit_fn fn, void *ctx);

@@ -8,17 +8,31 @@
  * rescanned even if its mtime was restored.
  *
  * It is one file in the user's state directory: a header (magic, version,
- * the 32-byte id of the signature set, entry count, SHA-256 of the
- * entries) and fixed-size entries. A file made with another signature set,
+ * a 32-byte identity, entry count, SHA-256 of the entries) and fixed-size
+ * entries. The identity is a hash of the signature set's id and of the scan
+ * options that can turn a clean verdict into something else: the limits
+ * (max-filesize, max-scansize, max-recursion, max-files, the ratio, the
+ * rule time-out: a lower one can leave part of a file unscanned, which
+ * gives a warning or a Heuristics.Limits.Exceeded result) and YARA_ALL
+ * (reports rules that did not match). --allmatch, --no-archive and
+ * --alert-exceeds-max are not in it: a file is remembered only after a
+ * complete scan found nothing and hit no limit, and such a file gives the
+ * same empty result with any of them. A file made with another identity,
  * a corrupt one (bad magic, size or checksum) or a missing one all give an
  * empty cache: it is an optimisation, never trusted beyond its checksum.
+ *
+ * The identity needs only the set's id, which kh_compiler_identity()
+ * computes from the database files' stat without loading the set: a scan
+ * whose files are all unchanged never loads the signatures (walk.c).
  * Saving merges what other processes saved meanwhile (under flock), keeps
  * the most recently confirmed entries up to the bound, and replaces the
  * file atomically.
  *
  * In memory: an open-addressing hash table keyed by (device, inode),
- * guarded by one mutex (lookups are a few nanoseconds; workers take it
- * once per file). A dropped entry stays in the table as a tombstone with
+ * guarded by one mutex (lookups are a few nanoseconds; the walker takes it
+ * once per file, a worker once per file it scanned). A hit refreshes the
+ * entry's "last confirmed" time only when it is a day old, so that a scan
+ * of unchanged files does not rewrite the cache file every time. A dropped entry stays in the table as a tombstone with
  * the time of the drop, so that the merge at save time cannot bring back
  * the older record still on disk; tombstones are never written. The table
  * holds at most twice the bound of live entries: beyond that new files are
@@ -40,6 +54,7 @@
 #define CACHE_MAGIC "KHCACHE1"
 #define DEFAULT_MAX (1u << 21) /* 2 Mi files, 96 MiB on disk */
 #define MAX_FILE_ENTRIES (1u << 26)
+#define REFRESH_MINUTES (24u * 60u) /* a hit older than this is re-dated (and the file saved) */
 
 typedef struct centry {
     uint64_t dev, ino, size;
@@ -67,6 +82,7 @@ struct kh_cache {
     size_t cap, n; /* cap is a power of two; n counts occupied slots */
     size_t ndropped; /* tombstones among the n */
     int dirty;
+    uint32_t now; /* minutes since the epoch, when opened */
 };
 
 static uint64_t mix(uint64_t dev, uint64_t ino)
@@ -93,9 +109,12 @@ static centry *find(kh_cache *c, uint64_t dev, uint64_t ino)
     }
 }
 
-static int grow(kh_cache *c)
+/* Rehashes into a table of at least 1024 slots that holds `want` entries under 3/4 full. */
+static int grow_to(kh_cache *c, size_t want)
 {
     size_t ncap = c->cap ? c->cap * 2 : 1024;
+    while (want * 4 > ncap * 3)
+        ncap *= 2;
     centry *ns_ = calloc(ncap, sizeof(centry));
     if (!ns_)
         return KH_ENOMEM;
@@ -113,7 +132,7 @@ static int grow(kh_cache *c)
 /* Inserts or replaces (newer `seen` wins when merging). */
 static int insert(kh_cache *c, const centry *e, int merge)
 {
-    if ((c->n + 1) * 4 > c->cap * 3 && grow(c))
+    if ((c->n + 1) * 4 > c->cap * 3 && grow_to(c, c->n + 1))
         return KH_ENOMEM;
     centry *s = find(c, e->dev, e->ino);
     if (s->used) {
@@ -149,23 +168,47 @@ static void load(kh_cache *c, int fd)
         free(v);
         return;
     }
+    if ((c->n + h.n) * 4 > c->cap * 3 && grow_to(c, c->n + (size_t)h.n)) {
+        free(v);
+        return;
+    }
     for (uint64_t i = 0; i < h.n; i++)
         if (v[i].used == SLOT_LIVE)
             insert(c, &v[i], 1);
     free(v);
 }
 
-int kh_cache_open(kh_cache **out, const char *path, const kh_rules *rules, size_t max_entries)
+/* The identity a cache file is made for: the set and the result-changing options. */
+static int identity(const uint8_t set_id[32], const kh_scan_options *o, uint8_t out[32])
 {
-    if (!out || !path || !rules)
+    kh_scan_options def = KH_SCAN_OPTIONS_INIT;
+    if (!o)
+        o = &def;
+    uint8_t buf[32 + 8 * 7];
+    uint64_t v[7] = {o->max_filesize, o->max_scansize, o->max_depth, o->max_files, o->max_ratio, o->timeout_ms,
+                     o->flags & KH_SCAN_YARA_ALL};
+    memcpy(buf, set_id, 32);
+    memcpy(buf + 32, v, sizeof(v));
+    return kh_sha256(buf, sizeof(buf), out);
+}
+
+int kh_cache_open_set(kh_cache **out, const char *path, const uint8_t set_id[32], const kh_scan_options *opts,
+                      size_t max_entries)
+{
+    if (!out || !path || !set_id || (opts && opts->version != KH_SCAN_OPTIONS_VERSION))
         return KH_EINVAL;
     kh_cache *c = calloc(1, sizeof(*c));
     if (!c || !(c->path = kh_strdup(path))) {
         free(c);
         return KH_ENOMEM;
     }
-    memcpy(c->rules, kh_rules_id(rules), 32);
+    if (identity(set_id, opts, c->rules)) {
+        free(c->path);
+        free(c);
+        return KH_EINTERNAL;
+    }
     c->max = max_entries ? max_entries : DEFAULT_MAX;
+    c->now = (uint32_t)(time(NULL) / 60);
     pthread_mutex_init(&c->mu, NULL);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -176,6 +219,13 @@ int kh_cache_open(kh_cache **out, const char *path, const kh_rules *rules, size_
     return 0;
 }
 
+int kh_cache_open(kh_cache **out, const char *path, const kh_rules *rules, size_t max_entries)
+{
+    if (!rules)
+        return KH_EINVAL;
+    return kh_cache_open_set(out, path, kh_rules_id(rules), NULL, max_entries);
+}
+
 size_t kh_cache_count(const kh_cache *c) { return c ? c->n - c->ndropped : 0; }
 
 int kh_cache_check(kh_cache *c, const struct stat *st)
@@ -184,12 +234,9 @@ int kh_cache_check(kh_cache *c, const struct stat *st)
     centry *e = find(c, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
     int hit = e && e->used == SLOT_LIVE && e->size == (uint64_t)st->st_size && e->mtime_ns == ns(&st->st_mtim) &&
               e->ctime_ns == ns(&st->st_ctim);
-    if (hit) {
-        uint32_t now = (uint32_t)(time(NULL) / 60);
-        if (e->seen != now) {
-            e->seen = now;
-            c->dirty = 1;
-        }
+    if (hit && c->now - e->seen >= REFRESH_MINUTES && c->now > e->seen) {
+        e->seen = c->now;
+        c->dirty = 1;
     }
     pthread_mutex_unlock(&c->mu);
     return hit;
@@ -198,7 +245,7 @@ int kh_cache_check(kh_cache *c, const struct stat *st)
 void kh_cache_put(kh_cache *c, const struct stat *st)
 {
     centry e = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size, ns(&st->st_mtim),
-                ns(&st->st_ctim), (uint32_t)(time(NULL) / 60), 1};
+                ns(&st->st_ctim), c->now, 1};
     pthread_mutex_lock(&c->mu);
     const centry *s = find(c, e.dev, e.ino);
     int known = s && s->used == SLOT_LIVE;
@@ -213,7 +260,7 @@ void kh_cache_drop(kh_cache *c, const struct stat *st)
     centry *e = find(c, (uint64_t)st->st_dev, (uint64_t)st->st_ino);
     if (e && e->used == SLOT_LIVE) {
         e->used = SLOT_DROPPED;
-        e->seen = (uint32_t)(time(NULL) / 60);
+        e->seen = c->now;
         c->ndropped++;
         c->dirty = 1;
     }

@@ -789,13 +789,19 @@ int kh_server_start(kh_server *s, char *err, size_t errsz)
     o.key_file = key;
     o.ca_file = ca;
     o.threads = s->threads;
-    return kh_http_server_start(&s->http, &o, dispatch, s, err, errsz);
+    int rc = kh_http_server_start(&s->http, &o, dispatch, s, err, errsz);
+    if (rc == 0 && (rc = kh_forwarder_start(&s->fwd, s, err, errsz)) < 0) {
+        kh_http_server_stop(s->http);
+        s->http = NULL;
+    }
+    return rc;
 }
 
 void kh_server_destroy(kh_server *s)
 {
     if (!s)
         return;
+    kh_forwarder_stop(s->fwd);
     kh_http_server_stop(s->http);
     kh_ingest_destroy(s->ingest);
     kh_store_close(s->st);

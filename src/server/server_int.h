@@ -15,6 +15,7 @@
 
 #include "net/http_server.h"
 #include "net/sign.h"
+#include "server/forward.h"
 #include "server/ingest.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -54,6 +55,7 @@ struct kh_server {
     unsigned threads;
     kh_store *st;
     kh_ingest *ingest; /* group commit of agents' writes (ingest.c) */
+    kh_forwarder *fwd; /* automatic forwarding to a higher centre (forward.c), or NULL */
     kh_http_server *http;
     char *ca_key, *ca_cert;
     char ca_sha256[65];

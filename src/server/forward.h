@@ -1,0 +1,22 @@
+/* Khiên — server/forward: automatic forwarding to a higher-level centre.
+ *
+ * When DIR/forward.json names a target, every incident and every malware
+ * detection is queued durably (table forward_queue) and sent as a signed
+ * khien-forward-1 document (docs/api.md) by a background thread, retried
+ * with exponential backoff until the target answers 2xx.
+ */
+#ifndef KH_SERVER_FORWARD_H
+#define KH_SERVER_FORWARD_H
+
+#include <stddef.h>
+
+typedef struct kh_forwarder kh_forwarder;
+struct kh_server;
+
+/** Starts the forwarding thread if DIR/forward.json enables it (*out stays
+ * NULL otherwise). @return 0, KH_EFORMAT (bad forward.json; message in err), KH_EIO, KH_ENOMEM */
+int kh_forwarder_start(kh_forwarder **out, struct kh_server *s, char *err, size_t errsz);
+/** Stops the thread (an exchange in flight is cancelled) and frees. NULL is a no-op. */
+void kh_forwarder_stop(kh_forwarder *f);
+
+#endif

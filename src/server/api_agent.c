@@ -372,7 +372,7 @@ static int on_inventory_change(ctx *c, json_t *d)
         return rc;
     kh_sval l[] = {KH_SV_I(cr), KH_SV_S(c->now)};
     return kh_store_exec(c->r->srv->st, NULL,
-                         "INSERT INTO change_log (change_id, time, user, from_state, to_state, comment) VALUES (?1, ?2, 'system', NULL, 'requested',"
+                         "INSERT INTO change_log (change_id, time, \"user\", from_state, to_state, comment) VALUES (?1, ?2, 'system', NULL, 'requested',"
                          " 'Tự động từ thay đổi kiểm kê / opened automatically from an inventory change')",
                          l, 2);
 }

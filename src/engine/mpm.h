@@ -28,6 +28,7 @@ typedef int (*kh_mpm_hit_fn)(uint32_t pat, uint64_t end, void *ctx);
 typedef struct kh_mpm_lit {
     const uint8_t *p;
     uint32_t len;
+    const uint8_t *mask; /* NULL, or per byte: x matches where (x & mask) == (p & mask) */
     uint8_t caseless; /* ASCII letters match either case */
     uint8_t single;   /* one report per scan is enough */
 } kh_mpm_lit;

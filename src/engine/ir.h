@@ -62,6 +62,8 @@ enum kh_assert {
     KH_AS_FW_AFTER,     /* yara fullword: no alphanumeric byte after */
     KH_AS_FWW_BEFORE,   /* yara fullword, wide form: no alphanumeric wide character before */
     KH_AS_FWW_AFTER,    /* yara fullword, wide form: no alphanumeric wide character after */
+    KH_AS_WORDB_W,      /* regex \b in a `wide` string: word characters are [0-9A-Za-z_] then 0x00 */
+    KH_AS_NWORDB_W,     /* regex \B in a `wide` string */
 };
 
 /* Where a ClamAV (B) (L) (W) applies (ASSERT b), as clamscan reads them:

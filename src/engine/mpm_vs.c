@@ -176,6 +176,8 @@ static int emit(const kh_node *nodes, const uint32_t *kids, const uint8_t *bytes
             return kh_buf_puts(o, "\\z");
         case KH_AS_WORDB:
         case KH_AS_NWORDB:
+        case KH_AS_WORDB_W:
+        case KH_AS_NWORDB_W:
             *exact = 0; /* yara counts the data's edges as boundaries: confirmed */
             return 0;
         case KH_AS_FW_BEFORE:

@@ -301,6 +301,14 @@ int kh_pike_assert(unsigned kind, const uint8_t *buf, size_t len, size_t end, si
         int b = pos == 0 || pos >= end || (is_word(buf[pos - 1]) != is_word(buf[pos]));
         return b == (kind == KH_AS_WORDB);
     }
+    case KH_AS_WORDB_W:
+    case KH_AS_NWORDB_W: {
+        /* wide: a word character is [0-9A-Za-z_] followed by 0x00 */
+        int before = pos >= 2 && is_word(buf[pos - 2]) && buf[pos - 1] == 0;
+        int here = pos + 1 < len && is_word(buf[pos]) && buf[pos + 1] == 0;
+        int b = pos == 0 || pos >= end || before != here;
+        return b == (kind == KH_AS_WORDB_W);
+    }
     case KH_AS_FW_BEFORE:
         return pos == 0 || !is_alnum(buf[pos - 1]);
     case KH_AS_FW_AFTER:

@@ -262,6 +262,10 @@ static int widen(kh_irb *b, uint32_t idx, uint32_t *out, unsigned depth)
         return rc;
     }
     case KH_OP_ASSERT:
+        /* \b and \B look at wide characters (yara: a word character
+         * followed by 0x00), the others at positions */
+        if (n.a == KH_AS_WORDB || n.a == KH_AS_NWORDB)
+            return kh_irb_node(b, KH_OP_ASSERT, n.a == KH_AS_WORDB ? KH_AS_WORDB_W : KH_AS_NWORDB_W, n.b, n.c, out);
         *out = idx;
         return 0;
     case KH_OP_REPEAT: {

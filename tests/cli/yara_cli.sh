@@ -62,6 +62,16 @@ R
 head -c 700 /dev/zero | tr '\0' a > long.bin
 yara -s -L s.yar long.bin 2>/dev/null | sort > y.out; "$KHIEN" yara -s -L s.yar long.bin 2>/dev/null | sort > k.out
 check "shifts, at undefined, -L over 512 bytes: same as yara ($(grep -c . y.out) lines)" cmp -s y.out k.out
+# \b and \B in wide regexes look at wide characters (word character, then 0x00)
+printf 'xd_c\0/\0a\0 Q\0c\0/\0a\0 _c\0/\0a\0' > w.bin
+cat > w.yar <<'R'
+rule wide_nwb { strings: $w = /\Bc\/a/ wide condition: $w }
+rule wide_wb { strings: $w = /\bc\/a/ wide condition: $w }
+rule wide_wb_end { strings: $w = /c\/a\b/ wide condition: $w }
+rule ascii_nwb { strings: $w = /\Bc/ condition: $w }
+R
+yara -s w.yar w.bin 2>/dev/null | sort > y.out; "$KHIEN" yara -s w.yar w.bin 2>/dev/null | sort > k.out
+check "word boundaries in wide regexes: same matches as yara ($(grep -c '^0x' y.out))" cmp -s y.out k.out
 expect_rc 0 "yara exit status 0 when rules match" "$KHIEN" yara r.yar hit.bin
 printf 'rule bad { condition: undefined_thing }' > bad.yar
 expect_rc 1 "yara exit status 1 on a rule error" "$KHIEN" yara bad.yar hit.bin

@@ -55,7 +55,7 @@ check "bad hex digit column" has_err "khien: $DB/two.hdb:3:8: error: invalid hex
 check "count for two.hdb" has_err "khien: $DB/two.hdb: warning: 2 malformed lines skipped"
 check "count for one.ndb" has_err "khien: $DB/one.ndb: warning: 1 malformed line skipped"
 check "later format reported" has_err "khien: $DB/three.cbc: warning: 1 line of the .cbc format not loaded: bytecode"
-check "target type reported" has_err "khien: $DB/four.ndb: warning: 1 signature for file types other than any, PE and ELF"
+check "target type reported" has_err "khien: $DB/four.ndb: warning: 1 signature for OLE2, HTML, mail or ASCII text files"
 check "VI offset reported" has_err "khien: $DB/four.ndb: warning: 1 signature with version-information offsets (VI)"
 check "unknown files in the folder ignored" bash -c "! grep -q notes.txt '$T/err'"
 check "known viruses: built-in + Good.Marker + Abc.Md5" bash -c "'$KHIEN' scan -d '$DB' '$T/clean.txt' 2>/dev/null | grep -q '^Known viruses: 3\$'"

@@ -146,8 +146,16 @@ enum kh_cav_unsup {
     KH_UNS_TDB,        /* Container / Intermediates / IconGroup / HandlerType */
     KH_UNS_SUBSIG,     /* macro, fuzzy image hash, PCRE construct */
     KH_UNS_OFFSET,     /* VI and other offsets */
+    KH_UNS_MACHO,      /* entry point or sections of a Mach-O file (no Mach-O parser) */
     KH_UNS_N
 };
+/* Target types honoured: 0 any, 1 PE, 6 ELF (parsed), and 5 graphics,
+ * 9 Mach-O, 10 PDF, 11 flash, 12 Java class, recognised by their magic as
+ * clamscan recognises them (lsig_exec.c) and matched on the file's bytes.
+ * Not honoured: 2 OLE2, 3 HTML, 4 mail, 7 ASCII text (clamscan matches
+ * those on extracted macros, normalised HTML or text and decoded mail
+ * parts, which Khiên does not produce), 8, 13, 14. */
+int kh_cav_target_ok(uint64_t target);
 int kh_ldb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64_t unsup[KH_UNS_N]);
 /* An .ndb line whose target type or offset needs file information. */
 int kh_ldb_from_ndb(kh_dbctx *c, uint32_t sig, uint32_t root, uint8_t target, const kh_coff *off);

@@ -9,10 +9,10 @@
  * The hash algorithm is chosen by the length of the hash, as ClamAV does
  * (a 64-digit hash in an .hdb is SHA-256). A malformed line produces a
  * diagnostic naming the line and column and is skipped; in strict mode the
- * load fails. Well-formed signatures we cannot honour yet (target types
- * other than 0, entry-point and section offsets, formats of a later stage)
- * are counted in the statistics and summarised in one warning per file,
- * never dropped silently.
+ * load fails. Well-formed signatures we cannot honour (target types
+ * kh_cav_target_ok() refuses, Mach-O entry-point and section offsets, VI
+ * offsets, formats of a later stage) are counted in the statistics and
+ * summarised in one warning per file, never dropped silently.
  */
 #include "engine/clamav/cav.h"
 #include "engine/digest.h"
@@ -242,7 +242,7 @@ static int hash_line(kh_dbctx *c, int allow, const char *line, size_t n, unsigne
 }
 
 static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64_t *unsup_target,
-                    uint64_t *unsup_offset)
+                    uint64_t *unsup_offset, uint64_t *unsup_macho)
 {
     field f[7];
     size_t nf = split(line, n, f, 6);
@@ -301,10 +301,14 @@ static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64
     } else if (kh_clamav_ignored(c, f[0].s, f[0].n, line, n)) {
         c->stats->ignored++;
         keep = 0;
-    } else if (target != 0 && target != 1 && target != 6) {
+    } else if (!kh_cav_target_ok(target)) {
         (*unsup_target)++;
         c->stats->unsupported++;
         c->stats->unsup_target++;
+        keep = 0;
+    } else if (pe_off && target == 9) {
+        (*unsup_macho)++;
+        c->stats->unsupported++;
         keep = 0;
     } else if (orc == KH_EUNSUPPORTED) {
         c->stats->unsup_offset++;
@@ -388,7 +392,7 @@ int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *tex
                 rc = hash_line(c, 1, line, n, ln);
                 break;
             case KH_DB_NDB:
-                rc = ndb_line(c, line, n, ln, &unsup_target, &unsup_offset);
+                rc = ndb_line(c, line, n, ln, &unsup_target, &unsup_offset, &unsup[KH_UNS_MACHO]);
                 break;
             case KH_DB_LDB:
                 rc = kh_ldb_line(c, line, n, ln, unsup);
@@ -427,15 +431,17 @@ int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *tex
     static const char *const why[KH_UNS_N] = {
         NULL, "their target description block asks for Container, Intermediates, IconGroup or HandlerType (not supported)",
         "a subsignature is a macro, a fuzzy image hash or a PCRE construct Khiên does not support",
-        "a subsignature has a VI (version information) offset (not supported)"};
+        "a subsignature has a VI (version information) offset (not supported)",
+        "they use the entry point or sections of a Mach-O file (Khiên has no Mach-O parser)"};
     for (int k = 1; k < KH_UNS_N; k++)
         if (unsup[k])
-            diagf(c, KH_DIAG_WARNING, 0, 0, "%llu logical signature%s not loaded: %s", (unsigned long long)unsup[k],
-                  unsup[k] == 1 ? "" : "s", why[k]);
+            diagf(c, KH_DIAG_WARNING, 0, 0, "%llu %ssignature%s not loaded: %s", (unsigned long long)unsup[k],
+                  kind == KH_DB_LDB ? "logical " : "", unsup[k] == 1 ? "" : "s", why[k]);
     if (unsup_target)
         diagf(c, KH_DIAG_WARNING, 0, 0,
-              "%llu signature%s for file types other than any, PE and ELF (target types 2-5, 7-14) not loaded: not "
-              "supported yet",
+              "%llu signature%s for OLE2, HTML, mail or ASCII text files (target types 2, 3, 4, 7; or 8, 13, 14) not "
+              "loaded: clamscan matches them on extracted macros, normalised HTML and text or decoded mail, which "
+              "Khiên does not produce",
               (unsigned long long)unsup_target, unsup_target == 1 ? "" : "s");
     if (unsup_offset)
         diagf(c, KH_DIAG_WARNING, 0, 0,

@@ -966,7 +966,7 @@ int kh_ldb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64_t u
     uint32_t maxval = p.maxval;
     /* Subsignatures (all checked, so that malformed lines are always reported) */
     const char *why = NULL;
-    int has_pcre = 0;
+    int has_pcre = 0, macho_off = 0;
     if ((rc = new_lsig(c, UINT32_MAX, (uint8_t)target, &li)))
         return rc;
     for (uint32_t k = 0; k < nsub && !rc; k++) {
@@ -1015,6 +1015,8 @@ int kh_ldb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64_t u
         }
         if (!rc && w && !why)
             why = w;
+        if (!rc && ls.off.kind >= KH_COFF_EP)
+            macho_off = 1;
         if (!rc)
             rc = add_lsub(c, &ls);
     }
@@ -1026,10 +1028,13 @@ int kh_ldb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64_t u
         c->stats->flevel_skipped++;
     } else if (kh_clamav_ignored(c, t[0].s, t[0].n, line, n)) {
         c->stats->ignored++;
-    } else if (target != 0 && target != 1 && target != 6) {
+    } else if (!kh_cav_target_ok(target)) {
         unsup[KH_UNS_TARGET]++;
         c->stats->unsupported++;
         c->stats->unsup_target++;
+    } else if (target == 9 && ((flags & (KH_LF_EP | KH_LF_NSECT)) || macho_off)) {
+        unsup[KH_UNS_MACHO]++;
+        c->stats->unsupported++;
     } else if (tdb_unsup) {
         unsup[KH_UNS_TDB]++;
         c->stats->unsupported++;

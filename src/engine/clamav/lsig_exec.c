@@ -6,7 +6,9 @@
  * such as `0=0`), so the cost follows what was found, not the size of the
  * database. For each:
  *   1. the target description block: file type (PE from "MZ" and valid
- *      headers, ELF from its magic), file size, entry point, number of
+ *      headers, ELF from its magic and headers; graphics, Mach-O, PDF,
+ *      flash and Java class from their magic, by clamscan 1.4's rules,
+ *      measured: see file_type()), file size, entry point, number of
  *      sections, "not inside a container";
  *   2. the count of every hex subsignature: the distinct start positions
  *      where its tree matches (confirm.c) inside the start range of its
@@ -47,7 +49,7 @@ struct kh_cavscan {
     const uint8_t *buf;
     size_t len;
     int info;           /* 0 not computed, 1 computed */
-    uint8_t ftype;      /* 0 other, 1 PE, 6 ELF */
+    uint8_t ftype;      /* a target type: 0 other, 1 PE, 5, 6 ELF, 9-12 (kh_cav_target_ok) */
     int64_t ep;         /* -1 unknown */
     uint32_t nsect;
     struct {
@@ -162,6 +164,41 @@ void kh_cavscan_destroy(kh_cavscan *cs)
 
 /* ---- File information ------------------------------------------------------------------ */
 
+int kh_cav_target_ok(uint64_t target)
+{
+    return target == 0 || target == 1 || target == 5 || target == 6 || (target >= 9 && target <= 12);
+}
+
+/* The target type of a file that is neither PE nor ELF, from its first
+ * bytes, as clamscan 1.4 types files for signatures (measured with one
+ * signature per target type over crafted files): graphics "\x89PNG",
+ * "GIF8", FF D8 FF, "BM", "II*\0", "MM\0*"; Mach-O FE ED FA CE/CF in
+ * either byte order, and CA FE BA BE 00 00 00 nn with nn < 0x20 (a
+ * universal binary's count of architectures); Java class CA FE BA BE
+ * 00 00 00 nn with 0x20 <= nn < 0x40; flash "FWS", "CWS", "ZWS"; PDF
+ * "%PDF-" anywhere in the first 1024 bytes. */
+static uint8_t file_type(const uint8_t *d, size_t n)
+{
+    static const struct {
+        uint8_t len, type;
+        const char *magic;
+    } tab[] = {
+        {4, 5, "\x89PNG"}, {4, 5, "GIF8"}, {3, 5, "\xff\xd8\xff"}, {2, 5, "BM"}, {4, 5, "II*\0"}, {4, 5, "MM\0*"},
+        {4, 9, "\xfe\xed\xfa\xce"}, {4, 9, "\xfe\xed\xfa\xcf"}, {4, 9, "\xce\xfa\xed\xfe"}, {4, 9, "\xcf\xfa\xed\xfe"},
+        {3, 11, "FWS"}, {3, 11, "CWS"}, {3, 11, "ZWS"},
+    };
+    for (size_t i = 0; i < KH_ARRAY_LEN(tab); i++)
+        if (n >= tab[i].len && memcmp(d, tab[i].magic, tab[i].len) == 0)
+            return tab[i].type;
+    if (n >= 8 && memcmp(d, "\xca\xfe\xba\xbe\0\0\0", 7) == 0 && d[7] < 0x40)
+        return d[7] < 0x20 ? 9 : 12;
+    size_t m = n < 1024 ? n : 1024;
+    for (const uint8_t *p = d; m >= 5 && (p = memchr(p, '%', (size_t)(d + m - p))) != NULL && p + 5 <= d + m; p++)
+        if (memcmp(p, "%PDF-", 5) == 0)
+            return 10;
+    return 0;
+}
+
 static void file_info(kh_cavscan *cs)
 {
     if (cs->info)
@@ -172,6 +209,10 @@ static void file_info(kh_cavscan *cs)
     cs->nsect = cs->nsect_total = 0;
     const uint8_t *d = cs->buf;
     size_t n = cs->len;
+    if (!(n >= 2 && d[0] == 'M' && d[1] == 'Z') && !(n >= 4 && memcmp(d, "\177ELF", 4) == 0)) {
+        cs->ftype = file_type(d, n);
+        return;
+    }
     if (n >= 2 && d[0] == 'M' && d[1] == 'Z') {
         kh_pe pe;
         if (kh_pe_headers(&pe, d, n) != 0)
@@ -474,7 +515,8 @@ static int eval_lsig(kh_cavscan *cs, uint32_t li, unsigned depth, kh_confirm *cx
             return 0;
         if ((l->flags & KH_LF_EP) && (cs->ep < 0 || (uint64_t)cs->ep < l->ep_lo || (uint64_t)cs->ep > l->ep_hi))
             return 0;
-        if ((l->flags & KH_LF_NSECT) && (!cs->ftype || cs->nsect_total < l->ns_lo || cs->nsect_total > l->ns_hi))
+        if ((l->flags & KH_LF_NSECT) && ((cs->ftype != 1 && cs->ftype != 6) || cs->nsect_total < l->ns_lo ||
+                                         cs->nsect_total > l->ns_hi))
             return 0;
     }
     uint32_t cnt[KH_LSIG_MAX_SUBS];

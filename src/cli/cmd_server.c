@@ -1,7 +1,12 @@
 /* Khiên — cli: `khien server`, the centre.
  *
- *   khien server --data DIR [--listen ADDR:PORT] [--threads N] [--url URL]
+ *   khien server --data DIR [--db postgresql://...] [--listen ADDR:PORT] [--threads N] [--url URL]
  *
+ * The data folder always holds the CA, the server certificate and the
+ * bundle key; the database is DIR/khien.db (SQLite) unless --db names a
+ * PostgreSQL database (a province's centre). The URL's password is never
+ * printed (shown as ***); PGPASSWORD or ~/.pgpass keep it off the command
+ * line altogether.
  * Runs in the foreground until SIGINT/SIGTERM. On the first start with an
  * empty DIR it prints, once, the administrator's one-time password, the
  * CA's SHA-256 fingerprint (what `khien agent enroll --ca-sha256` takes)
@@ -16,6 +21,7 @@
 #include "cli/cmd.h"
 #include "khien/error.h"
 #include "server/server.h"
+#include "store/store.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -27,8 +33,13 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Cách dùng / Usage: khien server --data DIR [--listen ADDR:PORT] [--threads N] [--url URL]\n\n"
+    fprintf(f, "Cách dùng / Usage: khien server --data DIR [--db URL] [--listen ADDR:PORT] [--threads N] [--url URL]\n\n"
                "  --data DIR          thư mục dữ liệu (tạo mới nếu chưa có, quyền 0700) / data folder (created 0700)\n"
+               "  --db URL            cơ sở dữ liệu PostgreSQL thay cho SQLite DIR/khien.db /\n"
+               "                      PostgreSQL database instead of SQLite DIR/khien.db:\n"
+               "                      postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=require]\n"
+               "                      (mật khẩu tốt hơn trong PGPASSWORD hoặc ~/.pgpass / better keep the password\n"
+               "                      in PGPASSWORD or ~/.pgpass; alias --database)\n"
                "  --listen ADDR:PORT  địa chỉ nghe HTTPS / HTTPS listen address (default 127.0.0.1:8443)\n"
                "  --threads N         số luồng xử lý / worker threads (default 8)\n"
                "  --url URL           địa chỉ công bố / public URL shown to users and agents\n");
@@ -45,6 +56,14 @@ int cmd_server(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--data") == 0 && v) {
             o.data_dir = v;
+            i++;
+        } else if ((strcmp(a, "--db") == 0 || strcmp(a, "--database") == 0) && v) {
+            if (strncmp(v, "postgresql://", 13) != 0 && strncmp(v, "postgres://", 11) != 0) {
+                kh_cli_errorf("--db phải là URL postgresql://... (SQLite là mặc định, trong --data) / --db must be a "
+                              "postgresql://... URL (SQLite is the default, inside --data)");
+                return KH_EXIT_ERROR;
+            }
+            o.database = v;
             i++;
         } else if (strcmp(a, "--listen") == 0 && v) {
             o.listen = v;
@@ -87,6 +106,11 @@ int cmd_server(int argc, char **argv)
     }
     printf("Khiên: trung tâm đang chạy / centre running at %s\n", kh_server_url(s));
     printf("CA SHA-256: %s\n", kh_server_ca_sha256(s));
+    if (o.database) {
+        char shown[512];
+        kh_store_redact(o.database, shown, sizeof(shown));
+        printf("Cơ sở dữ liệu / database: %s\n", shown);
+    }
     if (first.created) {
         printf("Tài khoản quản trị / administrator: %s\n", first.admin_user);
         printf("Mật khẩu dùng một lần (chỉ hiện lần này) / one-time password (shown only now): %s\n",

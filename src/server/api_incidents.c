@@ -39,29 +39,18 @@ void api_findings_list(kh_req *r)
         (hh = kh_req_qint(r, "host_id", &host)) < 0 || kh_req_qstr(r, "kind", kind, sizeof(kind)) < 0 ||
         kh_req_qstr(r, "severity", sev, sizeof(sev)) < 0 || kh_req_qstr(r, "status", status, sizeof(status)) < 0)
         return;
-    char sc[400], where[1400], sql[2400];
-    kh_scope(r, "f.unit_id", sc, sizeof(sc));
+    kh_sval p[8] = {KH_SV_I(hu), KH_SV_I(unit), KH_SV_I(hh), KH_SV_I(host), KH_SV_S(kind), KH_SV_S(sev), KH_SV_S(status)};
+    size_t n = 7;
+    char sc[400], where[1400];
+    kh_scope(r, "f.unit_id", sc, sizeof(sc), p, &n);
     snprintf(where, sizeof(where),
-             "%s AND (?1 = 0 OR f.unit_id IN (WITH RECURSIVE sub(id) AS (SELECT ?2 UNION ALL SELECT u.id FROM units u JOIN sub"
-             " ON u.parent_id = sub.id) SELECT id FROM sub)) AND (?3 = 0 OR f.host_id = ?4) AND (?5 = '' OR f.kind = ?5)"
-             " AND (?6 = '' OR f.severity = ?6) AND (?7 = '' OR f.status = ?7)",
+             "%s AND (?1 = 0 OR f.unit_id IN " KH_SQL_SUBTREE("?2") ") AND (?3 = 0 OR f.host_id = ?4)"
+             " AND (?5 = '' OR f.kind = ?5) AND (?6 = '' OR f.severity = ?6) AND (?7 = '' OR f.status = ?7)",
              sc);
-    kh_sval p[] = {KH_SV_I(hu), KH_SV_I(unit), KH_SV_I(hh), KH_SV_I(host), KH_SV_S(kind), KH_SV_S(sev), KH_SV_S(status),
-                   KH_SV_I(limit), KH_SV_I(offset)};
-    int64_t total = 0;
-    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM findings f WHERE %s", where);
-    int rc = kh_store_query_int(r->srv->st, &total, sql, p, 7);
-    json_t *rows = NULL;
-    snprintf(sql, sizeof(sql),
-             "SELECT " FINDING_COLS " FROM findings f JOIN hosts h ON h.id = f.host_id WHERE %s"
-             " ORDER BY CASE f.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,"
-             " f.last_seen DESC, f.id DESC LIMIT ?8 OFFSET ?9",
-             where);
-    if (rc < 0 || (rc = kh_store_query(r->srv->st, &rows, sql, p, 9)) < 0) {
-        kh_reply_store_error(r, rc);
-        return;
-    }
-    kh_reply_json(r, 200, kh_page_json(rows, total, limit, offset));
+    kh_reply_page(r, FINDING_COLS, "findings f JOIN hosts h ON h.id = f.host_id", "findings f", where,
+                  "CASE f.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,"
+                  " f.last_seen DESC, f.id DESC",
+                  p, n, limit, offset, NULL);
 }
 
 static json_t *finding_in_scope(kh_req *r, int64_t id)
@@ -151,6 +140,11 @@ static json_t *deadlines(json_t *inc)
     return arr;
 }
 
+static void add_deadlines(json_t *row)
+{
+    json_object_set_new(row, "deadlines", deadlines(row));
+}
+
 void api_incidents_list(kh_req *r)
 {
     int64_t limit, offset, unit = 0;
@@ -159,28 +153,16 @@ void api_incidents_list(kh_req *r)
     if (kh_req_page(r, &limit, &offset) < 0 || (hu = kh_req_qint(r, "unit_id", &unit)) < 0 ||
         kh_req_qstr(r, "state", state, sizeof(state)) < 0)
         return;
-    char sc[400], where[1200], sql[2400];
-    kh_scope(r, "i.unit_id", sc, sizeof(sc));
+    kh_sval p[4] = {KH_SV_I(hu), KH_SV_I(unit), KH_SV_S(state)};
+    size_t n = 3;
+    char sc[400], where[1200];
+    kh_scope(r, "i.unit_id", sc, sizeof(sc), p, &n);
     snprintf(where, sizeof(where),
-             "%s AND (?1 = 0 OR i.unit_id IN (WITH RECURSIVE sub(id) AS (SELECT ?2 UNION ALL SELECT u.id FROM units u JOIN sub"
-             " ON u.parent_id = sub.id) SELECT id FROM sub)) AND (?3 = '' OR i.state = ?3 OR (?3 = 'open' AND i.state IN ('new','reported','investigating')))",
+             "%s AND (?1 = 0 OR i.unit_id IN " KH_SQL_SUBTREE("?2") ")"
+             " AND (?3 = '' OR i.state = ?3 OR (?3 = 'open' AND i.state IN ('new','reported','investigating')))",
              sc);
-    kh_sval p[] = {KH_SV_I(hu), KH_SV_I(unit), KH_SV_S(state), KH_SV_I(limit), KH_SV_I(offset)};
-    int64_t total = 0;
-    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM incidents i WHERE %s", where);
-    int rc = kh_store_query_int(r->srv->st, &total, sql, p, 3);
-    json_t *rows = NULL;
-    snprintf(sql, sizeof(sql),
-             "SELECT " INCIDENT_COLS " FROM incidents i LEFT JOIN hosts h ON h.id = i.host_id WHERE %s ORDER BY i.id DESC LIMIT ?4 OFFSET ?5",
-             where);
-    if (rc < 0 || (rc = kh_store_query(r->srv->st, &rows, sql, p, 5)) < 0) {
-        kh_reply_store_error(r, rc);
-        return;
-    }
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) json_object_set_new(row, "deadlines", deadlines(row));
-    kh_reply_json(r, 200, kh_page_json(rows, total, limit, offset));
+    kh_reply_page(r, INCIDENT_COLS, "incidents i LEFT JOIN hosts h ON h.id = i.host_id", "incidents i", where, "i.id DESC",
+                  p, n, limit, offset, add_deadlines);
 }
 
 static json_t *incident_load(kh_req *r, int64_t id, int full)
@@ -207,11 +189,11 @@ static json_t *incident_load(kh_req *r, int64_t id, int full)
                        p, 1) == 0)
         json_object_set_new(inc, "findings", rows);
     rows = NULL;
-    if (kh_store_query(r->srv->st, &rows, "SELECT time, user, from_state AS \"from\", to_state AS \"to\", comment FROM incident_log WHERE incident_id = ?1 ORDER BY id",
+    if (kh_store_query(r->srv->st, &rows, "SELECT time, \"user\", from_state AS \"from\", to_state AS \"to\", comment FROM incident_log WHERE incident_id = ?1 ORDER BY id",
                        p, 1) == 0)
         json_object_set_new(inc, "timeline", rows);
     rows = NULL;
-    if (kh_store_query(r->srv->st, &rows, "SELECT id, time, user, text FROM comments WHERE object = 'incident' AND object_id = ?1 ORDER BY id",
+    if (kh_store_query(r->srv->st, &rows, "SELECT id, time, \"user\", text FROM comments WHERE object = 'incident' AND object_id = ?1 ORDER BY id",
                        p, 1) == 0)
         json_object_set_new(inc, "comments", rows);
     return inc;
@@ -273,7 +255,7 @@ static void log_transition(kh_server *s, int64_t id, const char *user, const cha
 {
     kh_sval l[] = {KH_SV_I(id), KH_SV_S(now), KH_SV_S(user), KH_SV_S(from), KH_SV_S(to), KH_SV_S(comment)};
     kh_store_exec(s->st, NULL,
-                  "INSERT INTO incident_log (incident_id, time, user, from_state, to_state, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                  "INSERT INTO incident_log (incident_id, time, \"user\", from_state, to_state, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                   l, 6);
 }
 
@@ -536,7 +518,7 @@ static void add_comment(kh_req *r, const char *object, int64_t id)
     kh_iso_now(now);
     int64_t cid = 0;
     kh_sval p[] = {KH_SV_S(object), KH_SV_I(id), KH_SV_S(now), KH_SV_S(r->user.username), KH_SV_S(text)};
-    int rc = kh_store_exec(r->srv->st, &cid, "INSERT INTO comments (object, object_id, time, user, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+    int rc = kh_store_exec(r->srv->st, &cid, "INSERT INTO comments (object, object_id, time, \"user\", text) VALUES (?1, ?2, ?3, ?4, ?5)",
                            p, 5);
     if (rc < 0) {
         kh_reply_store_error(r, rc);
@@ -956,24 +938,14 @@ void api_changes_list(kh_req *r)
     if (kh_req_page(r, &limit, &offset) < 0 || (hu = kh_req_qint(r, "unit_id", &unit)) < 0 ||
         kh_req_qstr(r, "state", state, sizeof(state)) < 0)
         return;
-    char sc[400], where[1200], sql[2400];
-    kh_scope(r, "c.unit_id", sc, sizeof(sc));
-    snprintf(where, sizeof(where),
-             "%s AND (?1 = 0 OR c.unit_id IN (WITH RECURSIVE sub(id) AS (SELECT ?2 UNION ALL SELECT u.id FROM units u JOIN sub"
-             " ON u.parent_id = sub.id) SELECT id FROM sub)) AND (?3 = '' OR c.state = ?3)",
+    kh_sval p[4] = {KH_SV_I(hu), KH_SV_I(unit), KH_SV_S(state)};
+    size_t n = 3;
+    char sc[400], where[1200];
+    kh_scope(r, "c.unit_id", sc, sizeof(sc), p, &n);
+    snprintf(where, sizeof(where), "%s AND (?1 = 0 OR c.unit_id IN " KH_SQL_SUBTREE("?2") ") AND (?3 = '' OR c.state = ?3)",
              sc);
-    kh_sval p[] = {KH_SV_I(hu), KH_SV_I(unit), KH_SV_S(state), KH_SV_I(limit), KH_SV_I(offset)};
-    int64_t total = 0;
-    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM change_requests c WHERE %s", where);
-    int rc = kh_store_query_int(r->srv->st, &total, sql, p, 3);
-    json_t *rows = NULL;
-    snprintf(sql, sizeof(sql), "SELECT " CHANGE_COLS " FROM change_requests c JOIN hosts h ON h.id = c.host_id WHERE %s ORDER BY c.id DESC LIMIT ?4 OFFSET ?5",
-             where);
-    if (rc < 0 || (rc = kh_store_query(r->srv->st, &rows, sql, p, 5)) < 0) {
-        kh_reply_store_error(r, rc);
-        return;
-    }
-    kh_reply_json(r, 200, kh_page_json(rows, total, limit, offset));
+    kh_reply_page(r, CHANGE_COLS, "change_requests c JOIN hosts h ON h.id = c.host_id", "change_requests c", where,
+                  "c.id DESC", p, n, limit, offset, NULL);
 }
 
 static json_t *change_load(kh_req *r, int64_t id, int full)
@@ -993,11 +965,11 @@ static json_t *change_load(kh_req *r, int64_t id, int full)
     if (!full)
         return c;
     json_t *rows = NULL;
-    if (kh_store_query(r->srv->st, &rows, "SELECT time, user, from_state AS \"from\", to_state AS \"to\", comment FROM change_log WHERE change_id = ?1 ORDER BY id",
+    if (kh_store_query(r->srv->st, &rows, "SELECT time, \"user\", from_state AS \"from\", to_state AS \"to\", comment FROM change_log WHERE change_id = ?1 ORDER BY id",
                        p, 1) == 0)
         json_object_set_new(c, "timeline", rows);
     rows = NULL;
-    if (kh_store_query(r->srv->st, &rows, "SELECT id, time, user, text FROM comments WHERE object = 'change' AND object_id = ?1 ORDER BY id",
+    if (kh_store_query(r->srv->st, &rows, "SELECT id, time, \"user\", text FROM comments WHERE object = 'change' AND object_id = ?1 ORDER BY id",
                        p, 1) == 0)
         json_object_set_new(c, "comments", rows);
     return c;
@@ -1041,7 +1013,7 @@ void api_changes_transition(kh_req *r)
     }
     kh_sval l[] = {KH_SV_I(r->ids[0]), KH_SV_S(now), KH_SV_S(r->user.username), KH_SV_S(from), KH_SV_S(to), KH_SV_S(comment)};
     kh_store_exec(r->srv->st, NULL,
-                  "INSERT INTO change_log (change_id, time, user, from_state, to_state, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", l, 6);
+                  "INSERT INTO change_log (change_id, time, \"user\", from_state, to_state, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", l, 6);
     char obj[64], det[96];
     snprintf(obj, sizeof(obj), "change:%lld", (long long)r->ids[0]);
     snprintf(det, sizeof(det), "%s -> %s", from, to);

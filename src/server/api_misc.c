@@ -17,20 +17,11 @@ void api_bulletins_list(kh_req *r)
     int64_t limit, offset;
     if (kh_req_page(r, &limit, &offset) < 0)
         return;
-    int64_t total = 0;
-    kh_store_query_int(r->srv->st, &total, "SELECT COUNT(*) FROM bulletins", NULL, 0);
-    kh_sval p[] = {KH_SV_I(r->user.id), KH_SV_I(limit), KH_SV_I(offset)};
-    json_t *rows = NULL;
-    int rc = kh_store_query(r->srv->st, &rows,
-                            "SELECT b.id, b.title, b.body, b.created_at, b.created_by,"
-                            " (SELECT COUNT(*) FROM bulletin_acks a WHERE a.bulletin_id = b.id AND a.user_id = ?1) AS acked_bool"
-                            " FROM bulletins b ORDER BY b.id DESC LIMIT ?2 OFFSET ?3",
-                            p, 3);
-    if (rc < 0) {
-        kh_reply_store_error(r, rc);
-        return;
-    }
-    kh_reply_json(r, 200, kh_page_json(rows, total, limit, offset));
+    kh_sval p[] = {KH_SV_I(r->user.id)};
+    kh_reply_page(r,
+                  "b.id, b.title, b.body, b.created_at, b.created_by,"
+                  " (SELECT COUNT(*) FROM bulletin_acks a WHERE a.bulletin_id = b.id AND a.user_id = ?1) AS acked_bool",
+                  "bulletins b", "bulletins b", "?1 = ?1" /* the count binds ?1 too */, "b.id DESC", p, 1, limit, offset, NULL);
 }
 
 void api_bulletins_create(kh_req *r)
@@ -86,15 +77,16 @@ void api_bulletins_ack(kh_req *r)
 void api_bulletins_acks(kh_req *r)
 {
     char sc[400], sql[1200];
-    kh_scope(r, "u.id", sc, sizeof(sc));
+    kh_sval p[2] = {KH_SV_I(r->ids[0])};
+    size_t n = 1;
+    kh_scope(r, "u.id", sc, sizeof(sc), p, &n);
     snprintf(sql, sizeof(sql),
              "SELECT u.id AS unit_id, u.name AS unit, (SELECT COUNT(*) FROM users x WHERE x.unit_id = u.id AND x.disabled = 0) AS users,"
              " (SELECT COUNT(*) FROM bulletin_acks a JOIN users x ON x.id = a.user_id WHERE a.bulletin_id = ?1 AND x.unit_id = u.id) AS acked"
              " FROM units u WHERE %s ORDER BY u.id",
              sc);
-    kh_sval p[] = {KH_SV_I(r->ids[0])};
     json_t *rows = NULL;
-    int rc = kh_store_query(r->srv->st, &rows, sql, p, 1);
+    int rc = kh_store_query(r->srv->st, &rows, sql, p, n);
     if (rc < 0) {
         kh_reply_store_error(r, rc);
         return;
@@ -117,20 +109,9 @@ void api_audit_log(kh_req *r)
     if (kh_req_page(r, &limit, &offset) < 0 || kh_req_qstr(r, "user", user, sizeof(user)) < 0 ||
         kh_req_qstr(r, "action", action, sizeof(action)) < 0)
         return;
-    kh_sval p[] = {KH_SV_S(user), KH_SV_S(action), KH_SV_I(limit), KH_SV_I(offset)};
-    int64_t total = 0;
-    kh_store_query_int(r->srv->st, &total, "SELECT COUNT(*) FROM audit_log WHERE (?1 = '' OR user = ?1) AND (?2 = '' OR action = ?2)",
-                       p, 2);
-    json_t *rows = NULL;
-    int rc = kh_store_query(r->srv->st, &rows,
-                            "SELECT id, time, user, ip, action, object, detail FROM audit_log WHERE (?1 = '' OR user = ?1)"
-                            " AND (?2 = '' OR action = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4",
-                            p, 4);
-    if (rc < 0) {
-        kh_reply_store_error(r, rc);
-        return;
-    }
-    kh_reply_json(r, 200, kh_page_json(rows, total, limit, offset));
+    kh_sval p[] = {KH_SV_S(user), KH_SV_S(action)};
+    kh_reply_page(r, "id, time, \"user\", ip, action, object, detail", "audit_log", "audit_log",
+                  "(?1 = '' OR \"user\" = ?1) AND (?2 = '' OR action = ?2)", "id DESC", p, 2, limit, offset, NULL);
 }
 
 void api_compliance(kh_req *r)
@@ -143,8 +124,10 @@ void api_compliance(kh_req *r)
     time_t now = time(NULL);
     kh_iso_time(d1, now - 86400);
     kh_iso_time(d7, now - 7 * 86400);
-    kh_scope(r, "u.id", sc, sizeof(sc));
-#define SUBTREE "(WITH RECURSIVE sub(id) AS (SELECT u.id UNION ALL SELECT c.id FROM units c JOIN sub ON c.parent_id = sub.id) SELECT id FROM sub)"
+    kh_sval p[5] = {KH_SV_S(d1), KH_SV_S(d7), KH_SV_I(hu), KH_SV_I(unit)};
+    size_t n = 4;
+    kh_scope(r, "u.id", sc, sizeof(sc), p, &n);
+#define SUBTREE KH_SQL_SUBTREE("u.id")
     snprintf(sql, sizeof(sql),
              "SELECT u.id AS unit_id, u.name AS unit, u.parent_id,"
              " (SELECT COUNT(*) FROM hosts h WHERE h.status = 'active' AND h.unit_id IN " SUBTREE ") AS hosts,"
@@ -160,9 +143,8 @@ void api_compliance(kh_req *r)
              " FROM units u WHERE %s AND (?3 = 0 OR u.id = ?4) ORDER BY u.id",
              sc);
 #undef SUBTREE
-    kh_sval p[] = {KH_SV_S(d1), KH_SV_S(d7), KH_SV_I(hu), KH_SV_I(unit)};
     json_t *rows = NULL;
-    int rc = kh_store_query(r->srv->st, &rows, sql, p, 4);
+    int rc = kh_store_query(r->srv->st, &rows, sql, p, n);
     if (rc < 0) {
         kh_reply_store_error(r, rc);
         return;

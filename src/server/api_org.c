@@ -40,9 +40,11 @@ static int one_of(const char *s, const char *const *set)
 void api_units_list(kh_req *r)
 {
     char sc[400], sql[800];
-    snprintf(sql, sizeof(sql), "SELECT " UNIT_COLS " FROM units WHERE %s ORDER BY id", kh_scope(r, "id", sc, sizeof(sc)));
+    kh_sval p[1];
+    size_t np = 0;
+    snprintf(sql, sizeof(sql), "SELECT " UNIT_COLS " FROM units WHERE %s ORDER BY id", kh_scope(r, "id", sc, sizeof(sc), p, &np));
     json_t *rows = NULL;
-    int rc = kh_store_query(r->srv->st, &rows, sql, NULL, 0);
+    int rc = kh_store_query(r->srv->st, &rows, sql, p, np);
     if (rc < 0) {
         kh_reply_store_error(r, rc);
         return;
@@ -143,8 +145,7 @@ void api_units_update(kh_req *r)
         int64_t cyc = 0;
         kh_sval c[] = {KH_SV_I(id), KH_SV_I(parent)};
         kh_store_query_int(r->srv->st, &cyc,
-                           "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id)"
-                           " SELECT COUNT(*) FROM sub WHERE id = ?2",
+                           "SELECT COUNT(*) FROM units WHERE id = ?2 AND id IN " KH_SQL_SUBTREE("?1"),
                            c, 2);
         if (cyc) {
             kh_reply_error(r, 409, "conflict", "không thể đặt đơn vị dưới chính nó / a unit cannot be moved under itself");
@@ -226,28 +227,16 @@ void api_hosts_list(kh_req *r)
         (has_pop = kh_req_qint(r, "population_db", &pop)) < 0 || (has_q = kh_req_qstr(r, "q", q, sizeof(q))) < 0 ||
         (has_status = kh_req_qstr(r, "status", status, sizeof(status))) < 0)
         return;
-    char sc[400], where[1200], sql[2400];
-    kh_scope(r, "h.unit_id", sc, sizeof(sc));
+    kh_sval p[7] = {KH_SV_I(has_unit), KH_SV_I(unit), KH_SV_I(has_pop), KH_SV_I(pop ? 1 : 0), KH_SV_S(q), KH_SV_S(status)};
+    size_t n = 6;
+    char sc[400], where[1200];
+    kh_scope(r, "h.unit_id", sc, sizeof(sc), p, &n);
+    /* LOWER on both sides: LIKE is case-insensitive in SQLite, case-sensitive in PostgreSQL */
     snprintf(where, sizeof(where),
-             "%s AND (?1 = 0 OR h.unit_id IN (WITH RECURSIVE sub(id) AS (SELECT ?2 UNION ALL SELECT u.id FROM units u JOIN sub"
-             " ON u.parent_id = sub.id) SELECT id FROM sub)) AND (?3 = 0 OR h.population_db = ?4)"
-             " AND (?5 = '' OR h.hostname LIKE '%%' || ?5 || '%%') AND (?6 = '' OR h.status = ?6)",
+             "%s AND (?1 = 0 OR h.unit_id IN " KH_SQL_SUBTREE("?2") ") AND (?3 = 0 OR h.population_db = ?4)"
+             " AND (?5 = '' OR LOWER(h.hostname) LIKE '%%' || LOWER(?5) || '%%') AND (?6 = '' OR h.status = ?6)",
              sc);
-    kh_sval p[] = {KH_SV_I(has_unit), KH_SV_I(unit), KH_SV_I(has_pop), KH_SV_I(pop ? 1 : 0), KH_SV_S(q), KH_SV_S(status),
-                   KH_SV_I(limit), KH_SV_I(offset)};
-    int64_t total = 0;
-    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM hosts h WHERE %s", where);
-    int rc = kh_store_query_int(r->srv->st, &total, sql, p, 6);
-    json_t *rows = NULL;
-    snprintf(sql, sizeof(sql), "SELECT " HOST_COLS " FROM hosts h WHERE %s ORDER BY h.id LIMIT ?7 OFFSET ?8", where);
-    if (rc < 0 || (rc = kh_store_query(r->srv->st, &rows, sql, p, 8)) < 0) {
-        kh_reply_store_error(r, rc);
-        return;
-    }
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) fold_counts(row);
-    kh_reply_json(r, 200, kh_page_json(rows, total, limit, offset));
+    kh_reply_page(r, HOST_COLS, "hosts h", "hosts h", where, "h.id", p, n, limit, offset, fold_counts);
 }
 
 /* The host row if the caller may see it; replies 404/403 otherwise. */
@@ -387,36 +376,24 @@ void api_hosts_delete(kh_req *r)
 
 /* ---- enrollment tokens ------------------------------------------------------- */
 
+static void token_expiry_iso(json_t *row)
+{
+    char t[32];
+    kh_iso_time(t, (time_t)json_integer_value(json_object_get(row, "expires")));
+    json_object_set_new(row, "expires", json_string(t));
+}
+
 void api_tokens_list(kh_req *r)
 {
     int64_t limit, offset;
     if (kh_req_page(r, &limit, &offset) < 0)
         return;
-    char sc[400], sql[1000];
-    kh_scope(r, "unit_id", sc, sizeof(sc));
-    int64_t total = 0;
-    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM enroll_tokens WHERE %s", sc);
-    kh_store_query_int(r->srv->st, &total, sql, NULL, 0);
-    snprintf(sql, sizeof(sql),
-             "SELECT id, unit_id, expires, max_uses, uses, revoked AS revoked_bool, note, created_by, created_at"
-             " FROM enroll_tokens WHERE %s ORDER BY id DESC LIMIT ?1 OFFSET ?2",
-             sc);
-    kh_sval p[] = {KH_SV_I(limit), KH_SV_I(offset)};
-    json_t *rows = NULL;
-    int rc = kh_store_query(r->srv->st, &rows, sql, p, 2);
-    if (rc < 0) {
-        kh_reply_store_error(r, rc);
-        return;
-    }
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        char t[32];
-        kh_iso_time(t, (time_t)json_integer_value(json_object_get(row, "expires")));
-        json_object_set_new(row, "expires", json_string(t));
-    }
-    kh_reply_json(r, 200, kh_page_json(rows, total, limit, offset));
+    kh_sval p[1];
+    size_t n = 0;
+    char sc[400];
+    kh_scope(r, "unit_id", sc, sizeof(sc), p, &n);
+    kh_reply_page(r, "id, unit_id, expires, max_uses, uses, revoked AS revoked_bool, note, created_by, created_at",
+                  "enroll_tokens", "enroll_tokens", sc, "id DESC", p, n, limit, offset, token_expiry_iso);
 }
 
 void api_tokens_create(kh_req *r)
@@ -489,20 +466,11 @@ void api_users_list(kh_req *r)
     int64_t limit, offset;
     if (kh_req_page(r, &limit, &offset) < 0)
         return;
-    char sc[400], sql[1000];
-    kh_scope(r, "unit_id", sc, sizeof(sc));
-    int64_t total = 0;
-    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM users WHERE %s", sc);
-    kh_store_query_int(r->srv->st, &total, sql, NULL, 0);
-    snprintf(sql, sizeof(sql), "SELECT " USER_COLS " FROM users WHERE %s ORDER BY id LIMIT ?1 OFFSET ?2", sc);
-    kh_sval p[] = {KH_SV_I(limit), KH_SV_I(offset)};
-    json_t *rows = NULL;
-    int rc = kh_store_query(r->srv->st, &rows, sql, p, 2);
-    if (rc < 0) {
-        kh_reply_store_error(r, rc);
-        return;
-    }
-    kh_reply_json(r, 200, kh_page_json(rows, total, limit, offset));
+    kh_sval p[1];
+    size_t n = 0;
+    char sc[400];
+    kh_scope(r, "unit_id", sc, sizeof(sc), p, &n);
+    kh_reply_page(r, USER_COLS, "users", "users", sc, "id", p, n, limit, offset, NULL);
 }
 
 static int valid_username(const char *u)

@@ -65,7 +65,7 @@ static const export_def EXPORTS[] = {
      "ID,Tên đăng nhập / Username,Họ tên / Name,Vai trò / Role,Đơn vị / Unit,Thư điện tử / Email,Điện thoại / Phone,"
      "Xác thực hai lớp / Two-factor,Đã khóa / Disabled,Tạo lúc / Created"},
     {"audit-log", R_ADMIN | R_AUDITOR, NULL,
-     "SELECT id, time, user, ip, action, object, detail FROM audit_log WHERE %s ORDER BY id",
+     "SELECT id, time, \"user\", ip, action, object, detail FROM audit_log WHERE %s ORDER BY id",
      "id,time,user,ip,action,object,detail",
      "ID,Thời gian / Time,Người dùng / User,IP,Hành động / Action,Đối tượng / Object,Chi tiết / Detail"},
 };
@@ -146,12 +146,14 @@ void kh_ui_route_export(kh_req *r, void *payload)
         return;
     }
     char scope[512] = "1=1", sql[2048];
+    kh_sval p[1];
+    size_t np = 0;
     if (d->scope_col)
-        kh_scope(r, d->scope_col, scope, sizeof(scope));
+        kh_scope(r, d->scope_col, scope, sizeof(scope), p, &np);
     const char *at = strstr(d->sql, "%s");
     snprintf(sql, sizeof(sql), "%.*s%s%s LIMIT %d", (int)(at - d->sql), d->sql, scope, at + 2, EXPORT_MAX_ROWS);
     json_t *rows = NULL;
-    int rc = kh_store_query(r->srv->st, &rows, sql, NULL, 0);
+    int rc = kh_store_query(r->srv->st, &rows, sql, p, np);
     if (rc < 0) {
         kh_reply_store_error(r, rc);
         return;

@@ -22,7 +22,7 @@
 #include "server/server_int.h"
 #include "server/ui.h"
 
-#define SUBTREE "(WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT c.id FROM units c JOIN sub ON c.parent_id = sub.id) SELECT id FROM sub)"
+#define SUBTREE KH_SQL_SUBTREE("?1")
 
 /* ISO time -> "dd/mm/yyyy HH:MM" in Viet Nam time (UTC+7, no daylight saving). */
 static void vn_time(char *out, size_t size, const char *iso)

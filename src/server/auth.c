@@ -62,7 +62,7 @@ int kh_auth_first_admin(kh_server *s, char *user, size_t usz, char *password, si
     if (rc >= 0) {
         kh_sval p[] = {KH_SV_S(now)};
         rc = kh_store_exec(s->st, NULL,
-                           "INSERT INTO audit_log (time, user, action, object, detail) VALUES (?1, 'system', 'create', 'user:admin', 'first start')",
+                           "INSERT INTO audit_log (time, \"user\", action, object, detail) VALUES (?1, 'system', 'create', 'user:admin', 'first start')",
                            p, 1);
     }
     if (rc < 0) {
@@ -126,27 +126,29 @@ int kh_auth_csrf(kh_req *r)
     return h && r->csrf[0] && kh_sign_streq(h, r->csrf) ? 0 : -1;
 }
 
-const char *kh_scope(kh_req *r, const char *col, char *buf, size_t size)
+const char *kh_scope(kh_req *r, const char *col, char *buf, size_t size, kh_sval *p, size_t *n)
 {
     if (!r->has_user || strcmp(r->user.role, "officer") != 0) {
         snprintf(buf, size, "1=1");
         return buf;
     }
-    snprintf(buf, size,
-             "%s IN (WITH RECURSIVE sub(id) AS (SELECT %lld UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id)"
-             " SELECT id FROM sub)",
-             col, (long long)r->user.unit_id);
+    p[*n] = KH_SV_I(r->user.unit_id); /* bound, never pasted into the SQL text */
+    (*n)++;
+    int w = snprintf(buf, size, "%s IN " KH_SQL_SUBTREE("?%zu"), col, *n);
+    if (w < 0 || (size_t)w >= size)
+        snprintf(buf, size, "1=0"); /* never wider than the caller's units */
     return buf;
 }
 
 int kh_unit_in_scope(kh_req *r, int64_t unit_id)
 {
     char sc[400], sql[600];
-    kh_scope(r, "id", sc, sizeof(sc));
+    kh_sval p[2] = {KH_SV_I(unit_id)};
+    size_t n = 1;
+    kh_scope(r, "id", sc, sizeof(sc), p, &n);
     snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM units WHERE id = ?1 AND %s", sc);
-    int64_t n = 0;
-    kh_sval p[] = {KH_SV_I(unit_id)};
-    return kh_store_query_int(r->srv->st, &n, sql, p, 1) == 0 && n > 0;
+    int64_t cnt = 0;
+    return kh_store_query_int(r->srv->st, &cnt, sql, p, n) == 0 && cnt > 0;
 }
 
 static json_t *user_json(kh_req *r, int64_t id)

@@ -359,7 +359,7 @@ void kh_audit(kh_req *r, const char *action, const char *object, const char *det
     }
     kh_sval p[] = {KH_SV_S(now), KH_SV_S(user), KH_SV_S(kh_http_remote_addr(r->c)), KH_SV_S(action), KH_SV_S(object),
                    KH_SV_S(detail)};
-    kh_store_exec(r->srv->st, NULL, "INSERT INTO audit_log (time, user, ip, action, object, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    kh_store_exec(r->srv->st, NULL, "INSERT INTO audit_log (time, \"user\", ip, action, object, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                   p, 6);
 }
 
@@ -741,14 +741,15 @@ int kh_server_create(kh_server **out, const kh_server_options *o, kh_server_firs
                  s->dir);
         rc = KH_EACCES;
         goto fail;
-    } else if (!file_exists(s->dir, "khien.db")) {
+    } else if (!o->database && !file_exists(s->dir, "khien.db")) {
         fresh = 1;
     }
     if ((rc = init_keys(s, fresh, err, errsz)) < 0)
         goto fail;
     char dbpath[1200];
     snprintf(dbpath, sizeof(dbpath), "%s/khien.db", s->dir);
-    if ((rc = kh_store_open(&s->st, &kh_store_backend_sqlite, dbpath, err, errsz)) < 0)
+    const char *db = o->database ? o->database : dbpath;
+    if ((rc = kh_store_open(&s->st, kh_store_backend_for(db), db, err, errsz)) < 0)
         goto fail;
     if ((rc = kh_ingest_create(&s->ingest, s->st)) < 0)
         goto fail;

@@ -1,7 +1,8 @@
 /* Khiên — server: `khien server`, the centre (HTTPS REST API, auth, storage).
  *
  * kh_server_create() prepares the data folder (first start: folder 0700,
- * SQLite database, private CA, server certificate, Ed25519 bundle key and
+ * SQLite database DATA_DIR/khien.db or the PostgreSQL database named by
+ * opts->database, private CA, server certificate, Ed25519 bundle key and
  * the first administrator, whose one-time password is returned once in
  * kh_server_first_start); kh_server_start() listens; kh_server_destroy()
  * stops and frees. docs/api.md documents every endpoint.
@@ -33,9 +34,10 @@ typedef struct kh_server_options {
     const char *listen;   /**< "127.0.0.1:8443" when NULL */
     unsigned threads;     /**< HTTP worker threads; 0: 8 */
     const char *public_url; /**< URL printed and put in reports; NULL: https://LISTEN */
+    const char *database;   /**< NULL: SQLite DATA_DIR/khien.db; or postgresql://user[:password]@host[:port]/db[?...] */
 } kh_server_options;
 #define KH_SERVER_OPTIONS_VERSION 1
-#define KH_SERVER_OPTIONS_INIT {KH_SERVER_OPTIONS_VERSION, NULL, NULL, 0, NULL}
+#define KH_SERVER_OPTIONS_INIT {KH_SERVER_OPTIONS_VERSION, NULL, NULL, 0, NULL, NULL}
 
 /** What a first start created (all fields empty on a restart). */
 typedef struct kh_server_first_start {

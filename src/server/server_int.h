@@ -108,6 +108,21 @@ int kh_req_qint(kh_req *r, const char *name, int64_t *out);
 int kh_req_qstr(kh_req *r, const char *name, char *buf, size_t size);
 /** {"items", "total", "limit", "offset"} */
 json_t *kh_page_json(json_t *items, int64_t total, int64_t limit, int64_t offset);
+
+/* listing.c */
+/** Ids of unit `root` (an SQL expression: an integer parameter "?2" or a column "u.id") and of every unit
+ * below it, for `x IN KH_SQL_SUBTREE("?2")`; portable (SQLite, PostgreSQL). */
+#define KH_SQL_SUBTREE(root)                                                                                    \
+    "(WITH RECURSIVE kh_sub(id) AS (SELECT " root " UNION ALL SELECT kh_u.id FROM units kh_u JOIN kh_sub"      \
+    " ON kh_u.parent_id = kh_sub.id) SELECT id FROM kh_sub)"
+/** A paged listing, the shape of every list endpoint: the total from SELECT COUNT(*) FROM count_from WHERE
+ * where, the page from SELECT cols FROM from WHERE where ORDER BY order LIMIT/OFFSET (limit and offset are
+ * bound after the n parameters p); each row through fix (NULL: none). Replies 200 {"items", "total",
+ * "limit", "offset"}, or the store error (a failed count included). */
+void kh_reply_page(kh_req *r, const char *cols, const char *from, const char *count_from, const char *where,
+                   const char *order, const kh_sval *p, size_t n, int64_t limit, int64_t offset,
+                   void (*fix)(json_t *row));
+#define KH_PAGE_MAX_PARAMS 16
 /** Audit log entry (never fails the request). */
 void kh_audit(kh_req *r, const char *action, const char *object, const char *detail);
 
@@ -121,8 +136,10 @@ int kh_field_bool(kh_req *r, const char *name, int *out, int *present);
 int kh_auth_session(kh_req *r);
 /** CSRF header check for state-changing requests; 0 ok, -1 mismatch. */
 int kh_auth_csrf(kh_req *r);
-/** SQL condition restricting `col` (a unit id column) to the caller's units. Static buffer in r. */
-const char *kh_scope(kh_req *r, const char *col, char *buf, size_t size);
+/** SQL condition restricting `col` (a unit id column) to the caller's units, into buf: "1=1", or for an
+ * officer `col IN KH_SQL_SUBTREE(?N)` with the officer's unit bound as parameter N = *n + 1 (stored in p[*n],
+ * *n incremented; p must have room for one more). */
+const char *kh_scope(kh_req *r, const char *col, char *buf, size_t size, kh_sval *p, size_t *n);
 /** 1 if the caller may see/change unit u (subtree for officers). */
 int kh_unit_in_scope(kh_req *r, int64_t unit_id);
 int kh_auth_first_admin(kh_server *s, char *user, size_t usz, char *password, size_t psz);

@@ -229,7 +229,8 @@ static int sq_exec(void *db, const char *sql, const kh_sval *p, size_t n, int64_
             return map_rc(rc);
         }
         *changes = sqlite3_changes64(q->db);
-        *last_id = sqlite3_last_insert_rowid(q->db);
+        if (last_id)
+            *last_id = sqlite3_last_insert_rowid(q->db);
         return 0;
     }
     sqlite3_stmt *st = NULL;
@@ -246,7 +247,8 @@ static int sq_exec(void *db, const char *sql, const kh_sval *p, size_t n, int64_
         return map_rc(s);
     }
     *changes = sqlite3_changes64(q->db);
-    *last_id = sqlite3_last_insert_rowid(q->db);
+    if (last_id)
+        *last_id = sqlite3_last_insert_rowid(q->db);
     release(st, cached);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "khien/error.h"
 
@@ -151,7 +152,7 @@ int kh_store_exec(kh_store *st, int64_t *last_id, const char *sql, const kh_sval
 {
     int64_t changes = 0, id = 0;
     lock(st);
-    int rc = st->be->exec(st->db, sql, p, n, &changes, &id);
+    int rc = st->be->exec(st->db, sql, p, n, &changes, last_id ? &id : NULL);
     unlock(st);
     if (rc < 0)
         return rc;
@@ -248,4 +249,63 @@ void kh_store_rollback(kh_store *st)
 const char *kh_store_errmsg(kh_store *st)
 {
     return st->be->errmsg(st->db);
+}
+
+const kh_store_backend *kh_store_backend_for(const char *location)
+{
+    if (location && (strncasecmp(location, "postgresql://", 13) == 0 || strncasecmp(location, "postgres://", 11) == 0))
+        return &kh_store_backend_pg;
+    return &kh_store_backend_sqlite;
+}
+
+void kh_store_redact(const char *location, char *out, size_t size)
+{
+    if (!out || size == 0)
+        return;
+    out[0] = 0;
+    if (!location)
+        return;
+    size_t j = 0;
+    const char *s = location;
+    const char *scheme = strstr(s, "://");
+    const char *auth_end = NULL;
+    if (scheme) { /* URL: scheme://user:password@host/db?password=... */
+        const char *a = scheme + 3;
+        const char *at = NULL;
+        for (const char *c = a; *c && *c != '/' && *c != '?' && *c != '#'; c++)
+            if (*c == '@')
+                at = c; /* the last '@' before the path ends the userinfo */
+        auth_end = at;
+        const char *colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
+        if (colon) {
+            while (s < colon + 1 && j + 1 < size)
+                out[j++] = *s++;
+            for (const char *r = "***"; *r && j + 1 < size; r++)
+                out[j++] = *r;
+            s = at;
+        }
+    }
+    while (*s && j + 1 < size) {
+        /* password=VALUE (a URL query parameter or a key=value conninfo), up to & or space */
+        if ((s == location || s[-1] == '?' || s[-1] == '&' || s[-1] == ' ') && strncasecmp(s, "password=", 9) == 0 &&
+            (!auth_end || s > auth_end)) {
+            for (int k = 0; k < 9 && j + 1 < size; k++)
+                out[j++] = *s++;
+            for (const char *r = "***"; *r && j + 1 < size; r++)
+                out[j++] = *r;
+            if (*s == '\'') { /* quoted conninfo value */
+                s++;
+                while (*s && *s != '\'')
+                    s += (*s == '\\' && s[1]) ? 2 : 1;
+                if (*s)
+                    s++;
+            } else {
+                while (*s && *s != '&' && *s != ' ')
+                    s++;
+            }
+            continue;
+        }
+        out[j++] = *s++;
+    }
+    out[j] = 0;
 }

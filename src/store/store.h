@@ -3,11 +3,21 @@
  * The server speaks portable SQL (standard SELECT/INSERT/UPDATE/DELETE,
  * numbered parameters ?1..?N, INSERT ... ON CONFLICT) to a kh_store; the
  * backend executes it. A backend is a struct of function pointers, the
- * libgit2 odb_backend shape: SQLite today (store/sqlite.c, the only file that
- * includes sqlite3.h), PostgreSQL next (store/pg.c: translate ?N to $N, run
- * its own DDL) without touching the API code. Each backend carries its own
- * schema migrations (DDL is dialect-specific); kh_store_open() applies the
- * missing ones in order, each in a transaction.
+ * libgit2 odb_backend shape: SQLite by default (store/sqlite.c, the only
+ * file that includes sqlite3.h) and PostgreSQL for a province (store/pg.c,
+ * the only file that includes libpq-fe.h: it translates ?N to $N and runs
+ * its own DDL). Each backend carries its own schema migrations (DDL is
+ * dialect-specific); kh_store_open() applies the missing ones in order, each
+ * in a transaction. kh_store_backend_for() picks the backend from the
+ * location: a postgresql:// (or postgres://) URL, else an SQLite file.
+ *
+ * Portable SQL, as the server writes it: times are computed in C and bound
+ * as parameters (no datetime()/now()); INSERT ... ON CONFLICT instead of
+ * INSERT OR IGNORE/REPLACE; COALESCE, not IFNULL; integer 0/1 columns, not
+ * booleans; the column `user` written "user" (reserved in PostgreSQL);
+ * integer parameters for integer columns and text for text (PostgreSQL does
+ * not compare a bigint with text). A failed statement inside a transaction
+ * dooms the transaction (PostgreSQL's rule): roll back after a failure.
  *
  * Rows come back as jansson objects keyed by column name. Two naming
  * conventions of the result columns: a column named `x_json` holds JSON text
@@ -52,7 +62,8 @@ typedef struct kh_store_backend {
     const char *name;
     int (*open)(void **db, const char *location, char *err, size_t errsz);
     void (*close)(void *db);
-    /* Runs one statement; *changes = rows changed, *last_id = last inserted rowid/id. */
+    /* Runs one statement; *changes = rows changed; *last_id (when last_id is not NULL, i.e. the caller
+     * wants it, which it does only for an INSERT into a table with an `id` key) = the new row's id. */
     int (*exec)(void *db, const char *sql, const kh_sval *p, size_t n, int64_t *changes, int64_t *last_id);
     /* Runs a query; *rows = JSON array of objects (column name -> value). */
     int (*query)(void *db, const char *sql, const kh_sval *p, size_t n, size_t max_rows, json_t **rows);
@@ -66,6 +77,12 @@ typedef struct kh_store_backend {
 #define KH_STORE_BACKEND_VERSION 1
 
 extern const kh_store_backend kh_store_backend_sqlite;
+extern const kh_store_backend kh_store_backend_pg;
+
+/** The backend for a location: PostgreSQL for postgresql:// or postgres:// URLs, else SQLite (a file path). */
+const kh_store_backend *kh_store_backend_for(const char *location);
+/** Copies location with any password replaced by "***" (for messages and logs; truncated to size). */
+void kh_store_redact(const char *location, char *out, size_t size);
 
 typedef struct kh_store kh_store;
 

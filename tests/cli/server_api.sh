@@ -8,11 +8,13 @@
 command -v curl >/dev/null && command -v openssl >/dev/null || { echo "skip: curl/openssl missing"; exit 0; }
 
 D="$T/centre"
+# KHIEN_TEST_DB: run the same checks on another database (server_pg.sh sets a postgresql:// URL)
+DBOPT=(); [ -n "${KHIEN_TEST_DB:-}" ] && DBOPT=(--db "$KHIEN_TEST_DB")
 PORT=$((20000 + RANDOM % 20000))
 B="https://127.0.0.1:$PORT/api/v1"
 SRV_PID=""
 start_server() {
-  "$KHIEN" server --data "$D" --listen "127.0.0.1:$PORT" --threads 4 >"$T/server.out" 2>"$T/server.err" &
+  "$KHIEN" server --data "$D" "${DBOPT[@]}" --listen "127.0.0.1:$PORT" --threads 4 >"$T/server.out" 2>"$T/server.err" &
   SRV_PID=$!
   for _ in $(seq 1 100); do
     curl -sk "$B/health" >/dev/null 2>&1 && return 0

@@ -1,0 +1,62 @@
+#!/bin/bash
+# Khiên — khien server on PostgreSQL: a throwaway cluster (Debian's
+# postgresql package; skipped when initdb is not installed) in a temp
+# folder, Unix socket only, run as an unprivileged user; then the whole of
+# server_api.sh against it (KHIEN_TEST_DB), the password in the URL never
+# printed, a wrong URL refused with a clear message, and the cluster stopped
+# at exit.
+. "$(dirname "$0")/../lib.sh"
+PGBIN=${KHIEN_PGBIN:-}
+if [ -z "$PGBIN" ]; then
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && PGBIN=$d; done
+fi
+[ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_ctl" ] || { echo "skip: PostgreSQL (initdb, pg_ctl) not installed"; exit 0; }
+
+# initdb refuses to run as root: the cluster belongs to postgres (or nobody)
+AS=()
+if [ "$(id -u)" -eq 0 ]; then
+  u=postgres; id -u "$u" >/dev/null 2>&1 || u=nobody
+  AS=(runuser -u "$u" --)
+fi
+PGT=$(mktemp -d /tmp/khien-pg.XXXXXX)
+[ ${#AS[@]} -gt 0 ] && chown "${AS[2]}" "$PGT"
+PGPORT_=$((40000 + RANDOM % 20000))
+cleanup() {
+  "${AS[@]}" "$PGBIN/pg_ctl" -D "$PGT/data" -m immediate -w stop >/dev/null 2>&1
+  rm -rf "$PGT"
+  chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"
+}
+trap cleanup EXIT
+"${AS[@]}" "$PGBIN/initdb" -D "$PGT/data" -U khien --auth=trust -E UTF8 --no-locale --no-sync >"$T/initdb.log" 2>&1 ||
+  { cat "$T/initdb.log"; bad "initdb"; finish; exit; }
+"${AS[@]}" "$PGBIN/pg_ctl" -D "$PGT/data" -l "$PGT/log" -w -t 30 \
+  -o "-k $PGT -p $PGPORT_ -c listen_addresses='' -c fsync=off -c full_page_writes=off" start >/dev/null ||
+  { cat "$PGT/log"; bad "cluster start"; finish; exit; }
+check "throwaway PostgreSQL cluster" test -S "$PGT/.s.PGSQL.$PGPORT_"
+"${AS[@]}" "$PGBIN/createdb" -h "$PGT" -p "$PGPORT_" -U khien khien
+
+# trust authentication ignores the password: it is there to prove it is never printed
+URL="postgresql://khien:pw-Secret-42@/khien?host=$PGT&port=$PGPORT_"
+export KHIEN_TEST_DB="$URL"
+if bash "$(dirname "$0")/server_api.sh" >"$T/api.out" 2>&1; then
+  ok "server_api.sh on PostgreSQL ($(tail -1 "$T/api.out"))"
+else
+  grep -v '^ok ' "$T/api.out" | sed 's/^/    /' | head -60
+  bad "server_api.sh on PostgreSQL"
+fi
+
+# the URL's password stays out of what the server prints
+D="$T/centre"; PORT=$((20000 + RANDOM % 20000))
+"$KHIEN" server --data "$D" --db "$URL" --listen "127.0.0.1:$PORT" >"$T/out" 2>"$T/err" &
+pid=$!
+for _ in $(seq 1 100); do curl -sk "https://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
+kill "$pid"; wait "$pid" 2>/dev/null
+check "server printed the database with the password hidden" grep -qF "postgresql://khien:***@/khien" "$T/out"
+check "password not printed" bash -c "! grep -q 'pw-Secret-42' '$T/out' '$T/err'"
+check "one schema for both starts (schema version 2)" test "$("${AS[@]}" "$PGBIN/psql" -h "$PGT" -p "$PGPORT_" -U khien -d khien -Atc 'SELECT version FROM schema_version')" = 2
+
+expect_rc 2 "unreachable database refused" "$KHIEN" server --data "$T/d2" --db "postgresql://khien:pw-Secret-42@/khien?host=$PGT&port=1"
+check "clear message" has_err "PostgreSQL"
+check "password not in the message" bash -c "! grep -q 'pw-Secret-42' '$T/err'"
+expect_rc 2 "--db that is not a postgresql:// URL refused" "$KHIEN" server --data "$T/d3" --db "mysql://x@y/z"
+finish

@@ -4,7 +4,9 @@
 # again; another signature set, or a changed database, invalidates the
 # cache; a damaged cache file (clean-file or compiled signatures) never
 # breaks a scan nor is trusted; a partial scan (--no-archive, or one that
-# gave a warning) is never remembered as clean.
+# gave a warning) is never remembered as clean. The signature set is loaded
+# only when a file has to be read; options that can change a clean verdict
+# (the limits) invalidate.
 . "$SRC/tests/lib.sh"
 F="Eicar-Test-Signature FOUND"
 STATE=$KHIEN_STATE_DIR
@@ -111,6 +113,85 @@ expect_rc 1 "damaged compiled cache: EICAR still found" "$KHIEN" scan --no-summa
 check "found with a rebuilt set" has "$T/e.com: $F"
 for kdb in "$STATE"/compiled/*.kdb; do [ -f "$kdb" ] && : > "$kdb"; done
 expect_rc 1 "empty compiled cache: EICAR still found" "$KHIEN" scan --no-summary "$T/e.com"
+
+# The signature set is loaded only when a file has to be read. With every
+# file known clean it is not even opened: a damaged compiled set goes
+# unnoticed (and is not rebuilt) until a changed file needs it.
+rm -rf "$STATE/compiled" "$CACHE"
+expect_rc 0 "lazy: first scan" "$KHIEN" scan --json "$C"
+expect_rc 0 "lazy: second scan" "$KHIEN" scan --json "$C"
+check "lazy: all 4 unchanged" test "$(jnum cached)" -eq 4
+expect_rc 0 "lazy: text summary, set not loaded" "$KHIEN" scan "$C"
+grep '^Known viruses:' "$T/out" > "$T/known.lazy"
+expect_rc 0 "lazy: text summary, set loaded (--no-cache)" "$KHIEN" scan --no-cache "$C"
+grep '^Known viruses:' "$T/out" > "$T/known.eager"
+check "lazy: same signature count whether loaded or read from the compiled set's header" \
+  cmp -s "$T/known.lazy" "$T/known.eager"
+check "lazy: the count is not zero" bash -c "! grep -qx 'Known viruses: 0' '$T/known.lazy'"
+set -- "$STATE"/compiled/*.kdb
+check "lazy: one compiled set" test "$#" -eq 1 -a -f "$1"
+KDB=$1
+head -c "$(wc -c < "$KDB")" /dev/urandom > "$KDB"
+before=$(stat -c '%i %s %y' "$KDB")
+expect_rc 0 "lazy: damaged compiled set, unchanged files: scan works" "$KHIEN" scan --no-summary "$C"
+check "lazy: damaged compiled set not needed, so not rebuilt" test "$(stat -c '%i %s %y' "$KDB")" = "$before"
+sleep 0.05
+cat "$T/eicar.src" > "$C/f1.bin"
+expect_rc 1 "lazy: a changed file needs the set: damage noticed, set rebuilt, file scanned" \
+  "$KHIEN" scan --no-summary "$C"
+check "lazy: the changed file's detection" has "$C/f1.bin: $F"
+check "lazy: the damaged compiled set was replaced" test "$(stat -c '%i %s %y' "$KDB")" != "$before"
+head -c 1000 /dev/urandom > "$C/f1.bin"
+# A changed database invalidates every entry even when no scanned file
+# changed, and even with the same size and mtime (its ctime and inode tell).
+printf 'lazy-marker-0123456789\n' > "$C/marker.txt"
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+printf 'Lazy.Sig:0:*:%s\n' "$(hex lazy-marker-9876543210)" > "$T/lazy.ndb"
+expect_rc 0 "db change: first scan" "$KHIEN" scan --json -d "$T/lazy.ndb" "$C"
+expect_rc 0 "db change: second scan" "$KHIEN" scan --json -d "$T/lazy.ndb" "$C"
+check "db change: all 5 unchanged before" test "$(jnum cached)" -eq 5
+touch -r "$T/lazy.ndb" "$T/ndb.ref"
+printf 'Lazy.Sig:0:*:%s\n' "$(hex lazy-marker-0123456789)" > "$T/lazy.new"
+check "db change: same size" test "$(wc -c < "$T/lazy.new")" -eq "$(wc -c < "$T/lazy.ndb")"
+cat "$T/lazy.new" > "$T/lazy.ndb"
+touch -r "$T/ndb.ref" "$T/lazy.ndb"
+expect_rc 1 "db change (same size and mtime): the unchanged file is scanned again and found" \
+  "$KHIEN" scan --no-summary -d "$T/lazy.ndb" "$C"
+check "db change: detection" has "$C/marker.txt: Lazy.Sig FOUND"
+rm "$C/marker.txt"
+# --verbose lists the set's databases: it loads the set, and the cache still works.
+expect_rc 0 "verbose: scan" "$KHIEN" scan --verbose "$C"
+expect_rc 0 "verbose: again" "$KHIEN" scan --verbose "$C"
+check "verbose: files unchanged" has "Unchanged since a clean scan (not read): 4"
+check "verbose: the databases are listed" has "<builtin>"
+expect_rc 0 "lazy after a loaded run: same identity" "$KHIEN" scan --json "$C"
+check "lazy after a loaded run: all 4 unchanged (kh_compiler_identity = kh_rules_id)" test "$(jnum cached)" -eq 4
+# A strict load that fails is still an error when the set is needed.
+printf 'Bad.Line\n' > "$T/bad.ndb"
+expect_rc 2 "strict, malformed database, files to read: exit 2" "$KHIEN" scan --strict -d "$T/bad.ndb" "$C"
+
+# Options that can change a clean verdict are part of the cache's identity:
+# a zip found clean with the default limits holds a member larger than a
+# lower --max-filesize, which --alert-exceeds-max reports.
+L=$T/limits
+mkdir -p "$L"
+head -c 60000 /dev/urandom | base64 > "$T/member.txt"
+(cd "$T" && zip -q "$L/m.zip" member.txt)
+expect_rc 0 "limits: default scan of the zip" "$KHIEN" scan --json "$L"
+expect_rc 0 "limits: again" "$KHIEN" scan --json "$L"
+check "limits: zip remembered clean" test "$(jnum cached)" -eq 1
+expect_rc 1 "limits: lower --max-filesize with --alert-exceeds-max: the member is over it" \
+  "$KHIEN" scan --no-summary --max-filesize=70K --alert-exceeds-max "$L"
+check "limits: reported, not taken from the cache" has "Heuristics.Limits.Exceeded"
+# --allmatch is not: a file is remembered only when nothing at all matched,
+# which --allmatch does not change (files with detections are always read).
+expect_rc 0 "allmatch: default scan" "$KHIEN" scan --json "$C"
+expect_rc 0 "allmatch: -z scan of the same files" "$KHIEN" scan --json -z "$C"
+check "allmatch: unchanged clean files still known clean" test "$(jnum cached)" -eq 4
+cp "$T/eicar.src" "$C/z2.com"
+expect_rc 1 "allmatch: a detection is always read" "$KHIEN" scan --no-summary -z "$C"
+check "allmatch: found" has "$C/z2.com: $F"
+rm "$C/z2.com"
 
 # Partial scans are not remembered as clean.
 Z=$T/z

@@ -448,6 +448,57 @@ KT_TEST(test_scan_cache__many_entries_and_drops)
     teardown();
 }
 
+/* kh_cache_open_set(): keyed on a set id (kh_compiler_identity(), the set
+ * need not be loaded) and on the limits; the id of a loaded set is the same
+ * key, so both ways of opening agree. */
+KT_TEST(test_scan_cache__identity_and_limits)
+{
+    setup();
+    struct stat a = make_file("a", "alpha");
+    kh_scan_options o = KH_SCAN_OPTIONS_INIT;
+    kh_cache *c = NULL;
+    KT_EQ_INT(kh_cache_open_set(&c, cpath, kh_rules_id(rules_a), &o, 0), 0);
+    kh_cache_put(c, &a);
+    KT_EQ_INT(kh_cache_save(c), 0);
+    kh_cache_destroy(c);
+    /* default options: the same as kh_cache_open() */
+    c = open_cache(rules_a, 0);
+    KT_EQ_INT(kh_cache_check(c, &a), 1);
+    kh_cache_destroy(c);
+    /* options that cannot change a clean verdict: same cache */
+    o.flags |= KH_SCAN_ALLMATCH | KH_SCAN_ALERT_LIMITS | KH_SCAN_STRINGS;
+    o.stream_threshold = 1u << 20;
+    KT_EQ_INT(kh_cache_open_set(&c, cpath, kh_rules_id(rules_a), &o, 0), 0);
+    KT_EQ_INT(kh_cache_check(c, &a), 1);
+    kh_cache_destroy(c);
+    /* each limit: another cache */
+    for (int i = 0; i < 6; i++) {
+        kh_scan_options l = KH_SCAN_OPTIONS_INIT;
+        switch (i) {
+        case 0: l.max_filesize /= 2; break;
+        case 1: l.max_scansize /= 2; break;
+        case 2: l.max_depth--; break;
+        case 3: l.max_files--; break;
+        case 4: l.max_ratio--; break;
+        default: l.flags |= KH_SCAN_YARA_ALL; break;
+        }
+        KT_EQ_INT(kh_cache_open_set(&c, cpath, kh_rules_id(rules_a), &l, 0), 0);
+        KT_EQ_INT(kh_cache_check(c, &a), 0);
+        kh_cache_destroy(c);
+    }
+    /* another set */
+    KT_EQ_INT(kh_cache_open_set(&c, cpath, kh_rules_id(rules_b), NULL, 0), 0);
+    KT_EQ_INT(kh_cache_check(c, &a), 0);
+    kh_cache_destroy(c);
+    kh_cache *x = NULL;
+    KT_EQ_INT(kh_cache_open_set(&x, cpath, NULL, NULL, 0), KH_EINVAL);
+    kh_scan_options bad = KH_SCAN_OPTIONS_INIT;
+    bad.version = 99;
+    KT_EQ_INT(kh_cache_open_set(&x, cpath, kh_rules_id(rules_a), &bad, 0), KH_EINVAL);
+    KT_CHECK(x == NULL);
+    teardown();
+}
+
 KT_TEST(test_scan_cache__teardown_rules)
 {
     kh_rules_destroy(rules_a);
@@ -465,5 +516,6 @@ KT_MAIN({
     KT_CASE(test_scan_cache__save_merges_other_sessions),
     KT_CASE(test_scan_cache__drop_forgets),
     KT_CASE(test_scan_cache__many_entries_and_drops),
+    KT_CASE(test_scan_cache__identity_and_limits),
     KT_CASE(test_scan_cache__teardown_rules),
 })

@@ -2,7 +2,8 @@
 # Khiên — benchmark of `khien server` on loopback (issue 5).
 #   bench/centre_bench.sh [AGENTS] [SECONDS] [BATCH] [RATE] [THREADS]
 # Env: KHIEN (default build/khien; use a build without sanitizers), SERVER_THREADS,
-# PERF_OUT (perf record the server into this file for 10 s, PERF_DELAY s after the start).
+# PERF_OUT (perf record the server into this file for 10 s, PERF_DELAY s after the start),
+# KEEP_LOG (copy the server's stderr there at the end).
 # Starts a fresh server (SQLite) in a temp folder, enrolls AGENTS simulated
 # agents (each with its own key and client certificate), runs
 # bench/centre_load.c for SECONDS (heartbeats + event batches over mutual

@@ -35,6 +35,17 @@ trap cleanup EXIT
 check "throwaway PostgreSQL cluster" test -S "$PGT/.s.PGSQL.$PGPORT_"
 "${AS[@]}" "$PGBIN/createdb" -h "$PGT" -p "$PGPORT_" -U khien khien
 
+# the store's unit test against the cluster (tests/unit/store/pg.c), when built next to khien
+UNIT="$(dirname "$KHIEN")/tests/unit_store_pg"
+if [ -x "$UNIT" ]; then
+  "${AS[@]}" "$PGBIN/createdb" -h "$PGT" -p "$PGPORT_" -U khien khien_unit
+  if KHIEN_TEST_PG="postgresql://khien@/khien_unit?host=$PGT&port=$PGPORT_" "$UNIT" >"$T/unit.out" 2>&1; then
+    ok "unit_store_pg against the cluster ($(tail -1 "$T/unit.out"))"
+  else
+    sed 's/^/    /' "$T/unit.out" | tail -30; bad "unit_store_pg against the cluster"
+  fi
+fi
+
 # trust authentication ignores the password: it is there to prove it is never printed
 URL="postgresql://khien:pw-Secret-42@/khien?host=$PGT&port=$PGPORT_"
 export KHIEN_TEST_DB="$URL"

@@ -1181,37 +1181,51 @@ void kh_pe_ord_name(const uint8_t *dll, size_t dll_len, uint16_t ord, char out[6
 /* From authenticode.c: MD5 of a buffer built by the caller. */
 int kh_pe__md5_hex(const uint8_t *p, size_t n, char out[33]);
 
-int kh_pe_imphash(const kh_pe *pe, char out[33])
+static int dll_ext(const uint8_t *dot, size_t rest, int style)
 {
-    kh_buf b = KH_BUF_INIT(64u << 20);
-    int rc = 0, first = 1;
+    static const char *const ext[] = {".ocx", ".sys", ".dll", ".OCX", ".SYS", ".DLL"};
+    if (style == KH_PE_IMPHASH_YARA)
+        return prefix_icase(dot, rest, ".ocx") || prefix_icase(dot, rest, ".sys") || prefix_icase(dot, rest, ".dll");
+    for (size_t i = 0; rest == 4 && i < KH_ARRAY_LEN(ext); i++)
+        if (memcmp(dot, ext[i], 4) == 0)
+            return 1;
+    return 0;
+}
+
+int kh_pe_imphash_text(const kh_pe *pe, int style, kh_buf *b)
+{
+    int rc = 0;
+    size_t first = b->len;
     for (uint32_t d = 0; d < pe->ndlls && !rc; d++) {
         const kh_pe_dll *dll = &pe->dlls[d];
         size_t dl = dll->name.n;
-        const uint8_t *dot = memchr(dll->name.p, '.', dll->name.n);
-        if (dot) {
-            size_t rest = dll->name.n - (size_t)(dot - dll->name.p);
-            if (prefix_icase(dot, rest, ".ocx") || prefix_icase(dot, rest, ".sys") || prefix_icase(dot, rest, ".dll"))
-                dl = (size_t)(dot - dll->name.p);
-        }
-        for (uint32_t f = dll->first; f < dll->first + dll->nfuncs && !rc; f++) {
+        const uint8_t *dot = dll->name.p ? memchr(dll->name.p, '.', dll->name.n) : NULL;
+        if (dot && dll_ext(dot, dll->name.n - (size_t)(dot - dll->name.p), style))
+            dl = (size_t)(dot - dll->name.p);
+        for (uint32_t f = dll->first; f < dll->first + dll->nfuncs && f < pe->nfuncs && !rc; f++) {
             const kh_pe_func *fn = &pe->funcs[f];
-            size_t start = b.len;
-            if (!first)
-                rc = kh_buf_putc(&b, ',');
+            size_t start = b->len;
+            if (b->len > first)
+                rc = kh_buf_putc(b, ',');
+            if (!rc && dl)
+                rc = kh_buf_append(b, dll->name.p, dl);
             if (!rc)
-                rc = kh_buf_append(&b, dll->name.p, dl);
-            if (!rc)
-                rc = kh_buf_putc(&b, '.');
+                rc = kh_buf_putc(b, '.');
             /* yara formats the name with %s: it stops at a NUL */
-            if (!rc)
-                rc = kh_buf_append(&b, fn->name.p, bstrnlen(fn->name.p, fn->name.n));
-            for (size_t i = start; i < b.len; i++)
-                if (b.data[i] >= 'A' && b.data[i] <= 'Z')
-                    b.data[i] = (char)(b.data[i] + 32);
-            first = 0;
+            if (!rc && fn->name.p)
+                rc = kh_buf_append(b, fn->name.p, bstrnlen(fn->name.p, fn->name.n));
+            for (size_t i = start; i < b->len; i++)
+                if (b->data[i] >= 'A' && b->data[i] <= 'Z')
+                    b->data[i] = (char)(b->data[i] + 32);
         }
     }
+    return rc;
+}
+
+int kh_pe_imphash(const kh_pe *pe, char out[33])
+{
+    kh_buf b = KH_BUF_INIT(64u << 20);
+    int rc = kh_pe_imphash_text(pe, KH_PE_IMPHASH_YARA, &b);
     if (!rc)
         rc = kh_pe__md5_hex((const uint8_t *)(b.data ? b.data : ""), b.len, out);
     kh_buf_dispose(&b);

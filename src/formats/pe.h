@@ -191,6 +191,18 @@ uint32_t kh_pe_checksum(const uint8_t *data, size_t len);
 /** The import hash (md5 hex, 33 bytes with NUL) of the standard imports. */
 int kh_pe_imphash(const kh_pe *pe, char out[33]);
 
+/** How the two import-hash users cut a DLL's extension: yara's pe.imphash()
+ * drops anything starting with ".dll", ".ocx" or ".sys" in any case;
+ * ClamAV's .imp signatures drop exactly ".dll", ".ocx", ".sys" in lower or
+ * upper case. */
+enum kh_pe_imphash_style { KH_PE_IMPHASH_YARA = 0, KH_PE_IMPHASH_CLAMAV = 1 };
+/** Appends the text both hash: "dll.function" in lower case for every
+ * standard import, comma-separated (pefile's imphash string); functions
+ * imported by ordinal by the name kh_pe_ord_name() gives. Returns 0 or a
+ * kh_buf error (KH_ENOMEM, KH_ELIMIT). */
+struct kh_buf;
+int kh_pe_imphash_text(const kh_pe *pe, int style, struct kh_buf *out);
+
 /* ---- Internals shared with authenticode.c ----------------------------------- */
 
 /* Copies n bytes into the object's pool (NUL added). NULL on failure/limit. */

@@ -620,38 +620,7 @@ static int pe_hashes(kh_cavscan *cs, kh_cav_det_fn det, void *ud)
     if (kh_pe_parse(&pe, cs->buf, cs->len) != 0)
         return 0;
     kh_buf b = KH_BUF_INIT(64u << 20);
-    for (uint32_t d = 0; d < pe->ndlls && !rc; d++) {
-        const kh_pe_dll *dll = &pe->dlls[d];
-        size_t dl = dll->name.n;
-        const uint8_t *dot = dll->name.p ? memchr(dll->name.p, '.', dll->name.n) : NULL;
-        if (dot) {
-            size_t rest = dll->name.n - (size_t)(dot - dll->name.p);
-            if (rest == 4 && (!memcmp(dot, ".dll", 4) || !memcmp(dot, ".DLL", 4) || !memcmp(dot, ".ocx", 4) ||
-                              !memcmp(dot, ".OCX", 4) || !memcmp(dot, ".sys", 4) || !memcmp(dot, ".SYS", 4)))
-                dl = (size_t)(dot - dll->name.p);
-        }
-        for (uint32_t f = dll->first; f < dll->first + dll->nfuncs && f < pe->nfuncs && !rc; f++) {
-            const kh_pe_func *fn = &pe->funcs[f];
-            size_t start = b.len;
-            if (b.len)
-                rc = kh_buf_putc(&b, ',');
-            if (!rc && dl)
-                rc = kh_buf_append(&b, dll->name.p, dl);
-            if (!rc)
-                rc = kh_buf_putc(&b, '.');
-            if (!rc && fn->name.p) {
-                size_t fl = strnlen((const char *)fn->name.p, fn->name.n);
-                rc = kh_buf_append(&b, fn->name.p, fl);
-            } else if (!rc) {
-                char ord[64];
-                kh_pe_ord_name(dll->name.p, dll->name.n, fn->ordinal, ord);
-                rc = kh_buf_puts(&b, ord);
-            }
-            for (size_t i = start; i < b.len; i++)
-                if (b.data[i] >= 'A' && b.data[i] <= 'Z')
-                    b.data[i] = (char)(b.data[i] + 32);
-        }
-    }
+    rc = kh_pe_imphash_text(pe, KH_PE_IMPHASH_CLAMAV, &b);
     if (!rc && b.len) {
         if (kh_digest_buf(ia, b.data, b.len, dig))
             rc = KH_EINTERNAL;

@@ -304,7 +304,7 @@ static void print_databases(const kh_rules *rules)
             const char *why;
         } out[] = {
             {d.unsup_format, "định dạng chưa hỗ trợ / format not supported (.cbc .pdb .gdb .wdb .cdb .ftm .idb .crb)"},
-            {d.unsup_target, "loại tệp đích chưa hỗ trợ / target file type not supported (2-5, 7-14)"},
+            {d.unsup_target, "loại tệp đích chưa hỗ trợ / target file type not supported (2 OLE2, 3 HTML, 4 mail, 7 text; 8, 13, 14)"},
             {d.unsup_offset, "vị trí VI chưa hỗ trợ / VI offset not supported"},
             {d.unsup_feature, "tính năng chưa hỗ trợ / Container, IconGroup, macro, PCRE construct not supported"},
             {d.unsupported - d.unsup_format - d.unsup_target - d.unsup_offset - d.unsup_feature,

@@ -380,6 +380,57 @@ static void db_diag(void *ud, kh_diag_severity sev, unsigned line, unsigned col,
     kh_diagv_add(&c->diags, sev, file, line, col, msg);
 }
 
+static uint64_t atom_hash(const kh_yatom *a, const uint8_t *bytes)
+{
+    uint64_t h = 1469598103934665603ull ^ a->len ^ ((uint64_t)a->flags << 32);
+    uint32_t n = (a->flags & KH_YAF_MASKED) ? 2 * a->len : a->len;
+    for (uint32_t i = 0; i < n; i++)
+        h = (h ^ bytes[a->off + i]) * 1099511628211ull;
+    return h;
+}
+
+static int same_atom(const kh_yatom *x, const kh_yatom *y, const uint8_t *bytes)
+{
+    if (x->len != y->len || x->flags != y->flags)
+        return 0;
+    uint32_t n = (x->flags & KH_YAF_MASKED) ? 2 * x->len : x->len;
+    return memcmp(bytes + x->off, bytes + y->off, n) == 0;
+}
+
+/* Links atoms with the same literal (bytes, mask, case) into chains in
+ * index order: twin = next one + 1. */
+static int twin_atoms(kh_yatom *atoms, size_t n, const uint8_t *bytes)
+{
+    if (n < 2)
+        return 0;
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap <<= 1;
+    uint32_t *head = calloc(cap, sizeof(uint32_t)), *tail = calloc(n, sizeof(uint32_t));
+    if (!head || !tail) {
+        free(head);
+        free(tail);
+        return KH_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        atoms[i].twin = 0;
+        size_t slot = (size_t)atom_hash(&atoms[i], bytes) & (cap - 1);
+        while (head[slot] && !same_atom(&atoms[head[slot] - 1], &atoms[i], bytes))
+            slot = (slot + 1) & (cap - 1);
+        if (!head[slot]) {
+            head[slot] = (uint32_t)i + 1;
+            tail[i] = (uint32_t)i + 1;
+            continue;
+        }
+        uint32_t lead = head[slot] - 1;
+        atoms[tail[lead] - 1].twin = (uint32_t)i + 1;
+        tail[lead] = (uint32_t)i + 1;
+    }
+    free(head);
+    free(tail);
+    return 0;
+}
+
 static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
 {
     kh_buf k = KH_BUF_INIT(0);
@@ -742,13 +793,30 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
         kh_ybuild_dispose(&yb);
         goto fail;
     }
+    if ((rc = twin_atoms(atoms, natoms, (const uint8_t *)b.bytes.data))) {
+        free(atoms);
+        free(lits);
+        kh_ybuild_dispose(&yb);
+        goto fail;
+    }
     for (size_t i = 0; i < natoms; i++) {
         const kh_ystr *ys = &yb.ystrs.v[atoms[i].str];
         lits[i].p = (const uint8_t *)b.bytes.data + atoms[i].off;
         lits[i].len = atoms[i].len;
         lits[i].caseless = (atoms[i].flags & KH_YAF_CASELESS) != 0;
+        lits[i].mask = (atoms[i].flags & KH_YAF_MASKED) ? lits[i].p + atoms[i].len : NULL;
         /* existence is all that is asked of a plain literal string: one report */
         lits[i].single = ys->mode == KH_YSM_EXACT && !atoms[i].before && !atoms[i].after;
+    }
+    /* An atom shared with earlier ones is searched through the first of them:
+     * one literal in the matcher, one report fanned out along the twins. */
+    for (size_t i = 0; i < natoms; i++) {
+        if (lits[i].len == 0)
+            continue; /* a follower, already folded into its leader */
+        for (uint32_t t = atoms[i].twin; t; t = atoms[t - 1].twin) {
+            lits[i].single &= lits[t - 1].single;
+            lits[t - 1].len = 0;
+        }
     }
     r->yatoms = atoms;
     r->nyatoms = (uint32_t)natoms;

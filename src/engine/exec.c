@@ -344,10 +344,8 @@ void kh_yscan_begin(kh_yscan *ys, const uint8_t *data, size_t len)
     ys->len = len;
 }
 
-void kh_yscan_report(kh_yscan *ys, uint32_t atom, uint64_t end)
+static void report_atom(kh_yscan *ys, uint32_t atom, uint64_t end)
 {
-    if (atom >= ys->r->nyatoms)
-        return;
     const kh_yatom *a = &ys->r->yatoms[atom];
     uint32_t si = a->str;
     if (!ys->scand[si] && !ys->sover[si]) {
@@ -381,6 +379,19 @@ void kh_yscan_report(kh_yscan *ys, uint32_t atom, uint64_t end)
     else
         ys->ahead[atom] = (uint32_t)ys->nhits;
     ys->atail[atom] = (uint32_t)ys->nhits;
+}
+
+/* A report of the matcher's literal for `atom`: also one of every later
+ * atom with the same literal (its twins). */
+void kh_yscan_report(kh_yscan *ys, uint32_t atom, uint64_t end)
+{
+    while (atom < ys->r->nyatoms) {
+        report_atom(ys, atom, end);
+        uint32_t t = ys->r->yatoms[atom].twin;
+        if (t <= atom + 1)
+            return; /* none (or not a later atom: a damaged set) */
+        atom = t - 1;
+    }
 }
 
 static int add_match(ystate *s, uint64_t off, uint32_t len)

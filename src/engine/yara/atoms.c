@@ -87,23 +87,12 @@ static int literal_form(const kh_irb *b, uint32_t idx, kh_buf *out, int *caseles
     return 1;
 }
 
-static int quality(const uint8_t *p, size_t n)
-{
-    int q = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        int v = (c == 0x00 || c == 0xff || c == 0x20 || c == 0x90 || c == 0xcc) ? 4 : 10;
-        if (i && p[i - 1] == c)
-            v /= 2;
-        q += v;
-    }
-    return q;
-}
-
 typedef struct cand {
     uint8_t bytes[MAX_ATOM];
+    uint8_t mask[MAX_ATOM]; /* a byte x is accepted where (x & mask) == (bytes & mask) */
     uint32_t len;
-    int caseless;
+    int caseless; /* every item exact or a letter in either case: a literal */
+    int masked;   /* some item is neither: an expression of classes */
     uint32_t pmin, pmax;
     int q;
 } cand;
@@ -124,9 +113,51 @@ static void flatten(const kh_irb *b, uint32_t idx, uint32_t *out, uint32_t *n, u
         out[(*n)++] = idx;
 }
 
-/* Best atom among the runs of literal bytes of a variant's sequence
- * (consecutive LIT nodes form one run: regexes give one node per
- * character; nocase letters join runs as case-insensitive). */
+/* A class that is "these bits fixed, the others free" (a byte, a letter in
+ * either case, a nibble, any byte): its byte and mask. */
+static int class_mask(const uint8_t *bits, uint8_t *byte, uint8_t *mask)
+{
+    unsigned n = 0, ones = 0xff, zeros = 0xff;
+    int first = -1;
+    for (unsigned v = 0; v < 256; v++)
+        if ((bits[v >> 3] >> (v & 7)) & 1) {
+            n++;
+            ones &= v;
+            zeros &= ~v & 0xffu;
+            if (first < 0)
+                first = (int)v;
+        }
+    if (!n)
+        return 0;
+    unsigned m = ones | zeros, free_bits = 8u - (unsigned)__builtin_popcount(m);
+    if (n != 1u << free_bits)
+        return 0;
+    *mask = (uint8_t)m;
+    *byte = (uint8_t)((unsigned)first & m);
+    return 1;
+}
+
+static int item_quality(const uint8_t *bytes, const uint8_t *mask, size_t i)
+{
+    uint8_t c = bytes[i], m = mask[i];
+    if (m == 0xff) {
+        int v = (c == 0x00 || c == 0xff || c == 0x20 || c == 0x90 || c == 0xcc) ? 4 : 10;
+        if (i && mask[i - 1] == 0xff && bytes[i - 1] == c)
+            v /= 2;
+        return v;
+    }
+    if (m == 0xdf && c >= 'A' && c <= 'Z')
+        return 10;
+    return __builtin_popcount(m) / 2; /* a nibble: 2 */
+}
+
+#define RUN_MAX 1024u
+
+/* Best atom among the runs of one-byte items (exact bytes, letters in
+ * either case, nibbles, fixed gaps like `??`) of a variant's sequence. An
+ * atom is a window of up to MAX_ATOM items that starts and ends with a
+ * known item: `48 8D 05 ?? ?? ?? ?? 48 89` is searched for whole (masked),
+ * not as its best exact run `48 8D 05`, which x86 code holds everywhere. */
 static int best_atom(const kh_irb *b, uint32_t idx, cand *best)
 {
     const uint8_t *bytes = (const uint8_t *)b->bytes.data;
@@ -136,48 +167,79 @@ static int best_atom(const kh_irb *b, uint32_t idx, cand *best)
     const uint32_t *kids = flat;
     uint32_t pmin = 0, pmax = 0;
     int found = 0;
-    uint8_t run[1024];
+    uint8_t run[RUN_MAX], rmask[RUN_MAX];
     uint32_t rlen = 0, rmin = 0, rmax = 0;
-    int rcase = 0;
     for (uint32_t i = 0; i <= count; i++) {
         const kh_node *k = i < count ? &b->nodes.v[kids[i]] : NULL;
-        uint8_t lower;
-        if (k && k->op == KH_OP_CLASS && is_case_pair(bytes + k->a, &lower) && rlen + 1 <= sizeof(run)) {
-            /* a nocase letter: the run becomes a case-insensitive atom (a superset: confirmed anyway) */
+        uint8_t cb = 0, cm = 0;
+        uint32_t width = 0; /* items this node adds to the run; 0: it ends the run */
+        if (k && k->op == KH_OP_CLASS && class_mask(bytes + k->a, &cb, &cm))
+            width = 1;
+        else if (k && k->op == KH_OP_LIT)
+            width = k->b;
+        else if (k && k->op == KH_OP_GAP && k->a == k->b && k->a >= 1 && k->a < MAX_ATOM)
+            width = k->a;
+        if (width && rlen + width <= RUN_MAX) {
             if (rlen == 0)
                 rmin = pmin, rmax = pmax;
-            run[rlen++] = lower;
-            rcase = 1;
-        } else if (k && k->op == KH_OP_LIT && rlen + k->b <= sizeof(run)) {
-            if (rlen == 0)
-                rmin = pmin, rmax = pmax;
-            memcpy(run + rlen, bytes + k->a, k->b);
-            rlen += k->b;
+            for (uint32_t j = 0; j < width; j++) {
+                if (k->op == KH_OP_LIT)
+                    run[rlen] = bytes[k->a + j], rmask[rlen] = 0xff;
+                else if (k->op == KH_OP_CLASS)
+                    run[rlen] = cb, rmask[rlen] = cm;
+                else
+                    run[rlen] = 0, rmask[rlen] = 0;
+                rlen++;
+            }
         } else {
-            /* close the run: try every window of it */
-            if (rlen >= MIN_ATOM) {
-                uint32_t w = rlen < MAX_ATOM ? rlen : MAX_ATOM;
-                for (uint32_t st = 0; st + w <= rlen; st++) {
-                    int q = quality(run + st, w);
-                    /* a bounded distance to the start is worth a lot: one confirmation per report */
-                    int bonus = rmax == KH_INF ? 0 : rmax - rmin < 16 ? 40 : 15;
-                    if (!found || q + bonus > best->q) {
-                        memcpy(best->bytes, run + st, w);
-                        best->len = w;
-                        best->caseless = rcase;
-                        best->pmin = sat_add(rmin, st);
-                        best->pmax = sat_add(rmax, st);
-                        best->q = q + bonus;
-                        found = 1;
+            /* close the run: try every window of it that starts and ends with a known item */
+            int bonus = rmax == KH_INF ? 0 : rmax - rmin < 16 ? 40 : 15;
+            for (uint32_t st = 0; st < rlen; st++) {
+                if (!rmask[st])
+                    continue;
+                int q = 0;
+                uint32_t strong = 0;
+                for (uint32_t e = st; e < rlen && e - st < MAX_ATOM; e++) {
+                    if (!rmask[e])
+                        continue;
+                    q += item_quality(run, rmask, e);
+                    strong += rmask[e] == 0xff || rmask[e] == 0xdf;
+                    if (strong < MIN_ATOM)
+                        continue;
+                    uint32_t w = e - st + 1;
+                    if (found && q + bonus < best->q)
+                        continue;
+                    if (found && q + bonus == best->q && w >= best->len)
+                        continue;
+                    memcpy(best->bytes, run + st, w);
+                    memcpy(best->mask, rmask + st, w);
+                    best->len = w;
+                    best->caseless = 0;
+                    best->masked = 0;
+                    for (uint32_t j = 0; j < w; j++) {
+                        if (best->mask[j] == 0xdf && best->bytes[j] >= 'A' && best->bytes[j] <= 'Z') {
+                            best->bytes[j] = (uint8_t)(best->bytes[j] + 32);
+                            best->caseless = 1;
+                        } else if (best->mask[j] != 0xff) {
+                            best->masked = 1;
+                        }
                     }
+                    if (best->masked)
+                        best->caseless = 0;
+                    else if (best->caseless)
+                        memset(best->mask, 0xff, w); /* a caseless literal */
+                    best->pmin = sat_add(rmin, st);
+                    best->pmax = sat_add(rmax, st);
+                    best->q = q + bonus;
+                    found = 1;
                 }
             }
             rlen = 0;
-            rcase = 0;
             if (k && k->op == KH_OP_LIT) { /* a literal longer than the run buffer starts a new run */
                 rmin = pmin, rmax = pmax;
-                uint32_t take = k->b < sizeof(run) ? k->b : (uint32_t)sizeof(run);
+                uint32_t take = k->b < RUN_MAX ? k->b : RUN_MAX;
                 memcpy(run, bytes + k->a, take);
+                memset(rmask, 0xff, take);
                 rlen = take;
             }
         }
@@ -250,12 +312,13 @@ int kh_yatoms_build(kh_irb *b, kh_ystr *ystrs, size_t nystrs, kh_yatom **out, si
                     break;
                 }
                 a.kind = KH_YA_ATOM;
-                a.flags = c.caseless ? KH_YAF_CASELESS : 0;
+                a.flags = (uint8_t)((c.caseless ? KH_YAF_CASELESS : 0) | (c.masked ? KH_YAF_MASKED : 0));
                 a.len = c.len;
                 a.off = (uint32_t)b->bytes.len;
                 a.pmin = c.pmin;
                 a.pmax = c.pmax;
-                if ((rc = kh_buf_append(&b->bytes, c.bytes, c.len)))
+                if ((rc = kh_buf_append(&b->bytes, c.bytes, c.len)) ||
+                    (c.masked && (rc = kh_buf_append(&b->bytes, c.mask, c.len))))
                     break;
             }
             if ((rc = KH_VEC_RESERVE(v, 1, 1u << 26)))

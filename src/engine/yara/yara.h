@@ -145,10 +145,12 @@ typedef struct kh_yatom {
     uint8_t flags;         /* KH_YAF_* */
     uint8_t before, after; /* KH_YA_EXACT: fullword checks (KH_AS_*) or 0 */
     uint8_t pad[2];
+    uint32_t twin;         /* next atom with the same literal + 1 (searched once, reported to each), 0: none */
 } kh_yatom;
 
 enum { KH_YA_EXACT = 1, KH_YA_ATOM = 2 };
 #define KH_YAF_CASELESS 1u
+#define KH_YAF_MASKED 2u /* KH_YA_ATOM: len mask bytes follow the atom's bytes */
 
 enum kh_yrflag {
     KH_YRF_PRIVATE = 1u << 0,

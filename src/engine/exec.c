@@ -74,6 +74,19 @@ typedef struct ahit {
 
 #define MAX_ATOM_HITS 65536u /* per atom and object; beyond, the string is searched on its own */
 
+/* What a rule's condition requires whatever its strings: the conjuncts of
+ * its top-level `and` chain of the forms `uint16(0) == 0x5a4d` and
+ * `filesize < N`. Checked before the condition is evaluated: a file
+ * failing them makes the rule false at the cost of one read (most rules of
+ * a set are for one file type; most files are of another). */
+typedef struct ygate {
+    uint8_t has_read;
+    uint16_t aux;   /* KH_YO_READ's size and sign */
+    uint64_t off;
+    int64_t val;
+    uint64_t fmin, fmax; /* filesize bounds */
+} ygate;
+
 struct kh_yscan {
     const struct kh_rules *r;
     /* reports of the current object, per atom */
@@ -89,6 +102,7 @@ struct kh_yscan {
     uint32_t *rcand;     /* rules to evaluate for the current object, in order */
     uint32_t nrcand;
     uint8_t *rmark;      /* rule already in rcand */
+    ygate *gates;        /* per rule */
     uint64_t object;     /* id of the current object (module caches) */
     uint32_t *scomp;     /* strings whose state was computed for the previous object */
     uint8_t *multi;      /* per string: reported in full by -f (yara clears its SINGLE_MATCH flag) */
@@ -181,6 +195,65 @@ static void mark_multi(const struct kh_rules *r, uint32_t e, const kh_yrule *rul
     }
 }
 
+static void find_gates(const struct kh_rules *r, uint32_t e, ygate *g, unsigned depth)
+{
+    if (e >= r->nyexprs || depth > 64)
+        return;
+    const kh_yexpr *x = &r->yexprs[e];
+    if (x->op == KH_YO_AND) {
+        find_gates(r, x->a, g, depth + 1);
+        find_gates(r, x->b, g, depth + 1);
+        return;
+    }
+    if (x->a >= r->nyexprs || x->b >= r->nyexprs)
+        return;
+    const kh_yexpr *l = &r->yexprs[x->a], *k = &r->yexprs[x->b];
+    if (k->op != KH_YO_CONST_INT)
+        return;
+    if (x->op == KH_YO_EQ && l->op == KH_YO_READ && !g->has_read && l->a < r->nyexprs &&
+        r->yexprs[l->a].op == KH_YO_CONST_INT && r->yexprs[l->a].imm.i >= 0) {
+        g->has_read = 1;
+        g->aux = l->aux;
+        g->off = (uint64_t)r->yexprs[l->a].imm.i;
+        g->val = k->imm.i;
+    } else if (l->op == KH_YO_FILESIZE) {
+        int64_t v = k->imm.i;
+        if (x->op == KH_YO_LT)
+            g->fmax = v <= 0 ? 0 : KH_MIN(g->fmax, (uint64_t)v - 1), g->fmin = v <= 0 ? UINT64_MAX : g->fmin;
+        else if (x->op == KH_YO_LE)
+            g->fmax = v < 0 ? 0 : KH_MIN(g->fmax, (uint64_t)v), g->fmin = v < 0 ? UINT64_MAX : g->fmin;
+        else if (x->op == KH_YO_GT && v >= 0)
+            g->fmin = KH_MAX(g->fmin, (uint64_t)v + 1);
+        else if (x->op == KH_YO_GE && v > 0)
+            g->fmin = KH_MAX(g->fmin, (uint64_t)v);
+    }
+}
+
+/* Does the current object pass rule ri's gate? (Exactly what the condition's
+ * own `and` would decide for those conjuncts: an out-of-range read is
+ * undefined, which `and` takes as false.) */
+static int gate_open(const kh_yscan *ys, uint32_t ri)
+{
+    const ygate *g = &ys->gates[ri];
+    if (ys->len < g->fmin || ys->len > g->fmax)
+        return 0;
+    if (!g->has_read)
+        return 1;
+    unsigned size = KH_YR_SIZE(g->aux);
+    if (g->off > ys->len || ys->len - g->off < size)
+        return 0;
+    const uint8_t *p = ys->data + g->off;
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint64_t)p[(g->aux & KH_YR_BE) ? size - 1 - i : i] << (8 * i);
+    if (!(g->aux & KH_YR_UNSIGNED)) {
+        uint64_t sign = 1ull << (8 * size - 1);
+        if (v & sign)
+            v |= ~((sign << 1) - 1);
+    }
+    return (int64_t)v == g->val;
+}
+
 int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
 {
     kh_yscan *ys = calloc(1, sizeof(*ys));
@@ -208,6 +281,14 @@ int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
     ys->rmark = calloc(nr, 1);
     ys->scomp = calloc(ns, sizeof(uint32_t));
     ys->multi = calloc(ns, 1);
+    ys->gates = calloc(nr, sizeof(ygate));
+    int console = kh_ymodule_find("console");
+    for (uint32_t i = 0; ys->gates && i < r->nyrules; i++) {
+        ys->gates[i].fmax = UINT64_MAX;
+        /* console.log() in a condition prints: the condition runs as written */
+        if (console < 0 || console >= 32 || !(r->yrules[i].modules & (1u << console)))
+            find_gates(r, r->yrules[i].cond, &ys->gates[i], 0);
+    }
     for (uint32_t i = 0; ys->multi && i < r->nyrules; i++)
         mark_multi(r, r->yrules[i].cond, &r->yrules[i], ys->multi, 0);
     for (uint32_t i = 0; ys->always && i < r->nyrules; i++) {
@@ -220,7 +301,7 @@ int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
     }
     int rc = (!ys->st || !ys->rstate || !ys->prog || !ys->mods || !ys->modstate || !ys->ext || !ys->ahead ||
               !ys->atail || !ys->acount || !ys->touched || !ys->scand || !ys->sover || !ys->stouched || !ys->always ||
-              !ys->rcand || !ys->rmark || !ys->scomp || !ys->multi)
+              !ys->rcand || !ys->rmark || !ys->scomp || !ys->multi || !ys->gates)
                  ? KH_ENOMEM
                  : 0;
     if (!rc)
@@ -257,6 +338,7 @@ void kh_yscan_destroy(kh_yscan *ys)
     free(ys->rmark);
     free(ys->scomp);
     free(ys->multi);
+    free(ys->gates);
     free(ys->hits_v);
     free(ys->st);
     free(ys->tmp.m);
@@ -1529,7 +1611,7 @@ static int eval_rule(kh_yscan *ys, uint32_t r, unsigned depth)
     if (st == 3 || depth > MAX_DEPTH)
         return 0;
     const kh_yrule *rule = &ys->r->yrules[r];
-    if ((rule->flags & KH_YRF_NEEDS_STRING) && !rule_has_hit(ys, rule)) {
+    if (((rule->flags & KH_YRF_NEEDS_STRING) && !rule_has_hit(ys, rule)) || !gate_open(ys, r)) {
         ys->rstate[r] = 1;
         return 0;
     }

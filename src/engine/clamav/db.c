@@ -422,9 +422,12 @@ int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *tex
             return rc;
     }
     if (later) {
+        /* one signature per line, but a .cbc file is one bytecode signature */
+        if (strcmp(ext, "cbc") == 0)
+            later = 1;
         c->stats->unsupported += later;
         c->stats->unsup_format += later;
-        diagf(c, KH_DIAG_WARNING, 0, 0, "%llu line%s of the .%s format not loaded: %s", (unsigned long long)later,
+        diagf(c, KH_DIAG_WARNING, 0, 0, "%llu signature%s of the .%s format not loaded: %s", (unsigned long long)later,
               later == 1 ? "" : "s", ext, kh_clamav_later_reason(ext));
     }
     unsup_target += unsup[KH_UNS_TARGET];

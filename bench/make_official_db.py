@@ -346,7 +346,7 @@ def main():
     pfile = os.path.join(a.out, "params.json")
     if os.path.exists(pfile):
         with open(pfile) as f:
-            if json.load(f) == params:
+            if json.load(f) == json.loads(json.dumps(params)):  # the sample list's tuples are lists in JSON
                 print("  official-shaped database up to date in %s" % a.out)
                 return 0
     os.makedirs(a.out, exist_ok=True)

@@ -15,56 +15,16 @@
 # keeps the generated trees.
 . "$SRC/tests/lib.sh"
 
-if ! command -v clamscan >/dev/null 2>&1; then
-    echo "SKIP clamscan is not installed (apt-get install clamav)"
-    exit 0
-fi
-PY=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
-if [ -z "$PY" ]; then
-    echo "SKIP python3 is not installed"
-    exit 0
-fi
+. "$SRC/tests/compat/diff_seeds.bash"
 
 seeds=${KH_LDB_SEEDS:-1-4}
-expand() {
-    local part
-    for part in ${1//,/ }; do
-        case $part in
-        *-*) seq "${part%-*}" "${part#*-}" ;;
-        *) echo "$part" ;;
-        esac
-    done
-}
-
 compare() { # label dir files-dir db-dir
     "$PY" "$SRC/tests/compat/compare.py" --label "$1" --files "$3" --db "$4" ${5:+--manifest "$5"} \
         "$2/clam.out" "$2/khien.out" >"$2/diff.txt"
 }
 
 for seed in $(expand "$seeds"); do
-    d=${KH_LDB_KEEP:-$T}/ldb-seed-$seed
-    rm -rf "$d"
-    mkdir -p "$d"
-    "$PY" "$SRC/tests/compat/ldb_gen.py" --seed "$seed" --sigs 150 --files 80 --out "$d" >"$d/gen.log"
-    clamscan --allmatch --no-summary -d "$d/db" -r "$d/files" >"$d/clam.out" 2>"$d/clam.err"
-    crc=$?
-    "$KHIEN" scan --allmatch --no-summary --no-builtin --no-cache -d "$d/db" "$d/files" >"$d/khien.out" 2>"$d/khien.err"
-    krc=$?
-    if [ "$crc" -gt 1 ]; then
-        bad "seed $seed: clamscan failed (exit $crc)"
-        sed 's/^/    /' "$d/clam.err" | head -20
-        continue
-    fi
-    if [ "$krc" -gt 1 ] || grep -q "error" "$d/khien.err"; then
-        bad "seed $seed: khien failed or rejected a line clamscan accepts (exit $krc)"
-        sed 's/^/    /' "$d/khien.err" | head -20
-    fi
-    if compare "seed $seed: " "$d" "$d/files" "$d/db" "$d/manifest.tsv"; then
-        ok "$(cat "$d/diff.txt") [$(cat "$d/gen.log")]"
-    else
-        bad "seed $seed: detections differ"
-        sed 's/^/    /' "$d/diff.txt" | head -60
-    fi
+    diff_seed "$seed" "${KH_LDB_KEEP:-$T}/ldb-seed-$seed" "$SRC/tests/compat/ldb_gen.py" --sigs 150 --files 80
 done
 
 # ClamAV's test databases over ClamAV's test files.

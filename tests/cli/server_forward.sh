@@ -115,6 +115,11 @@ cat "$T/err" | head -5
 # bad forward.json: a clear error, no start
 echo '{"url": "http://insecure/"}' >"$D/forward.json"
 "$KHIEN" server --data "$D" --listen "127.0.0.1:$PORT" >"$T/out" 2>"$T/err" &
-P=$!; sleep 1; kill $P 2>/dev/null; wait $P 2>/dev/null
-check "http:// target refused with a message" grep -q "https://" "$T/err"
+P=$!
+for _ in $(seq 1 300); do kill -0 $P 2>/dev/null || break; sleep 0.1; done # it exits by itself
+kill -0 $P 2>/dev/null && { kill $P; bad "server with a bad forward.json still running after 30 s"; }
+wait $P
+RC=$?
+check "http:// target refused with a message (exit $RC)" grep -q "https://" "$T/err"
+check "  ... and a failure exit status" test "$RC" -ne 0
 finish

@@ -72,6 +72,17 @@ rule ascii_nwb { strings: $w = /\Bc/ condition: $w }
 R
 yara -s w.yar w.bin 2>/dev/null | sort > y.out; "$KHIEN" yara -s w.yar w.bin 2>/dev/null | sort > k.out
 check "word boundaries in wide regexes: same matches as yara ($(grep -c '^0x' y.out))" cmp -s y.out k.out
+# a rule naming itself: accepted, false while its own condition runs (yara 4.2.3)
+printf 'xxab' > self.bin
+cat > self.yar <<'R'
+rule self_a { condition: self_a }
+rule self_b { strings: $x = "ab" condition: $x or self_b }
+rule self_c { condition: not self_c }
+rule self_d { condition: filesize < 10 and uint16(0) == 0x7878 and not self_d }
+rule self_e { condition: filesize > 10 or uint16(0) == 0x5a4d }
+R
+yara -s self.yar self.bin 2>/dev/null | sort > y.out; "$KHIEN" yara -s self.yar self.bin 2>/dev/null | sort > k.out
+check "self-referencing rules and gated conditions: same as yara ($(grep -c . y.out) lines)" cmp -s y.out k.out
 expect_rc 0 "yara exit status 0 when rules match" "$KHIEN" yara r.yar hit.bin
 printf 'rule bad { condition: undefined_thing }' > bad.yar
 expect_rc 1 "yara exit status 1 on a rule error" "$KHIEN" yara bad.yar hit.bin

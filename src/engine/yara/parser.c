@@ -839,8 +839,11 @@ static int parse_ident(yp *p, uint32_t *out)
             return rc;
         return parse_postfix(p, out, name);
     }
+    /* a rule may name itself, as in yara (it is false while its condition runs) */
     uint32_t r = rmap_find(p->yb, p->ns, name);
-    if (r != UINT32_MAX && r != p->rule) {
+    if (r == UINT32_MAX && p->rule < p->yb->rules.n && strcmp(rule_name(p->yb, p->rule), name) == 0)
+        r = p->rule; /* not in the map until its condition is parsed */
+    if (r != UINT32_MAX) {
         if ((rc = mk(p, KH_YO_RULE, KH_YT_BOOL, r, 0, 0, out)))
             return rc;
         return next(p);

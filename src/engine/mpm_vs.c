@@ -41,9 +41,24 @@
  * the other), for gaps from about 127 bytes (found by tests/compat; 20..100
  * were fine, `.*` and ranges were). Short gaps keep the prefilter exact. */
 #define KH_VS_EXACT_GAP 32u
-#define KH_VS_MAGIC 0x4b485632u /* "KHV2": block and stream databases, no expressions */
+#define KH_VS_MAGIC 0x4b485633u /* "KHV3": block and stream databases, byte literals, no expressions */
 /* Shortest literal run searched for instead of a whole ClamAV pattern. */
 #define KH_VS_ATOM_MIN 4u
+
+/* A literal searched for by one byte, outside Vectorscan. Debian's
+ * Vectorscan 5.4.9 misses matches of a pattern whose only fixed literal is
+ * one byte once they lie 64 bytes or more into the data, on CPUs with
+ * AVX-512 (its accelerated scan of that byte; measured with hs_scan alone:
+ * "-" and "a[bc]d" are found at offset 63 and not at 64, "ab" and
+ * "a.{0,3}b" everywhere). Such literals are few (yara warns about them)
+ * and memchr is fast, so they never reach Vectorscan. */
+typedef struct kh_vs_blit {
+    uint32_t id;    /* reported id */
+    uint32_t after; /* bytes of the literal after this one: the report is at the literal's end */
+    uint8_t byte;
+    uint8_t single;
+    uint8_t pad[2];
+} kh_vs_blit;
 
 struct kh_mpm {
     hs_database_t *block;
@@ -61,6 +76,8 @@ struct kh_mpm {
     unsigned *flags; /* Vectorscan flags of each entry */
     uint32_t *unfilt;
     uint32_t nunfilt;
+    kh_vs_blit *blit; /* sorted by byte */
+    uint32_t nblit;
 };
 
 struct kh_mpm_scratch {
@@ -71,6 +88,8 @@ struct kh_mpm_scratch {
 struct kh_mpm_stream {
     hs_stream_t *hs;
     const kh_mpm *m;
+    uint64_t off;    /* bytes fed so far */
+    uint8_t *bdone;  /* per byte literal: a `single` one already reported */
 };
 
 static int put_byte(kh_buf *o, unsigned v) { return kh_buf_printf(o, "\\x%02x", v & 0xff); }
@@ -352,6 +371,165 @@ static int clamav_atom(const kh_node *nodes, const uint32_t *kids, const uint8_t
     return 1;
 }
 
+static unsigned popcount8(unsigned v) { return (unsigned)__builtin_popcount(v & 0xffu); }
+
+/* The byte a literal is searched for by outside Vectorscan (see
+ * kh_vs_blit), or -1 when it has a fixed run of two bytes or more (or no
+ * byte with at least 4 fixed bits): a plain one-byte literal, or a masked
+ * one (a nibble or case-folded atom) whose fixed bytes are all isolated;
+ * then its byte with the most fixed bits (the last of those). */
+static int byte_lit_index(const kh_mpm_lit *l)
+{
+    int run = 0, best = 0, at = -1;
+    unsigned bits = 0;
+    for (uint32_t j = 0; j < l->len; j++) {
+        unsigned mk = l->mask ? l->mask[j] : 0xff;
+        if (mk == 0xff)
+            run++;
+        else
+            run = 0;
+        best = run > best ? run : best;
+        if (popcount8(mk) >= bits && popcount8(mk) >= 4) {
+            bits = popcount8(mk);
+            at = (int)j;
+        }
+    }
+    return best >= 2 ? -1 : at;
+}
+
+/* One entry per byte value the literal's chosen byte can take (its mask,
+ * and case folding): at most 16. */
+static int add_blit(kh_mpm *m, const kh_mpm_lit *l, uint32_t at, uint32_t id)
+{
+    uint8_t c = l->p[at], mk = l->mask ? l->mask[at] : 0xff;
+    uint8_t vals[16];
+    unsigned nv = 0;
+    for (unsigned v = 0; v < 256; v++) {
+        int ok = (v & mk) == (c & mk);
+        if (!ok && l->caseless && ((v | 0x20) >= 'a' && (v | 0x20) <= 'z'))
+            ok = ((v ^ 0x20) & mk) == (c & mk);
+        if (ok) {
+            if (nv == 16)
+                return KH_ELIMIT;
+            vals[nv++] = (uint8_t)v;
+        }
+    }
+    kh_vs_blit *v = realloc(m->blit, (m->nblit + nv) * sizeof(*v));
+    if (!v)
+        return KH_ENOMEM;
+    m->blit = v;
+    for (unsigned k = 0; k < nv; k++) {
+        kh_vs_blit *b = &v[m->nblit++];
+        memset(b, 0, sizeof(*b));
+        b->id = id;
+        b->after = l->len - 1 - at;
+        b->byte = vals[k];
+        b->single = l->single;
+    }
+    return 0;
+}
+
+static int cmp_blit(const void *a, const void *b)
+{
+    const kh_vs_blit *x = a, *y = b;
+    return x->byte != y->byte ? (x->byte < y->byte ? -1 : 1) : (x->id < y->id ? -1 : x->id > y->id);
+}
+
+/* Reports the byte literals in buf (at offset base of the data): one pass
+ * with memchr for a single byte, a byte table otherwise. done (per literal,
+ * may be NULL) remembers `single` literals already reported. */
+static int scan_blits(const kh_mpm *m, const uint8_t *buf, size_t len, uint64_t base, uint8_t *done,
+                      kh_mpm_hit_fn fn, void *ctx)
+{
+    if (!m->nblit || !len)
+        return 0;
+    uint32_t first[257];
+    memset(first, 0xff, sizeof(first));
+    for (uint32_t i = m->nblit; i-- > 0;)
+        first[m->blit[i].byte] = i;
+    int one = m->blit[0].byte == m->blit[m->nblit - 1].byte;
+    const uint8_t *p = buf, *end = buf + len;
+    while (p < end) {
+        if (one) {
+            p = memchr(p, m->blit[0].byte, (size_t)(end - p));
+            if (!p)
+                break;
+        } else if (first[*p] == UINT32_MAX) {
+            p++;
+            continue;
+        }
+        for (uint32_t i = first[*p]; i < m->nblit && m->blit[i].byte == *p; i++) {
+            const kh_vs_blit *b = &m->blit[i];
+            if (done && b->single) {
+                if (done[i])
+                    continue;
+                done[i] = 1;
+            }
+            if (fn(b->id, base + (uint64_t)(p - buf) + 1 + b->after, ctx))
+                return KH_EUSER;
+        }
+        p++;
+    }
+    return 0;
+}
+
+/* Whether a pattern part would meet the Vectorscan defect kh_vs_blit
+ * works around: no literal run of two bytes or more, but a one-byte literal
+ * or a small class (a case pair is one caseless byte to Vectorscan). On 1,
+ * vals[0..*nv) are the byte values of that key, which every match holds. */
+static int risky_key(const kh_node *nodes, const uint32_t *kids, const uint8_t *bytes, uint32_t node,
+                     uint8_t vals[16], unsigned *nv)
+{
+    const kh_node *n = &nodes[node];
+    uint32_t key = UINT32_MAX;
+    if (n->op == KH_OP_LIT || n->op == KH_OP_CLASS) {
+        key = node;
+    } else if (n->op == KH_OP_SEQ) {
+        for (uint32_t i = 0; i < n->b; i++) {
+            const kh_node *k = &nodes[kids[n->a + i]];
+            if (k->op == KH_OP_LIT && k->b >= 2)
+                return 0;
+            if (key == UINT32_MAX && (k->op == KH_OP_LIT || k->op == KH_OP_CLASS))
+                key = kids[n->a + i];
+        }
+    }
+    if (key == UINT32_MAX)
+        return 0;
+    const kh_node *k = &nodes[key];
+    if (k->op == KH_OP_LIT) {
+        if (k->b >= 2 || k->b == 0)
+            return 0;
+        vals[0] = bytes[k->a];
+        *nv = 1;
+        return 1;
+    }
+    unsigned c = 0;
+    for (unsigned v = 0; v < 256; v++)
+        if ((bytes[k->a + (v >> 3)] >> (v & 7)) & 1) {
+            if (c == 16)
+                return 0; /* a wide class: not the defect's shape, and no cheap key */
+            vals[c++] = (uint8_t)v;
+        }
+    *nv = c;
+    return c > 0;
+}
+
+static int add_blit_vals(kh_mpm *m, const uint8_t *vals, unsigned nv, uint32_t id)
+{
+    kh_vs_blit *v = realloc(m->blit, (m->nblit + nv) * sizeof(*v));
+    if (!v)
+        return KH_ENOMEM;
+    m->blit = v;
+    for (unsigned k = 0; k < nv; k++) {
+        kh_vs_blit *b = &v[m->nblit++];
+        memset(b, 0, sizeof(*b));
+        b->id = id;
+        b->byte = vals[k];
+        b->single = 1;
+    }
+    return 0;
+}
+
 static void free_exprs(kh_mpm *m)
 {
     if (m->expr)
@@ -370,6 +548,7 @@ static void vs_destroy(kh_mpm *m)
     hs_free_database(m->block);
     hs_free_database(m->stream);
     free_exprs(m);
+    free(m->blit);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -482,6 +661,14 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
                 for (uint32_t j = 0; j < in->nodes[atom].b && !erc; j++)
                     erc = put_byte(&o, in->bytes[in->nodes[atom].a + j]);
             } else {
+                uint8_t vals[16];
+                unsigned nv = 0;
+                if (risky_key(in->nodes, in->kids, in->bytes, node, vals, &nv)) {
+                    /* found by its key byte, confirmed on the tree (kh_vs_blit) */
+                    exact_all = 0;
+                    rc = add_blit_vals(m, vals, nv, i);
+                    continue;
+                }
                 erc = kh_mpm_vs_expr(in->nodes, in->kids, in->bytes, node, &o, &exact);
             }
             if (erc == KH_ELIMIT) {
@@ -520,6 +707,13 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
         const kh_mpm_lit *l = &in->lits[i];
         if (!l->len)
             continue; /* reported through another literal (an empty one is never searched) */
+        int bi = byte_lit_index(l);
+        if (bi >= 0) {
+            rc = add_blit(m, l, (uint32_t)bi, in->npats + i);
+            if (rc != KH_ELIMIT)
+                continue;
+            rc = 0; /* more than 16 values: Vectorscan after all */
+        }
         kh_buf_clear(&o);
         for (uint32_t j = 0; j < l->len && !rc; j++)
             rc = l->mask ? put_masked(&o, l->p[j], l->mask[j]) : put_byte(&o, l->p[j]);
@@ -588,6 +782,8 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
      * (as before), small ones are unaffected. */
     if (m->nexpr && build_db(m, HS_MODE_STREAM, &m->stream, NULL, NULL))
         m->stream_failed = 1;
+    if (m->nblit)
+        qsort(m->blit, m->nblit, sizeof(*m->blit), cmp_blit);
     /* The expressions are not needed any more (nexpr stays: it says whether
      * the databases have entries). */
     for (uint32_t i = 0; i < m->nexpr; i++)
@@ -608,8 +804,8 @@ fail:
 
 /* Layout: u32 magic, nexpr, nunfilt, stream_failed; u64 block length, the
  * block database; u64 stream length, the stream database; nunfilt u32
- * pattern indices. The expressions are not kept: nothing is compiled after
- * a load. */
+ * pattern indices; u32 nblit, the byte literals. The expressions are not
+ * kept: nothing is compiled after a load. */
 static int vs_serialize(const kh_mpm *m, kh_buf *out)
 {
     char *db = NULL, *sdb = NULL;
@@ -643,6 +839,10 @@ static int vs_serialize(const kh_mpm *m, kh_buf *out)
     free(sdb);
     if (!rc && m->nunfilt)
         rc = kh_buf_append(out, m->unfilt, m->nunfilt * 4u);
+    if (!rc)
+        rc = kh_buf_append(out, &m->nblit, 4);
+    if (!rc && m->nblit)
+        rc = kh_buf_append(out, m->blit, m->nblit * sizeof(kh_vs_blit));
     return rc;
 }
 
@@ -681,7 +881,7 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
     }
     p += sdblen;
     m->stream_failed = hdr[3] != 0;
-    if (hdr[2] > (uint64_t)(end - p) / 4 || (uint64_t)(end - p) != 4ull * hdr[2])
+    if (hdr[2] > (uint64_t)(end - p) / 4 || (uint64_t)(end - p) < 4ull * hdr[2] + 4)
         goto fail;
     m->unfilt = malloc(4u * (hdr[2] + 1));
     if (!m->unfilt) {
@@ -690,6 +890,23 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
     }
     memcpy(m->unfilt, p, 4u * hdr[2]);
     m->nunfilt = hdr[2];
+    p += 4u * hdr[2];
+    uint32_t nb;
+    memcpy(&nb, p, 4);
+    p += 4;
+    if (nb > (uint64_t)(end - p) / sizeof(kh_vs_blit) || (uint64_t)(end - p) != (uint64_t)nb * sizeof(kh_vs_blit))
+        goto fail;
+    if (nb) {
+        if (!(m->blit = malloc(nb * sizeof(kh_vs_blit)))) {
+            rc = KH_ENOMEM;
+            goto fail;
+        }
+        memcpy(m->blit, p, nb * sizeof(kh_vs_blit));
+        m->nblit = nb;
+        for (uint32_t i = 1; i < nb; i++)
+            if (m->blit[i].byte < m->blit[i - 1].byte)
+                goto fail; /* not sorted: not ours */
+    }
     m->nexpr = hdr[1];
     if ((m->nexpr && !m->block) || (m->nexpr && !m->sbytes && !m->stream_failed))
         goto fail;
@@ -746,6 +963,18 @@ static int vs_scan(const kh_mpm *m, kh_mpm_scratch *s, const uint8_t *buf, size_
 {
     if (report_unfiltered(m, len, fn, ctx))
         return KH_EUSER;
+    if (m->nblit) {
+        uint8_t small[512], *done = m->nblit <= sizeof(small) ? small : calloc(m->nblit, 1);
+        if (!done)
+            return KH_ENOMEM;
+        if (done == small)
+            memset(small, 0, m->nblit);
+        int brc = scan_blits(m, buf, len, 0, done, fn, ctx);
+        if (done != small)
+            free(done);
+        if (brc)
+            return brc;
+    }
     if (!m->block)
         return 0;
     hitctx h = {fn, ctx};
@@ -780,15 +1009,21 @@ static int vs_stream_open(kh_mpm *m, kh_mpm_scratch *s, kh_mpm_stream **out)
     if (!st)
         return KH_ENOMEM;
     st->m = m;
+    if (m->nblit && !(st->bdone = calloc(m->nblit, 1))) {
+        free(st);
+        return KH_ENOMEM;
+    }
     if (m->stream) {
         if (!s->has_stream) {
             if (hs_alloc_scratch(m->stream, &s->hs) != HS_SUCCESS) {
+                free(st->bdone);
                 free(st);
                 return KH_ENOMEM;
             }
             s->has_stream = 1;
         }
         if (hs_open_stream(m->stream, 0, &st->hs) != HS_SUCCESS) {
+            free(st->bdone);
             free(st);
             return KH_ENOMEM;
         }
@@ -800,6 +1035,10 @@ static int vs_stream_open(kh_mpm *m, kh_mpm_scratch *s, kh_mpm_stream **out)
 static int vs_stream_feed(kh_mpm_stream *st, kh_mpm_scratch *s, const uint8_t *buf, size_t len, kh_mpm_hit_fn fn,
                           void *ctx)
 {
+    int brc = scan_blits(st->m, buf, len, st->off, st->bdone, fn, ctx);
+    st->off += len;
+    if (brc)
+        return brc;
     if (!st->hs)
         return 0;
     hitctx h = {fn, ctx};
@@ -828,6 +1067,7 @@ static int vs_stream_close(kh_mpm_stream *st, kh_mpm_scratch *s, kh_mpm_hit_fn f
     }
     if (!rc && fn)
         rc = report_unfiltered(st->m, 0, fn, ctx);
+    free(st->bdone);
     free(st);
     return rc;
 }
@@ -841,7 +1081,7 @@ static size_t vs_size(const kh_mpm *m)
         hs_database_size(m->stream, &b);
     else if (m->sbytes)
         hs_serialized_database_size(m->sbytes, m->slen, &b);
-    return a + b;
+    return a + b + m->nblit * sizeof(kh_vs_blit);
 }
 
 const kh_mpm_ops kh_mpm_vs = {

@@ -72,6 +72,31 @@ rule ascii_nwb { strings: $w = /\Bc/ condition: $w }
 R
 yara -s w.yar w.bin 2>/dev/null | sort > y.out; "$KHIEN" yara -s w.yar w.bin 2>/dev/null | sort > k.out
 check "word boundaries in wide regexes: same matches as yara ($(grep -c '^0x' y.out))" cmp -s y.out k.out
+# strings whose only literal is one byte, found 64 bytes or more into the
+# data (Debian's Vectorscan 5.4.9 misses those with AVX-512: khien finds
+# them by memchr, mpm_vs.c kh_vs_blit), block and compiled forms
+cat > b.yar <<'R'
+rule one { strings: $s = "-" condition: #s == 3 }
+rule one_nocase { strings: $s = "q" nocase condition: #s == 2 }
+rule one_wide { strings: $s = "-" wide condition: $s }
+rule re_tail { strings: $s = /-.{2,}$/s condition: $s }
+rule re_plus { strings: $s = /-c[a-z]/ condition: $s }
+rule hex_nibble { strings: $s = { 2D ?? 6? } condition: $s }
+rule class_pair { strings: $s = /[Zz]!/ condition: $s }
+R
+{ head -c 300 /dev/zero | tr '\0' x; printf 'Q-cdq-\0z!x'; head -c 100 /dev/zero | tr '\0' y; printf -- '-cdef'; } > b.bin
+yara -s b.yar b.bin 2>/dev/null | sort > y.out; "$KHIEN" yara -s b.yar b.bin 2>/dev/null | sort > k.out
+check "one-byte strings past 64 bytes: same matches as yara ($(grep -vc '^0x' y.out) rules)" cmp -s y.out k.out
+"$KHIEN" compile b.yar -o b.kyc 2>/dev/null && "$KHIEN" yara -s -C b.kyc b.bin 2>/dev/null | sort > c.out
+check "one-byte strings past 64 bytes: the same from compiled rules" cmp -s y.out c.out
+# each rule alone too: a set of one pattern is where Vectorscan lost them
+bad1=""
+while IFS= read -r line; do
+  printf '%s\n' "$line" > b1.yar
+  yara -s b1.yar b.bin 2>/dev/null | sort > y1.out; "$KHIEN" yara -s b1.yar b.bin 2>/dev/null | sort > k1.out
+  cmp -s y1.out k1.out || bad1="$bad1 $(cut -d' ' -f2 b1.yar)"
+done < b.yar
+check "one-byte strings past 64 bytes, one rule per set: same as yara${bad1:+ (differ:$bad1)}" test -z "$bad1"
 # a rule naming itself: accepted, false while its own condition runs (yara 4.2.3)
 printf 'xxab' > self.bin
 cat > self.yar <<'R'

@@ -16,9 +16,8 @@
  * the next one after min(retry_max_s, retry_min_s * 2^attempts) seconds,
  * less up to a quarter at random so that many centres do not retry in step.
  *
- * The table is created here (CREATE TABLE IF NOT EXISTS, portable SQL) so
- * that this feature does not take a schema migration number while the
- * PostgreSQL backend is being added.
+ * The queue is the forward_queue table (schema migration 3 of each store
+ * backend).
  */
 #include "server/forward.h"
 
@@ -48,11 +47,6 @@ struct kh_forwarder {
     volatile int stop;
     kh_http_client *http;
 };
-
-static const char create_sql[] =
-    "CREATE TABLE IF NOT EXISTS forward_queue (kind TEXT NOT NULL, object_id BIGINT NOT NULL, created_at TEXT NOT NULL,"
-    " attempts INTEGER NOT NULL DEFAULT 0, next_try BIGINT NOT NULL DEFAULT 0, last_error TEXT, sent_at TEXT,"
-    " PRIMARY KEY (kind, object_id))";
 
 static int64_t conf_int(json_t *conf, const char *key, int64_t def, int64_t lo, int64_t hi)
 {
@@ -274,12 +268,7 @@ int kh_forwarder_start(kh_forwarder **out, kh_server *s, char *err, size_t errsz
     f->retry_max = conf_int(conf, "retry_max_s", 3600, f->retry_min, 7 * 86400);
     f->interval = conf_int(conf, "interval_s", 10, 1, 3600);
     json_decref(conf);
-    int rc = kh_store_exec(s->st, NULL, create_sql, NULL, 0);
-    if (rc < 0) {
-        snprintf(err, errsz, "forward_queue: %s", kh_store_errmsg(s->st));
-        free(f);
-        return rc;
-    }
+    int rc;
     kh_http_options o = KH_HTTP_OPTIONS_INIT;
     o.ca_file = f->has_ca ? f->ca_file : NULL;
     o.https_only = 1;

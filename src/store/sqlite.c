@@ -85,6 +85,12 @@ static const char *const migrations[] = {
     "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);",
     /* 2: the last TOTP time step used by each user (a code is accepted once) */
     "ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;",
+    /* 3: incidents and malware detections queued for the higher-level centre
+     * (server/forward.c); IF NOT EXISTS: centres of the days when forward.c
+     * created it itself already have it */
+    "CREATE TABLE IF NOT EXISTS forward_queue (kind TEXT NOT NULL, object_id BIGINT NOT NULL,"
+    " created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_try BIGINT NOT NULL DEFAULT 0,"
+    " last_error TEXT, sent_at TEXT, PRIMARY KEY (kind, object_id));",
 };
 
 static void seterr(sq *q, const char *what)

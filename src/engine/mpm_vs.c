@@ -371,6 +371,24 @@ static int clamav_atom(const kh_node *nodes, const uint32_t *kids, const uint8_t
     return 1;
 }
 
+/* Byte literals reporting id, one per byte value in vals. */
+static int add_blit_vals(kh_mpm *m, const uint8_t *vals, unsigned nv, uint32_t id, uint32_t after, uint8_t single)
+{
+    kh_vs_blit *v = realloc(m->blit, (m->nblit + nv) * sizeof(*v));
+    if (!v)
+        return KH_ENOMEM;
+    m->blit = v;
+    for (unsigned k = 0; k < nv; k++) {
+        kh_vs_blit *b = &v[m->nblit++];
+        memset(b, 0, sizeof(*b));
+        b->id = id;
+        b->after = after;
+        b->byte = vals[k];
+        b->single = single;
+    }
+    return 0;
+}
+
 static unsigned popcount8(unsigned v) { return (unsigned)__builtin_popcount(v & 0xffu); }
 
 /* The byte a literal is searched for by outside Vectorscan (see
@@ -414,19 +432,7 @@ static int add_blit(kh_mpm *m, const kh_mpm_lit *l, uint32_t at, uint32_t id)
             vals[nv++] = (uint8_t)v;
         }
     }
-    kh_vs_blit *v = realloc(m->blit, (m->nblit + nv) * sizeof(*v));
-    if (!v)
-        return KH_ENOMEM;
-    m->blit = v;
-    for (unsigned k = 0; k < nv; k++) {
-        kh_vs_blit *b = &v[m->nblit++];
-        memset(b, 0, sizeof(*b));
-        b->id = id;
-        b->after = l->len - 1 - at;
-        b->byte = vals[k];
-        b->single = l->single;
-    }
-    return 0;
+    return add_blit_vals(m, vals, nv, id, l->len - 1 - at, l->single);
 }
 
 static int cmp_blit(const void *a, const void *b)
@@ -512,22 +518,6 @@ static int risky_key(const kh_node *nodes, const uint32_t *kids, const uint8_t *
         }
     *nv = c;
     return c > 0;
-}
-
-static int add_blit_vals(kh_mpm *m, const uint8_t *vals, unsigned nv, uint32_t id)
-{
-    kh_vs_blit *v = realloc(m->blit, (m->nblit + nv) * sizeof(*v));
-    if (!v)
-        return KH_ENOMEM;
-    m->blit = v;
-    for (unsigned k = 0; k < nv; k++) {
-        kh_vs_blit *b = &v[m->nblit++];
-        memset(b, 0, sizeof(*b));
-        b->id = id;
-        b->byte = vals[k];
-        b->single = 1;
-    }
-    return 0;
 }
 
 static void free_exprs(kh_mpm *m)
@@ -666,7 +656,7 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
                 if (risky_key(in->nodes, in->kids, in->bytes, node, vals, &nv)) {
                     /* found by its key byte, confirmed on the tree (kh_vs_blit) */
                     exact_all = 0;
-                    rc = add_blit_vals(m, vals, nv, i);
+                    rc = add_blit_vals(m, vals, nv, i, 0, 1);
                     continue;
                 }
                 erc = kh_mpm_vs_expr(in->nodes, in->kids, in->bytes, node, &o, &exact);

@@ -362,23 +362,37 @@ static const sect *find(const sect *s, uint32_t n, uint32_t id)
     return NULL;
 }
 
+/* Reads and checks the header and section table of an open compiled set:
+ * ours (magic, format, layout), made for key, and as long as it says.
+ * Returns 0 or KH_EFORMAT; *size is the file's size. */
+static int read_head(int fd, const uint8_t key[32], hdr *h, sect s[MAX_SECT], uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < HDR_SIZE + MAX_SECT * sizeof(sect) ||
+        pread(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h) ||
+        pread(fd, s, MAX_SECT * sizeof(sect), HDR_SIZE) != (ssize_t)(MAX_SECT * sizeof(sect)))
+        return KH_EFORMAT;
+    uint64_t pstart = HDR_SIZE + MAX_SECT * sizeof(sect);
+    if (memcmp(h->magic, DB_MAGIC, 8) || h->format != DB_FORMAT || h->layout != layout_fingerprint() ||
+        memcmp(h->key, key, 32) || h->nsect > MAX_SECT || h->payload_len != (uint64_t)st.st_size - pstart)
+        return KH_EFORMAT;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
 int kh_dbfile_peek_stats(const char *path, const uint8_t key[32], kh_rules_stats *out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return KH_ENOENT;
     int rc = KH_EFORMAT;
-    struct stat st;
     hdr h;
     sect s[MAX_SECT];
+    uint64_t size;
     kh_rules_stats stats;
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < HDR_SIZE + sizeof(s) ||
-        pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || pread(fd, s, sizeof(s), HDR_SIZE) != (ssize_t)sizeof(s))
+    if (read_head(fd, key, &h, s, &size))
         goto done;
     uint64_t pstart = HDR_SIZE + sizeof(s);
-    if (memcmp(h.magic, DB_MAGIC, 8) || h.format != DB_FORMAT || h.layout != layout_fingerprint() ||
-        memcmp(h.key, key, 32) || h.nsect > MAX_SECT || h.payload_len != (uint64_t)st.st_size - pstart)
-        goto done;
     const sect *x = find(s, h.nsect, S_STATS);
     if (!x || x->len != sizeof(stats) || x->off > h.payload_len - x->len ||
         pread(fd, &stats, sizeof(stats), (off_t)(pstart + x->off)) != (ssize_t)sizeof(stats))
@@ -396,27 +410,21 @@ int kh_dbfile_load(struct kh_rules **out, kh_diagv *diags, const uint8_t key[32]
     if (fd < 0)
         return KH_ENOENT;
     int rc = KH_EFORMAT;
-    struct stat st;
     hdr h;
     sect s[MAX_SECT];
     uint8_t *base = NULL;
-    uint64_t maplen = 0;
+    uint64_t maplen = 0, size = 0;
     struct kh_rules *r = NULL;
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < HDR_SIZE + sizeof(s))
-        goto fail;
-    if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || pread(fd, s, sizeof(s), HDR_SIZE) != (ssize_t)sizeof(s))
+    if (read_head(fd, key, &h, s, &size))
         goto fail;
     uint64_t pstart = HDR_SIZE + sizeof(s);
-    if (memcmp(h.magic, DB_MAGIC, 8) || h.format != DB_FORMAT || h.layout != layout_fingerprint() ||
-        memcmp(h.key, key, 32) || h.nsect > MAX_SECT || h.payload_len != (uint64_t)st.st_size - pstart)
-        goto fail;
     for (uint32_t i = 0; i < h.nsect; i++)
         if (s[i].off > h.payload_len || s[i].len > h.payload_len - s[i].off || s[i].off % 16)
             goto fail;
     if ((rc = verify_sum(fd, pstart, s, h.nsect, h.sum)))
         goto fail;
     rc = KH_EFORMAT;
-    maplen = (uint64_t)st.st_size;
+    maplen = size;
     base = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE, fd, 0);
     if (base == MAP_FAILED) {
         base = NULL;

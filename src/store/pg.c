@@ -351,21 +351,8 @@ static int pg_exec(void *db, const char *sql, const kh_sval *p, size_t n, int64_
     return 0;
 }
 
-static json_t *text_value(const char *t, int len)
-{
-    json_t *v = json_stringn(t, (size_t)len);
-    if (v)
-        return v;
-    /* not UTF-8 (cannot happen with client_encoding UTF8, kept for safety): keep ASCII, replace the rest */
-    char *c = malloc((size_t)len + 1);
-    if (!c)
-        return json_null();
-    for (int i = 0; i < len; i++)
-        c[i] = (unsigned char)t[i] < 0x80 && t[i] ? t[i] : '?';
-    v = json_stringn(c, (size_t)len);
-    free(c);
-    return v ? v : json_null();
-}
+/* (not UTF-8 cannot happen with client_encoding UTF8: kh_store_text is for safety) */
+static json_t *text_value(const char *t, int len) { return kh_store_text(t, (size_t)len); }
 
 static json_t *integer_or_real(const char *v)
 {

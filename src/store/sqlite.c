@@ -259,21 +259,7 @@ static int sq_exec(void *db, const char *sql, const kh_sval *p, size_t n, int64_
     return 0;
 }
 
-static json_t *text_value(const unsigned char *t, int len)
-{
-    json_t *v = json_stringn((const char *)t, (size_t)len);
-    if (v)
-        return v;
-    /* not UTF-8: keep ASCII, replace the rest */
-    char *c = malloc((size_t)len + 1);
-    if (!c)
-        return json_null();
-    for (int i = 0; i < len; i++)
-        c[i] = t[i] < 0x80 && t[i] ? (char)t[i] : '?';
-    v = json_stringn(c, (size_t)len);
-    free(c);
-    return v ? v : json_null();
-}
+static json_t *text_value(const unsigned char *t, int len) { return kh_store_text((const char *)t, (size_t)len); }
 
 static int sq_query(void *db, const char *sql, const kh_sval *p, size_t n, size_t max_rows, json_t **rows)
 {

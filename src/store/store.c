@@ -309,3 +309,18 @@ void kh_store_redact(const char *location, char *out, size_t size)
     }
     out[j] = 0;
 }
+
+json_t *kh_store_text(const char *t, size_t len)
+{
+    json_t *v = json_stringn(t, len);
+    if (v)
+        return v;
+    char *c = malloc(len + 1);
+    if (!c)
+        return json_null();
+    for (size_t i = 0; i < len; i++)
+        c[i] = (unsigned char)t[i] < 0x80 && t[i] ? t[i] : '?';
+    v = json_stringn(c, len);
+    free(c);
+    return v ? v : json_null();
+}

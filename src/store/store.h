@@ -106,6 +106,10 @@ int kh_store_query_int(kh_store *st, int64_t *out, const char *sql, const kh_sva
 int kh_store_begin(kh_store *st);
 int kh_store_commit(kh_store *st);
 void kh_store_rollback(kh_store *st);
+/** A text column as a JSON string, for backends: text that is not UTF-8
+ * keeps its ASCII and gets '?' for the rest; JSON null when out of memory. */
+json_t *kh_store_text(const char *t, size_t len);
+
 /** The backend's last message (valid until the next call on this thread's transaction). */
 const char *kh_store_errmsg(kh_store *st);
 

@@ -55,6 +55,7 @@
 typedef struct kh_vs_blit {
     uint32_t id;    /* reported id */
     uint32_t after; /* bytes of the literal after this one: the report is at the literal's end */
+    uint32_t before; /* bytes of the literal before this one: none is reported before the data's start */
     uint8_t byte;
     uint8_t single;
     uint8_t pad[2];
@@ -85,11 +86,24 @@ struct kh_mpm_scratch {
     int has_stream;
 };
 
+/* A byte literal's report that lies past the data fed so far (the rest of
+ * a masked atom is still to come in a stream). */
+typedef struct kh_vs_pend {
+    uint32_t id, idx;
+    uint64_t end;
+} kh_vs_pend;
+
+typedef struct kh_vs_pendv {
+    kh_vs_pend *v;
+    size_t n, cap;
+} kh_vs_pendv;
+
 struct kh_mpm_stream {
     hs_stream_t *hs;
     const kh_mpm *m;
     uint64_t off;    /* bytes fed so far */
     uint8_t *bdone;  /* per byte literal: a `single` one already reported */
+    kh_vs_pendv pend; /* byte literal reports waiting for their literal's end */
 };
 
 static int put_byte(kh_buf *o, unsigned v) { return kh_buf_printf(o, "\\x%02x", v & 0xff); }
@@ -372,7 +386,8 @@ static int clamav_atom(const kh_node *nodes, const uint32_t *kids, const uint8_t
 }
 
 /* Byte literals reporting id, one per byte value in vals. */
-static int add_blit_vals(kh_mpm *m, const uint8_t *vals, unsigned nv, uint32_t id, uint32_t after, uint8_t single)
+static int add_blit_vals(kh_mpm *m, const uint8_t *vals, unsigned nv, uint32_t id, uint32_t before, uint32_t after,
+                         uint8_t single)
 {
     kh_vs_blit *v = realloc(m->blit, (m->nblit + nv) * sizeof(*v));
     if (!v)
@@ -382,6 +397,7 @@ static int add_blit_vals(kh_mpm *m, const uint8_t *vals, unsigned nv, uint32_t i
         kh_vs_blit *b = &v[m->nblit++];
         memset(b, 0, sizeof(*b));
         b->id = id;
+        b->before = before;
         b->after = after;
         b->byte = vals[k];
         b->single = single;
@@ -432,7 +448,7 @@ static int add_blit(kh_mpm *m, const kh_mpm_lit *l, uint32_t at, uint32_t id)
             vals[nv++] = (uint8_t)v;
         }
     }
-    return add_blit_vals(m, vals, nv, id, l->len - 1 - at, l->single);
+    return add_blit_vals(m, vals, nv, id, at, l->len - 1 - at, l->single);
 }
 
 static int cmp_blit(const void *a, const void *b)
@@ -442,10 +458,13 @@ static int cmp_blit(const void *a, const void *b)
 }
 
 /* Reports the byte literals in buf (at offset base of the data): one pass
- * with memchr for a single byte, a byte table otherwise. done (per literal,
- * may be NULL) remembers `single` literals already reported. */
+ * with memchr for a single byte, a byte table otherwise. A report is at the
+ * end of its literal, never past the data: one ending beyond base + len is
+ * dropped in a block (pend NULL: the literal cannot fit), kept in pend for
+ * the next chunk of a stream. done (per literal, may be NULL) remembers
+ * `single` literals already reported. */
 static int scan_blits(const kh_mpm *m, const uint8_t *buf, size_t len, uint64_t base, uint8_t *done,
-                      kh_mpm_hit_fn fn, void *ctx)
+                      kh_vs_pendv *pend, kh_mpm_hit_fn fn, void *ctx)
 {
     if (!m->nblit || !len)
         return 0;
@@ -466,12 +485,28 @@ static int scan_blits(const kh_mpm *m, const uint8_t *buf, size_t len, uint64_t 
         }
         for (uint32_t i = first[*p]; i < m->nblit && m->blit[i].byte == *p; i++) {
             const kh_vs_blit *b = &m->blit[i];
-            if (done && b->single) {
-                if (done[i])
+            if (done && b->single && done[i])
+                continue;
+            if (base + (uint64_t)(p - buf) < b->before)
+                continue; /* the literal would start before the data */
+            uint64_t at = base + (uint64_t)(p - buf) + 1 + b->after;
+            if (at > base + len) {
+                if (!pend)
                     continue;
-                done[i] = 1;
+                if (pend->n == pend->cap) {
+                    size_t nc = pend->cap ? 2 * pend->cap : 64;
+                    kh_vs_pend *v = nc <= (1u << 20) ? realloc(pend->v, nc * sizeof(*v)) : NULL;
+                    if (!v)
+                        return KH_ENOMEM;
+                    pend->v = v;
+                    pend->cap = nc;
+                }
+                pend->v[pend->n++] = (kh_vs_pend){b->id, i, at};
+                continue;
             }
-            if (fn(b->id, base + (uint64_t)(p - buf) + 1 + b->after, ctx))
+            if (done && b->single)
+                done[i] = 1;
+            if (fn(b->id, at, ctx))
                 return KH_EUSER;
         }
         p++;
@@ -656,7 +691,7 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
                 if (risky_key(in->nodes, in->kids, in->bytes, node, vals, &nv)) {
                     /* found by its key byte, confirmed on the tree (kh_vs_blit) */
                     exact_all = 0;
-                    rc = add_blit_vals(m, vals, nv, i, 0, 1);
+                    rc = add_blit_vals(m, vals, nv, i, 0, 0, 1);
                     continue;
                 }
                 erc = kh_mpm_vs_expr(in->nodes, in->kids, in->bytes, node, &o, &exact);
@@ -959,7 +994,7 @@ static int vs_scan(const kh_mpm *m, kh_mpm_scratch *s, const uint8_t *buf, size_
             return KH_ENOMEM;
         if (done == small)
             memset(small, 0, m->nblit);
-        int brc = scan_blits(m, buf, len, 0, done, fn, ctx);
+        int brc = scan_blits(m, buf, len, 0, done, NULL, fn, ctx);
         if (done != small)
             free(done);
         if (brc)
@@ -1025,7 +1060,26 @@ static int vs_stream_open(kh_mpm *m, kh_mpm_scratch *s, kh_mpm_stream **out)
 static int vs_stream_feed(kh_mpm_stream *st, kh_mpm_scratch *s, const uint8_t *buf, size_t len, kh_mpm_hit_fn fn,
                           void *ctx)
 {
-    int brc = scan_blits(st->m, buf, len, st->off, st->bdone, fn, ctx);
+    /* reports of the earlier chunks whose literal ends in this one (or later) */
+    size_t keep = 0;
+    for (size_t i = 0; i < st->pend.n; i++) {
+        kh_vs_pend pv = st->pend.v[i];
+        if (pv.end > st->off + len) {
+            st->pend.v[keep++] = pv;
+            continue;
+        }
+        if (st->bdone && st->m->blit[pv.idx].single) {
+            if (st->bdone[pv.idx])
+                continue;
+            st->bdone[pv.idx] = 1;
+        }
+        if (fn(pv.id, pv.end, ctx)) {
+            st->pend.n = keep;
+            return KH_EUSER;
+        }
+    }
+    st->pend.n = keep;
+    int brc = scan_blits(st->m, buf, len, st->off, st->bdone, &st->pend, fn, ctx);
     st->off += len;
     if (brc)
         return brc;
@@ -1058,6 +1112,7 @@ static int vs_stream_close(kh_mpm_stream *st, kh_mpm_scratch *s, kh_mpm_hit_fn f
     if (!rc && fn)
         rc = report_unfiltered(st->m, 0, fn, ctx);
     free(st->bdone);
+    free(st->pend.v);
     free(st);
     return rc;
 }

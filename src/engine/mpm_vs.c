@@ -79,6 +79,7 @@ struct kh_mpm {
     uint32_t nunfilt;
     kh_vs_blit *blit; /* sorted by byte */
     uint32_t nblit;
+    uint32_t bfirst[256]; /* index in blit of the first entry for a byte, UINT32_MAX: none */
 };
 
 struct kh_mpm_scratch {
@@ -457,6 +458,21 @@ static int cmp_blit(const void *a, const void *b)
     return x->byte != y->byte ? (x->byte < y->byte ? -1 : 1) : (x->id < y->id ? -1 : x->id > y->id);
 }
 
+/* Sorts the byte literals and indexes them by byte, once, when the set is
+ * made (sort) or loaded (a list that is not sorted is not ours). */
+static int index_blits(kh_mpm *m, int sort)
+{
+    if (sort && m->nblit)
+        qsort(m->blit, m->nblit, sizeof(*m->blit), cmp_blit);
+    memset(m->bfirst, 0xff, sizeof(m->bfirst));
+    for (uint32_t i = m->nblit; i-- > 0;) {
+        if (i + 1 < m->nblit && m->blit[i].byte > m->blit[i + 1].byte)
+            return KH_EFORMAT;
+        m->bfirst[m->blit[i].byte] = i;
+    }
+    return 0;
+}
+
 /* Reports the byte literals in buf (at offset base of the data): one pass
  * with memchr for a single byte, a byte table otherwise. A report is at the
  * end of its literal, never past the data: one ending beyond base + len is
@@ -468,10 +484,7 @@ static int scan_blits(const kh_mpm *m, const uint8_t *buf, size_t len, uint64_t 
 {
     if (!m->nblit || !len)
         return 0;
-    uint32_t first[257];
-    memset(first, 0xff, sizeof(first));
-    for (uint32_t i = m->nblit; i-- > 0;)
-        first[m->blit[i].byte] = i;
+    const uint32_t *first = m->bfirst;
     int one = m->blit[0].byte == m->blit[m->nblit - 1].byte;
     const uint8_t *p = buf, *end = buf + len;
     while (p < end) {
@@ -807,8 +820,7 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
      * (as before), small ones are unaffected. */
     if (m->nexpr && build_db(m, HS_MODE_STREAM, &m->stream, NULL, NULL))
         m->stream_failed = 1;
-    if (m->nblit)
-        qsort(m->blit, m->nblit, sizeof(*m->blit), cmp_blit);
+    index_blits(m, 1);
     /* The expressions are not needed any more (nexpr stays: it says whether
      * the databases have entries). */
     for (uint32_t i = 0; i < m->nexpr; i++)
@@ -928,10 +940,9 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
         }
         memcpy(m->blit, p, nb * sizeof(kh_vs_blit));
         m->nblit = nb;
-        for (uint32_t i = 1; i < nb; i++)
-            if (m->blit[i].byte < m->blit[i - 1].byte)
-                goto fail; /* not sorted: not ours */
     }
+    if (index_blits(m, 0))
+        goto fail;
     m->nexpr = hdr[1];
     if ((m->nexpr && !m->block) || (m->nexpr && !m->sbytes && !m->stream_failed))
         goto fail;

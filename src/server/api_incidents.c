@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "khien/error.h"
-#include "server/bundle.h"
 #include "server/server_int.h"
 #include "net/http_client.h"
 #include "util/util.h"
@@ -53,12 +52,20 @@ void api_findings_list(kh_req *r)
                   p, n, limit, offset, NULL);
 }
 
-static json_t *finding_in_scope(kh_req *r, int64_t id)
+json_t *kh_finding_json(kh_server *s, int64_t id)
 {
     json_t *row = NULL;
     kh_sval p[] = {KH_SV_I(id)};
-    if (kh_store_query_one(r->srv->st, &row, "SELECT " FINDING_COLS " FROM findings f JOIN hosts h ON h.id = f.host_id WHERE f.id = ?1",
-                           p, 1) < 0) {
+    if (kh_store_query_one(s->st, &row, "SELECT " FINDING_COLS " FROM findings f JOIN hosts h ON h.id = f.host_id WHERE f.id = ?1",
+                           p, 1) < 0)
+        return NULL;
+    return row;
+}
+
+static json_t *finding_in_scope(kh_req *r, int64_t id)
+{
+    json_t *row = kh_finding_json(r->srv, id);
+    if (!row) {
         kh_reply_error(r, 404, "not_found", "không có phát hiện này / no such finding");
         return NULL;
     }
@@ -165,12 +172,37 @@ void api_incidents_list(kh_req *r)
                   p, n, limit, offset, add_deadlines);
 }
 
-static json_t *incident_load(kh_req *r, int64_t id, int full)
+json_t *kh_incident_json(kh_server *s, int64_t id, int full)
 {
     json_t *inc = NULL;
     kh_sval p[] = {KH_SV_I(id)};
-    if (kh_store_query_one(r->srv->st, &inc, "SELECT " INCIDENT_COLS " FROM incidents i LEFT JOIN hosts h ON h.id = i.host_id WHERE i.id = ?1",
-                           p, 1) < 0) {
+    if (kh_store_query_one(s->st, &inc, "SELECT " INCIDENT_COLS " FROM incidents i LEFT JOIN hosts h ON h.id = i.host_id WHERE i.id = ?1",
+                           p, 1) < 0)
+        return NULL;
+    json_object_set_new(inc, "deadlines", deadlines(inc));
+    if (!json_is_object(json_object_get(inc, "details")))
+        json_object_set_new(inc, "details", json_object());
+    if (!full)
+        return inc;
+    json_t *rows = NULL;
+    if (kh_store_query(s->st, &rows, "SELECT " FINDING_COLS " FROM findings f JOIN hosts h ON h.id = f.host_id WHERE f.incident_id = ?1 ORDER BY f.id LIMIT 500",
+                       p, 1) == 0)
+        json_object_set_new(inc, "findings", rows);
+    rows = NULL;
+    if (kh_store_query(s->st, &rows, "SELECT time, \"user\", from_state AS \"from\", to_state AS \"to\", comment FROM incident_log WHERE incident_id = ?1 ORDER BY id",
+                       p, 1) == 0)
+        json_object_set_new(inc, "timeline", rows);
+    rows = NULL;
+    if (kh_store_query(s->st, &rows, "SELECT id, time, \"user\", text FROM comments WHERE object = 'incident' AND object_id = ?1 ORDER BY id",
+                       p, 1) == 0)
+        json_object_set_new(inc, "comments", rows);
+    return inc;
+}
+
+static json_t *incident_load(kh_req *r, int64_t id, int full)
+{
+    json_t *inc = kh_incident_json(r->srv, id, full);
+    if (!inc) {
         kh_reply_error(r, 404, "not_found", "không có sự cố này / no such incident");
         return NULL;
     }
@@ -179,23 +211,6 @@ static json_t *incident_load(kh_req *r, int64_t id, int full)
         kh_reply_error(r, 403, "forbidden", "sự cố ngoài phạm vi / incident outside your scope");
         return NULL;
     }
-    json_object_set_new(inc, "deadlines", deadlines(inc));
-    if (!json_is_object(json_object_get(inc, "details")))
-        json_object_set_new(inc, "details", json_object());
-    if (!full)
-        return inc;
-    json_t *rows = NULL;
-    if (kh_store_query(r->srv->st, &rows, "SELECT " FINDING_COLS " FROM findings f JOIN hosts h ON h.id = f.host_id WHERE f.incident_id = ?1 ORDER BY f.id LIMIT 500",
-                       p, 1) == 0)
-        json_object_set_new(inc, "findings", rows);
-    rows = NULL;
-    if (kh_store_query(r->srv->st, &rows, "SELECT time, \"user\", from_state AS \"from\", to_state AS \"to\", comment FROM incident_log WHERE incident_id = ?1 ORDER BY id",
-                       p, 1) == 0)
-        json_object_set_new(inc, "timeline", rows);
-    rows = NULL;
-    if (kh_store_query(r->srv->st, &rows, "SELECT id, time, \"user\", text FROM comments WHERE object = 'incident' AND object_id = ?1 ORDER BY id",
-                       p, 1) == 0)
-        json_object_set_new(inc, "comments", rows);
     return inc;
 }
 
@@ -872,22 +887,9 @@ void api_incidents_forward(kh_req *r)
                        "DATA");
         return;
     }
-    json_t *unit = NULL;
-    kh_sval up[] = {KH_SV_I(json_integer_value(json_object_get(inc, "unit_id")))};
-    kh_store_query_one(r->srv->st, &unit, "SELECT name, code FROM units WHERE id = ?1", up, 1);
-    char sent[32];
-    kh_iso_now(sent);
-    json_t *payload = json_pack("{s:s, s:s, s:s, s:{s:s, s:s?, s:s?}, s:O}", "schema", "khien-forward-1", "kind",
-                                strcmp(js(inc, "category"), "malware") == 0 ? "malware" : "incident", "sent_at", sent,
-                                "source", "centre", r->srv->url, "unit", json_string_value(json_object_get(unit, "name")),
-                                "unit_code", json_string_value(json_object_get(unit, "code")), "incident", inc);
-    json_decref(unit);
-    char *text = json_dumps(payload, JSON_COMPACT);
-    json_decref(payload);
     char *env = NULL;
     size_t elen = 0;
-    int rc = text ? kh_bundle_seal(&env, &elen, text, strlen(text), r->srv->bundle_sk) : KH_ENOMEM;
-    free(text);
+    int rc = kh_forward_seal(r->srv, "incident", r->ids[0], &env, &elen);
     if (rc < 0) {
         json_decref(conf);
         json_decref(inc);

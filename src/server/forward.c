@@ -57,79 +57,61 @@ static int64_t conf_int(json_t *conf, const char *key, int64_t def, int64_t lo, 
     return x < lo ? lo : x > hi ? hi : x;
 }
 
-/* The document for one queued row; NULL if the object is gone. */
-static json_t *build(kh_forwarder *f, const char *kind, int64_t id, char *fwd_id, size_t fsz)
+/* The document for one object (docs/api.md): an incident as GET
+ * /api/v1/incidents/{id} shows it, or a malware finding as GET
+ * /api/v1/findings/{id} with its host; NULL if the object is gone. */
+static json_t *build(kh_server *s, const char *kind, int64_t id)
 {
-    kh_store *st = f->s->st;
-    json_t *obj = NULL, *unit = NULL, *host = NULL;
-    kh_sval p[] = {KH_SV_I(id)};
-    int64_t unit_id = 0, host_id = 0;
-    if (strcmp(kind, "incident") == 0) {
-        if (kh_store_query_one(st, &obj,
-                               "SELECT id, unit_id, host_id, title, description, category, severity, state, auto,"
-                               " personal_data, profile, detected_at, reported_at, closed_at, details_json"
-                               " FROM incidents WHERE id = ?1",
-                               p, 1) < 0)
-            return NULL;
-        json_t *fl = NULL;
-        if (kh_store_query(st, &fl,
-                           "SELECT id, kind, severity, title, key, first_seen, last_seen, count, detail_json FROM findings"
-                           " WHERE incident_id = ?1 ORDER BY id LIMIT 200",
-                           p, 1) == 0)
-            json_object_set_new(obj, "findings", fl);
-        json_t *log = NULL;
-        if (kh_store_query(st, &log,
-                           "SELECT time, \"user\", from_state, to_state, comment FROM incident_log WHERE incident_id = ?1"
-                           " ORDER BY id LIMIT 500",
-                           p, 1) == 0)
-            json_object_set_new(obj, "timeline", log);
-    } else {
-        if (kh_store_query_one(st, &obj,
-                               "SELECT id, unit_id, host_id, kind, severity, title, key, first_seen, last_seen, count,"
-                               " detail_json FROM findings WHERE id = ?1",
-                               p, 1) < 0)
-            return NULL;
-    }
-    unit_id = json_integer_value(json_object_get(obj, "unit_id"));
-    host_id = json_integer_value(json_object_get(obj, "host_id"));
-    kh_sval u[] = {KH_SV_I(unit_id)}, h[] = {KH_SV_I(host_id)};
-    kh_store_query_one(st, &unit, "SELECT name, code FROM units WHERE id = ?1", u, 1);
+    int incident = strcmp(kind, "incident") == 0;
+    json_t *obj = incident ? kh_incident_json(s, id, 1) : kh_finding_json(s, id);
+    if (!obj)
+        return NULL;
+    json_t *unit = NULL, *host = NULL;
+    int64_t host_id = json_integer_value(json_object_get(obj, "host_id"));
+    kh_sval u[] = {KH_SV_I(json_integer_value(json_object_get(obj, "unit_id")))}, h[] = {KH_SV_I(host_id)};
+    kh_store_query_one(s->st, &unit, "SELECT name, code FROM units WHERE id = ?1", u, 1);
     if (host_id)
-        kh_store_query_one(st, &host, "SELECT id, hostname, os, level, population_db FROM hosts WHERE id = ?1", h, 1);
-    snprintf(fwd_id, fsz, "%s-%lld@%s", kind, (long long)id, f->s->url);
-    char now[32];
+        kh_store_query_one(s->st, &host, "SELECT id, hostname, os, level, population_db FROM hosts WHERE id = ?1", h, 1);
+    char fwd_id[400], now[32];
+    snprintf(fwd_id, sizeof(fwd_id), "%s-%lld@%s", incident ? "incident" : "malware", (long long)id, s->url);
     kh_iso_now(now);
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s?, s:s?}}", "schema", "khien-forward-1", "kind",
-                            strcmp(kind, "incident") == 0 ? "incident" : "malware", "forward_id", fwd_id, "sent_at", now,
-                            "source", "centre", f->s->url, "unit", json_string_value(json_object_get(unit, "name")),
-                            "unit_code", json_string_value(json_object_get(unit, "code")));
+                            incident ? "incident" : "malware", "forward_id", fwd_id, "sent_at", now, "source", "centre",
+                            s->url, "unit", json_string_value(json_object_get(unit, "name")), "unit_code",
+                            json_string_value(json_object_get(unit, "code")));
     if (doc && host)
         json_object_set(obj, "host", host);
     if (doc)
-        json_object_set(doc, strcmp(kind, "incident") == 0 ? "incident" : "detection", obj);
+        json_object_set(doc, incident ? "incident" : "detection", obj);
     json_decref(obj);
     json_decref(unit);
     json_decref(host);
     return doc;
 }
 
+int kh_forward_seal(kh_server *s, const char *kind, int64_t id, char **env, size_t *elen)
+{
+    json_t *doc = build(s, kind, id);
+    if (!doc)
+        return KH_ENOENT;
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    int rc = text ? kh_bundle_seal(env, elen, text, strlen(text), s->bundle_sk) : KH_ENOMEM;
+    free(text);
+    return rc;
+}
+
 /* Sends one row. 0 sent, <0 failed (why in msg). */
 static int send_one(kh_forwarder *f, const char *kind, int64_t id, char *msg, size_t msz)
 {
-    char fwd_id[512];
-    json_t *doc = build(f, kind, id, fwd_id, sizeof(fwd_id));
-    if (!doc) {
-        snprintf(msg, msz, "object gone");
-        return KH_ENOENT;
-    }
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
     char *env = NULL;
     size_t elen = 0;
-    int rc = text ? kh_bundle_seal(&env, &elen, text, strlen(text), f->s->bundle_sk) : KH_ENOMEM;
-    free(text);
+    int rc = kh_forward_seal(f->s, kind, id, &env, &elen);
     if (rc < 0) {
-        snprintf(msg, msz, "cannot sign: %s", kh_strerror(rc));
+        if (rc == KH_ENOENT)
+            snprintf(msg, msz, "object gone");
+        else
+            snprintf(msg, msz, "cannot sign: %s", kh_strerror(rc));
         return rc;
     }
     kh_http_response resp;

@@ -142,6 +142,11 @@ int kh_auth_csrf(kh_req *r);
 const char *kh_scope(kh_req *r, const char *col, char *buf, size_t size, kh_sval *p, size_t *n);
 /** 1 if the caller may see/change unit u (subtree for officers). */
 int kh_unit_in_scope(kh_req *r, int64_t unit_id);
+/* An incident as GET /api/v1/incidents/{id} shows it (full: with findings,
+ * timeline and comments), a finding as GET /api/v1/findings/{id}; no scope
+ * check; NULL if there is none (api_incidents.c). */
+json_t *kh_incident_json(kh_server *s, int64_t id, int full);
+json_t *kh_finding_json(kh_server *s, int64_t id);
 int kh_auth_first_admin(kh_server *s, char *user, size_t usz, char *password, size_t psz);
 void api_login(kh_req *r);
 void api_logout(kh_req *r);

@@ -134,14 +134,17 @@ static void round_once(kh_forwarder *f)
     char now[32];
     kh_iso_now(now);
     kh_sval q[] = {KH_SV_S(now)};
-    /* queue what is new (idempotent) */
+    /* queue what is new: ids only grow, so only those above the highest
+     * already queued are looked at (idempotent all the same) */
     kh_store_exec(st, NULL,
                   "INSERT INTO forward_queue (kind, object_id, created_at) SELECT 'incident', id, ?1 FROM incidents"
-                  " WHERE forwarded_at IS NULL ON CONFLICT (kind, object_id) DO NOTHING",
+                  " WHERE forwarded_at IS NULL AND id > (SELECT COALESCE(MAX(object_id), 0) FROM forward_queue"
+                  " WHERE kind = 'incident') ON CONFLICT (kind, object_id) DO NOTHING",
                   q, 1);
     kh_store_exec(st, NULL,
                   "INSERT INTO forward_queue (kind, object_id, created_at) SELECT 'malware', id, ?1 FROM findings"
-                  " WHERE kind = 'malware' ON CONFLICT (kind, object_id) DO NOTHING",
+                  " WHERE kind = 'malware' AND id > (SELECT COALESCE(MAX(object_id), 0) FROM forward_queue"
+                  " WHERE kind = 'malware') ON CONFLICT (kind, object_id) DO NOTHING",
                   q, 1);
     json_t *rows = NULL;
     kh_sval d[] = {KH_SV_I((int64_t)time(NULL)), KH_SV_I(BATCH)};

@@ -69,7 +69,7 @@ curl -sk --cert "$T/a.crt" --key "$T/a.key" -H 'Content-Type: application/json' 
 check "malware event accepted" grep -q fw-0000000001 "$T/ev.out"
 
 # target down: queued, attempts counted, error kept, nothing marked sent
-for _ in $(seq 1 80); do [ "$(sql "SELECT MIN(attempts) FROM forward_queue")" -ge 2 ] 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 300); do [ "$(sql "SELECT MIN(attempts) FROM forward_queue")" -ge 2 ] 2>/dev/null && break; sleep 0.1; done
 check "queued while the target is down (incident, malware finding, auto incident)" test "$(sql "SELECT COUNT(*) FROM forward_queue")" -ge 3
 check "retried with an error recorded" test "$(sql "SELECT COUNT(*) FROM forward_queue WHERE attempts >= 2 AND last_error IS NOT NULL")" -ge 3
 check "nothing marked sent" test "$(sql "SELECT COUNT(*) FROM forward_queue WHERE sent_at IS NOT NULL")" = 0

@@ -53,6 +53,7 @@
 
 typedef struct pgb {
     PGconn *c;
+    int in_tx; /* between pg_begin and pg_commit/pg_rollback */
     char err[512];
 } pgb;
 
@@ -162,16 +163,27 @@ static int fail(pgb *q, PGresult *res, const char *what)
     return rc;
 }
 
-/* A lost connection is re-established between transactions (the database restarted). */
-static void reconnect(pgb *q)
+/* A lost connection is re-established between transactions (the database
+ * restarted). Inside one it is an error to the end: a new session would run
+ * the rest of the transaction's statements on their own, and its COMMIT
+ * would "succeed" with the first part lost (libpq reports the transaction
+ * state of a bad connection as unknown, so that cannot be asked). */
+static int reconnect(pgb *q)
 {
-    if (PQstatus(q->c) == CONNECTION_BAD && PQtransactionStatus(q->c) != PQTRANS_INTRANS)
-        PQreset(q->c);
+    if (PQstatus(q->c) != CONNECTION_BAD)
+        return 0;
+    if (q->in_tx) {
+        snprintf(q->err, sizeof(q->err), "the connection to PostgreSQL was lost inside a transaction");
+        return KH_EIO;
+    }
+    PQreset(q->c);
+    return 0;
 }
 
 static int simple(pgb *q, const char *sql)
 {
-    reconnect(q);
+    if (reconnect(q))
+        return KH_EIO;
     PGresult *res = PQexec(q->c, sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
         return fail(q, res, sql);
@@ -293,7 +305,11 @@ static PGresult *run(pgb *q, const char *sql, const kh_sval *p, size_t n, int wa
         *rc = KH_ENOMEM;
         return NULL;
     }
-    reconnect(q);
+    if (reconnect(q)) {
+        free(tsql);
+        *rc = KH_EIO;
+        return NULL;
+    }
     PGresult *res;
     if (n == 0) {
         res = PQexec(q->c, tsql); /* also runs scripts (migrations) */
@@ -419,15 +435,22 @@ static int pg_query(void *db, const char *sql, const kh_sval *p, size_t n, size_
 
 static int pg_begin(void *db)
 {
-    return simple(db, "BEGIN");
+    pgb *q = db;
+    int rc = simple(q, "BEGIN");
+    q->in_tx = rc == 0;
+    return rc;
 }
 
 static int pg_commit(void *db)
 {
     pgb *q = db;
-    if (PQtransactionStatus(q->c) == PQTRANS_INERROR) {
-        /* PostgreSQL would answer COMMIT with a silent ROLLBACK */
-        snprintf(q->err, sizeof(q->err), "commit: the transaction was aborted by an earlier error");
+    PGTransactionStatusType t = PQtransactionStatus(q->c);
+    q->in_tx = 0;
+    if (t != PQTRANS_INTRANS) {
+        /* aborted by an earlier error (PostgreSQL would answer COMMIT with a
+         * silent ROLLBACK), or the connection is gone */
+        snprintf(q->err, sizeof(q->err), "commit: the transaction was %s",
+                 t == PQTRANS_INERROR ? "aborted by an earlier error" : "lost with the connection");
         return KH_EIO;
     }
     PGresult *res = PQexec(q->c, "COMMIT");
@@ -445,6 +468,7 @@ static int pg_commit(void *db)
 static int pg_rollback(void *db)
 {
     pgb *q = db;
+    q->in_tx = 0;
     PGTransactionStatusType t = PQtransactionStatus(q->c);
     if (t != PQTRANS_INTRANS && t != PQTRANS_INERROR)
         return 0;

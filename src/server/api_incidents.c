@@ -873,7 +873,7 @@ void api_incidents_report(kh_req *r)
 
 void api_incidents_forward(kh_req *r)
 {
-    json_t *inc = incident_load(r, r->ids[0], 1);
+    json_t *inc = incident_load(r, r->ids[0], 0); /* the scope check; the document is built by kh_forward_seal */
     if (!inc)
         return;
     char path[1200];
@@ -919,6 +919,10 @@ void api_incidents_forward(kh_req *r)
         kh_iso_now(now);
         kh_sval p[] = {KH_SV_S(now), KH_SV_I(r->ids[0])};
         kh_store_exec(r->srv->st, NULL, "UPDATE incidents SET forwarded_at = ?1 WHERE id = ?2", p, 2);
+        /* the automatic queue must not send it again */
+        kh_store_exec(r->srv->st, NULL,
+                      "UPDATE forward_queue SET sent_at = ?1 WHERE kind = 'incident' AND object_id = ?2 AND sent_at IS NULL",
+                      p, 2);
         kh_audit(r, "forward", obj, url);
         kh_reply_json(r, 200, json_pack("{s:b, s:s, s:I}", "sent", 1, "url", url, "status", (json_int_t)resp.status));
     }

@@ -3,9 +3,10 @@
  *
  * The queue is a table, forward_queue (kind, object_id) -> attempts,
  * next_try, last_error, sent_at, filled from the database itself: each
- * round the thread queues every incident not yet forwarded and every
- * malware finding not yet queued (INSERT ... SELECT ... ON CONFLICT DO
- * NOTHING), so nothing depends on the code paths that create them and a
+ * round the thread queues the incidents not yet forwarded and the malware
+ * findings above the highest id already queued (INSERT ... SELECT ... ON
+ * CONFLICT DO NOTHING), so nothing depends on the code paths that create
+ * them and a
  * crash between "created" and "queued" loses nothing: the next round queues
  * it. Then it sends what is due, oldest first, each as an HTTPS POST of a
  * bundle envelope signed with the centre's Ed25519 key (payload schema
@@ -15,6 +16,7 @@
  * incident's forwarded_at); anything else counts an attempt and schedules
  * the next one after min(retry_max_s, retry_min_s * 2^attempts) seconds,
  * less up to a quarter at random so that many centres do not retry in step.
+ * A row whose object was deleted is closed with last_error "object gone".
  *
  * The queue is the forward_queue table (schema migration 3 of each store
  * backend).
@@ -172,6 +174,12 @@ static void round_once(kh_forwarder *f)
                 kh_sval p2[] = {KH_SV_S(now), KH_SV_I(id)};
                 kh_store_exec(st, NULL, "UPDATE incidents SET forwarded_at = ?1 WHERE id = ?2", p2, 2);
             }
+            continue;
+        }
+        if (rc == KH_ENOENT) { /* deleted since it was queued: nothing will ever be sent, close the row */
+            kh_sval p[] = {KH_SV_S(now), KH_SV_S(msg), KH_SV_S(kind), KH_SV_I(id)};
+            kh_store_exec(st, NULL, "UPDATE forward_queue SET sent_at = ?1, last_error = ?2 WHERE kind = ?3 AND object_id = ?4",
+                          p, 4);
             continue;
         }
         if (f->stop)

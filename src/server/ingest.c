@@ -84,9 +84,16 @@ static void run_group(kh_ingest *g, job *list, size_t n)
             continue;
         }
         j->rc = j->fn(j->arg);
-        if (j->rc < 0)
-            kh_store_exec(st, NULL, "ROLLBACK TO SAVEPOINT kh_ingest", NULL, 0);
-        kh_store_exec(st, NULL, "RELEASE SAVEPOINT kh_ingest", NULL, 0);
+        if ((j->rc < 0 && kh_store_exec(st, NULL, "ROLLBACK TO SAVEPOINT kh_ingest", NULL, 0) < 0) ||
+            kh_store_exec(st, NULL, "RELEASE SAVEPOINT kh_ingest", NULL, 0) < 0) {
+            /* the failed job's writes cannot be taken out alone (or the
+             * savepoint is gone): the whole group fails and is retried */
+            rc = j->rc < 0 ? j->rc : KH_EIO;
+            kh_store_rollback(st);
+            for (job *k = list; k; k = k->next)
+                k->rc = rc;
+            return;
+        }
     }
     if (n == 1 && list->rc < 0) {
         kh_store_rollback(st);

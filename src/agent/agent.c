@@ -719,7 +719,9 @@ static int heartbeat(agent *a)
     if (json_is_integer(iv) && json_integer_value(iv) >= 5 && json_integer_value(iv) <= 86400 &&
         strcmp(a->policy_origin, "local") != 0)
         a->heartbeat_every = (int64_t)json_integer_value(iv);
-    json_t *bl = json_object_get(j, "bundles"), *b;
+    /* A running task reads the bundle folders: new bundles are applied
+     * between tasks (the next heartbeat), never under its feet. */
+    json_t *bl = a->task ? NULL : json_object_get(j, "bundles"), *b;
     size_t i;
     json_array_foreach(bl, i, b) {
         const char *name = kh_agent_json_str(b, "name"), *sha = kh_agent_json_str(b, "sha256");

@@ -16,6 +16,7 @@
 #include "agent/agent_int.h"
 #include "khien/error.h"
 #include "net/sign.h"
+#include "util/util.h"
 
 void kh_agent_sha256(uint8_t out[32], const void *data, size_t len)
 {
@@ -54,11 +55,6 @@ int kh_agent_sha256_file(char out[65], const char *path, uint64_t max_bytes)
         return rc;
     uint8_t d[32];
     kh_sign_sha256_final(&c, d);
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hx[d[i] >> 4];
-        out[2 * i + 1] = hx[d[i] & 15];
-    }
-    out[64] = 0;
+    kh_hex_encode(d, sizeof(d), out);
     return 0;
 }

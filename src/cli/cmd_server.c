@@ -58,7 +58,7 @@ int cmd_server(int argc, char **argv)
             o.data_dir = v;
             i++;
         } else if ((strcmp(a, "--db") == 0 || strcmp(a, "--database") == 0) && v) {
-            if (strncmp(v, "postgresql://", 13) != 0 && strncmp(v, "postgres://", 11) != 0) {
+            if (kh_store_backend_for(v) != &kh_store_backend_pg) {
                 kh_cli_errorf("--db phải là URL postgresql://... (SQLite là mặc định, trong --data) / --db must be a "
                               "postgresql://... URL (SQLite is the default, inside --data)");
                 return KH_EXIT_ERROR;

@@ -21,7 +21,7 @@ void api_bulletins_list(kh_req *r)
     kh_reply_page(r,
                   "b.id, b.title, b.body, b.created_at, b.created_by,"
                   " (SELECT COUNT(*) FROM bulletin_acks a WHERE a.bulletin_id = b.id AND a.user_id = ?1) AS acked_bool",
-                  "bulletins b", "bulletins b", "?1 = ?1" /* the count binds ?1 too */, "b.id DESC", p, 1, limit, offset, NULL);
+                  "bulletins b", "bulletins b", "1 = 1", "b.id DESC", p, 1, limit, offset, NULL);
 }
 
 void api_bulletins_create(kh_req *r)

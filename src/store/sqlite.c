@@ -189,7 +189,10 @@ static int prepare(sq *q, const char *sql, const kh_sval *p, size_t n, sqlite3_s
             *cached = q->cache[slot].sql != NULL;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    /* parameters beyond the highest the statement names are not used by it
+     * (store.h: they are ignored, as PostgreSQL's backend ignores them) */
+    size_t used = (size_t)sqlite3_bind_parameter_count(st);
+    for (size_t i = 0; i < n && i < used; i++) {
         int rc = SQLITE_OK, idx = (int)i + 1;
         switch (p[i].type) {
         case KH_SV_INT:

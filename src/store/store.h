@@ -1,7 +1,8 @@
 /* Khiên — store: the centre's persistence behind a narrow backend interface.
  *
  * The server speaks portable SQL (standard SELECT/INSERT/UPDATE/DELETE,
- * numbered parameters ?1..?N, INSERT ... ON CONFLICT) to a kh_store; the
+ * numbered parameters ?1..?N, of which a statement may leave some unused,
+ * INSERT ... ON CONFLICT) to a kh_store; the
  * backend executes it. A backend is a struct of function pointers, the
  * libgit2 odb_backend shape: SQLite by default (store/sqlite.c, the only
  * file that includes sqlite3.h) and PostgreSQL for a province (store/pg.c,

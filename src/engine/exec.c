@@ -34,6 +34,7 @@
 
 #include "engine/modules/module.h"
 #include "engine/pike.h"
+#include "engine/rules_int.h"
 #include "engine/yara/yara.h"
 
 #define MAX_DEPTH 256u
@@ -229,6 +230,8 @@ static void find_gates(const struct kh_rules *r, uint32_t e, ygate *g, unsigned 
     }
 }
 
+static yv read_int(const kh_yscan *ys, uint16_t aux, const yv *off);
+
 /* Does the current object pass rule ri's gate? (Exactly what the condition's
  * own `and` would decide for those conjuncts: an out-of-range read is
  * undefined, which `and` takes as false.) */
@@ -239,19 +242,9 @@ static int gate_open(const kh_yscan *ys, uint32_t ri)
         return 0;
     if (!g->has_read)
         return 1;
-    unsigned size = KH_YR_SIZE(g->aux);
-    if (g->off > ys->len || ys->len - g->off < size)
-        return 0;
-    const uint8_t *p = ys->data + g->off;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < size; i++)
-        v |= (uint64_t)p[(g->aux & KH_YR_BE) ? size - 1 - i : i] << (8 * i);
-    if (!(g->aux & KH_YR_UNSIGNED)) {
-        uint64_t sign = 1ull << (8 * size - 1);
-        if (v & sign)
-            v |= ~((sign << 1) - 1);
-    }
-    return (int64_t)v == g->val;
+    yv off = {.type = KH_YT_INT, .defined = 1, .v.i = (int64_t)g->off};
+    yv v = read_int(ys, g->aux, &off);
+    return v.defined && v.v.i == g->val;
 }
 
 int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
@@ -1689,12 +1682,6 @@ static int report(kh_yscan *ys, uint32_t ri, int matched, unsigned flags, kh_yru
     return cb(ud, ri, matched, &info) ? KH_EUSER : 0;
 }
 
-static int cmp_u32x(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, kh_ylog_cb log, void *ud)
 {
     const struct kh_rules *r = ys->r;
@@ -1728,7 +1715,7 @@ int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, 
         }
     }
     if (ys->nrcand > 1)
-        kh_qsort(ys->rcand, ys->nrcand, sizeof(uint32_t), cmp_u32x);
+        kh_sort_u32(ys->rcand, ys->nrcand);
     for (uint32_t k = 0; k < ys->nrcand && !ys->err; k++) {
         eval_rule(ys, ys->rcand[k], 0);
         if (ys->deadline > 0 && (k & 63) == 0 && kh_now() > ys->deadline)

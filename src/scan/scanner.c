@@ -171,12 +171,6 @@ static void clear_hits(kh_scanner *s)
     s->nhits = 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int add_det(kh_scanner *s, uint32_t sig, uint8_t kind, int64_t off, const char *heur)
 {
     int rc = KH_VEC_RESERVE(s->dets, 1, 1u << 20);
@@ -221,7 +215,7 @@ static int settle_hits(kh_scanner *s, const uint8_t *buf, uint64_t len)
     const struct kh_rules *r = s->r;
     int rc = 0;
     kh_pset starts = {0};
-    kh_qsort(s->hits, s->nhits, sizeof(uint32_t), cmp_u32);
+    kh_sort_u32(s->hits, s->nhits);
     for (size_t i = 0; i < s->nhits && !rc; i++) {
         uint32_t pi = s->hits[i];
         const kh_pat *p = &r->pats[pi];

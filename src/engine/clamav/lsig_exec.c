@@ -24,6 +24,7 @@
 #include "engine/clamav/cav.h"
 #include "engine/digest.h"
 #include "engine/pike.h"
+#include "engine/rules_int.h"
 #include "formats/elf.h"
 #include "formats/pe.h"
 
@@ -209,10 +210,6 @@ static void file_info(kh_cavscan *cs)
     cs->nsect = cs->nsect_total = 0;
     const uint8_t *d = cs->buf;
     size_t n = cs->len;
-    if (!(n >= 2 && d[0] == 'M' && d[1] == 'Z') && !(n >= 4 && memcmp(d, "\177ELF", 4) == 0)) {
-        cs->ftype = file_type(d, n);
-        return;
-    }
     if (n >= 2 && d[0] == 'M' && d[1] == 'Z') {
         kh_pe pe;
         if (kh_pe_headers(&pe, d, n) != 0)
@@ -274,6 +271,8 @@ static void file_info(kh_cavscan *cs)
             cs->sect[cs->nsect].rsz = sh.size;
             cs->nsect++;
         }
+    } else {
+        cs->ftype = file_type(d, n);
     }
 }
 
@@ -634,12 +633,6 @@ static int pe_hashes(kh_cavscan *cs, kh_cav_det_fn det, void *ud)
 
 /* ---- The object --------------------------------------------------------------------------------------- */
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 int kh_cavscan_object(kh_cavscan *cs, const uint8_t *buf, size_t len, unsigned depth, const uint32_t *hits,
                       size_t nhits, kh_confirm *cx, kh_cav_det_fn det, void *ud)
 {
@@ -672,7 +665,7 @@ int kh_cavscan_object(kh_cavscan *cs, const uint8_t *buf, size_t len, unsigned d
     /* clamscan evaluates none on smaller objects; nothing to evaluate without the bytes */
     uint32_t neval = !buf || len < KH_LSIG_MIN_OBJECT ? 0 : cs->ncand;
     if (neval > 1)
-        kh_qsort(cs->cand, cs->ncand, sizeof(uint32_t), cmp_u32);
+        kh_sort_u32(cs->cand, cs->ncand);
     for (uint32_t i = 0; i < neval && !rc; i++) {
         uint32_t li = cs->cand[i];
         int m;

@@ -108,11 +108,11 @@ typedef void (*kh_warning_cb)(const char *member, const char *message, void *pay
 
 /* ---- One scanner ---------------------------------------------------- */
 
-/** @return 0, KH_ENOMEM, KH_EINVAL. @p opts may be NULL for defaults. */
 /** Short English name of a detection kind ("hash", "body", "rule", "logical",
  * "pe-hash", "heuristic"), as JSON reports and the centre's events use it. */
 KH_API const char *kh_detection_kind_name(kh_detection_kind k);
 
+/** @return 0, KH_ENOMEM, KH_EINVAL. @p opts may be NULL for defaults. */
 KH_API int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_options *opts);
 KH_API void kh_scanner_destroy(kh_scanner *s);
 

@@ -1211,9 +1211,15 @@ int kh_pe_imphash_text(const kh_pe *pe, int style, kh_buf *b)
                 rc = kh_buf_append(b, dll->name.p, dl);
             if (!rc)
                 rc = kh_buf_putc(b, '.');
-            /* yara formats the name with %s: it stops at a NUL */
-            if (!rc && fn->name.p)
+            /* yara formats the name with %s: it stops at a NUL; a function
+             * left without a name (the name pool ran out) by its ordinal's */
+            if (!rc && fn->name.p) {
                 rc = kh_buf_append(b, fn->name.p, bstrnlen(fn->name.p, fn->name.n));
+            } else if (!rc) {
+                char ord[64];
+                kh_pe_ord_name(dll->name.p, dll->name.n, fn->ordinal, ord);
+                rc = kh_buf_puts(b, ord);
+            }
             for (size_t i = start; i < b->len; i++)
                 if (b->data[i] >= 'A' && b->data[i] <= 'Z')
                     b->data[i] = (char)(b->data[i] + 32);

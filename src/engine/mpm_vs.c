@@ -85,6 +85,7 @@ struct kh_mpm {
 struct kh_mpm_scratch {
     hs_scratch_t *hs;
     int has_stream;
+    uint8_t *bdone; /* per byte literal, for one block scan: a `single` one already reported */
 };
 
 /* A byte literal's report that lies past the data fed so far (the rest of
@@ -958,7 +959,9 @@ static int vs_scratch_create(kh_mpm_scratch **out, const kh_mpm *m)
     kh_mpm_scratch *s = calloc(1, sizeof(*s));
     if (!s)
         return KH_ENOMEM;
-    if (m->block && hs_alloc_scratch(m->block, &s->hs) != HS_SUCCESS) {
+    if ((m->block && hs_alloc_scratch(m->block, &s->hs) != HS_SUCCESS) ||
+        (m->nblit && !(s->bdone = malloc(m->nblit)))) {
+        hs_free_scratch(s->hs);
         free(s);
         return KH_ENOMEM;
     }
@@ -971,6 +974,7 @@ static void vs_scratch_destroy(kh_mpm_scratch *s)
     if (!s)
         return;
     hs_free_scratch(s->hs);
+    free(s->bdone);
     free(s);
 }
 
@@ -1000,14 +1004,8 @@ static int vs_scan(const kh_mpm *m, kh_mpm_scratch *s, const uint8_t *buf, size_
     if (report_unfiltered(m, len, fn, ctx))
         return KH_EUSER;
     if (m->nblit) {
-        uint8_t small[512], *done = m->nblit <= sizeof(small) ? small : calloc(m->nblit, 1);
-        if (!done)
-            return KH_ENOMEM;
-        if (done == small)
-            memset(small, 0, m->nblit);
-        int brc = scan_blits(m, buf, len, 0, done, NULL, fn, ctx);
-        if (done != small)
-            free(done);
+        memset(s->bdone, 0, m->nblit);
+        int brc = scan_blits(m, buf, len, 0, s->bdone, NULL, fn, ctx);
         if (brc)
             return brc;
     }

@@ -55,6 +55,10 @@ struct kh_compiler {
     KH_VEC(char *) defines;
     /* included files read while parsing YARA sources: path and SHA-256 of content */
     KH_VEC(kh_dep) deps;
+    /* the set's cache key, made once (it stats every database and reads
+     * every rule file): identity, cached stats and build all ask for it */
+    uint8_t key[32];
+    int have_key;
 };
 
 /* Past the limit, file-level diagnostics (line 0: a database's summaries,
@@ -160,6 +164,7 @@ static int push_source(kh_compiler *c, source *s)
     if (rc)
         return rc;
     c->src[c->nsrc++] = *s;
+    c->have_key = 0;
     return 0;
 }
 
@@ -257,6 +262,7 @@ int kh_compiler_define(kh_compiler *c, const char *name, const char *value)
         return KH_ENOMEM;
     }
     c->defines.v[c->defines.n++] = kh_buf_detach(&b, NULL);
+    c->have_key = 0;
     return 0;
 }
 
@@ -483,6 +489,18 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
         rc = kh_sha256(k.data, k.len, key);
     kh_buf_dispose(&k);
     return rc;
+}
+
+static int compiler_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
+{
+    if (!c->have_key) {
+        int rc = make_key(c, builtin, c->key);
+        if (rc)
+            return rc;
+        c->have_key = 1;
+    }
+    memcpy(key, c->key, 32);
+    return 0;
 }
 
 /* Sorts one table's records and collects its distinct sizes. */
@@ -910,7 +928,7 @@ int kh_compiler_build(kh_compiler *c, kh_rules **out)
         return KH_EINVAL;
     }
     uint8_t key[32];
-    if ((rc = make_key(c, &builtin, key)))
+    if ((rc = compiler_key(c, &builtin, key)))
         goto done;
     struct kh_rules *r = NULL;
     kh_buf path = KH_BUF_INIT(4096);
@@ -961,7 +979,7 @@ static int identity_key(kh_compiler *c, uint8_t key[32])
     if (c->nsrc == 0 && builtin.len == 0)
         rc = KH_EINVAL;
     else
-        rc = make_key(c, &builtin, key);
+        rc = compiler_key(c, &builtin, key);
     kh_buf_dispose(&builtin);
     return rc;
 }

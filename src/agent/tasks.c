@@ -232,15 +232,16 @@ int kh_task_scan(kh_task_ctx *ctx, const json_t *task)
                       kh_strerror(rc));
         goto done;
     }
-    char cpath[4096];
-    kh_platform_path_join(cpath, sizeof(cpath), ctx->dir, "clean-cache.bin");
-    if (kh_cache_open(&cache, cpath, rules, 0) != 0)
-        cache = NULL;
     kh_scan_options so = KH_SCAN_OPTIONS_INIT;
     const char *mfs = kh_agent_json_str(task, "max_filesize");
     uint64_t v;
     if (mfs && kh_parse_size(mfs, &v) == 0)
         so.max_filesize = v;
+    /* the cache trusts a clean file only for this set and these limits */
+    char cpath[4096];
+    kh_platform_path_join(cpath, sizeof(cpath), ctx->dir, "clean-cache.bin");
+    if (kh_cache_open_set(&cache, cpath, kh_rules_id(rules), &so, 0) != 0)
+        cache = NULL;
     kh_walk_options wo = KH_WALK_OPTIONS_INIT;
     wo.cache = cache;
     wo.excludes = excl;

@@ -41,7 +41,6 @@ import stat
 import sys
 
 import benchlib as B
-import triage
 
 
 def pick_sample(src, n, dst):
@@ -158,16 +157,9 @@ def corpus_runs(db_clam, db_khien, env, textdb):
     same = True
     if clam:
         where = {}
-        c = B.parse_clamscan(clam.stdout, corpus)
         k, _ = B.parse_khien_json(k1.stdout, corpus, where)
-        c, ch = B.split_heuristics(c)
-        k, kh = B.split_heuristics(k)
-        if ch or kh:
-            B.say("  heuristic alerts left out: clamscan %d, khien %d" % (len(ch), len(kh)))
-        same = B.compare("clamscan", c, "khien -j 1", k, os.path.join(B.OUT, "diff-official-corpus.txt"))
-        if not same:
-            triage.triage(sorted(c - k), sorted(k - c), corpus, textdb, where,
-                          os.path.join(B.OUT, "triage-official-corpus.tsv"), B.say)
+        same, _ = B.agree_with_clamscan(clam.stdout, k, "khien -j 1", corpus, textdb, where,
+                                        "diff-official-corpus.txt", "triage-official-corpus.tsv")
     return clam, k1, nbytes, nfiles, same
 
 
@@ -235,15 +227,8 @@ def main():
     k2, _ = B.parse_khien_json(k_second.stdout, sample, where)
     ok = B.compare("khien first", k1, "khien cached", k2, os.path.join(B.OUT, "diff-official-khien.txt")) and ok
     if clam:
-        c = B.parse_clamscan(clam.stdout, sample)
-        c, ch = B.split_heuristics(c)
-        k2, kh = B.split_heuristics(k2)
-        if ch or kh:
-            B.say("  heuristic alerts left out: clamscan %d, khien %d" % (len(ch), len(kh)))
-        agree = B.compare("clamscan", c, "khien cached", k2, os.path.join(B.OUT, "diff-official-clamscan-khien.txt"))
-        if not agree:
-            triage.triage(sorted(c - k2), sorted(k2 - c), sample, textdb, where,
-                          os.path.join(B.OUT, "triage-official.tsv"), B.say)
+        agree, c = B.agree_with_clamscan(clam.stdout, k2, "khien cached", sample, textdb, where,
+                                         "diff-official-clamscan-khien.txt", "triage-official.tsv")
         ok = ok and agree
         trues = {n for _, n in c if n.startswith("Bench.True.")}
         B.say("  true-positive signatures found by clamscan: %d" % len(trues))

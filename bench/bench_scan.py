@@ -21,7 +21,6 @@ import os
 import sys
 
 import benchlib as B
-import triage
 
 
 def prepare():
@@ -99,14 +98,8 @@ def main():
     B.say("  khien hash detections (Bench.Hash.Real.*): %d files" % len(hash_hits))
     same = B.compare("khien -j 1", k1_pairs, "khien -j 2", k2_pairs, os.path.join(B.OUT, "diff-scan-j1-j2.txt"))
     if not skip_clam:
-        c_pairs = B.parse_clamscan(clam.stdout, corpus)
-        c_pairs, c_h = B.split_heuristics(c_pairs)
-        if c_h or k1_h:
-            B.say("  heuristic alerts left out of the comparison: clamscan %d, khien %d" % (len(c_h), len(k1_h)))
-        agree = B.compare("clamscan", c_pairs, "khien -j 1", k1_pairs, os.path.join(B.OUT, "diff-scan-clamscan-khien.txt"))
-        if not agree:
-            triage.triage(sorted(c_pairs - k1_pairs), sorted(k1_pairs - c_pairs), corpus, dbs, where,
-                          os.path.join(B.OUT, "triage-scan.tsv"), B.say)
+        agree, c_pairs = B.agree_with_clamscan(clam.stdout, k1_pairs | k1_h, "khien -j 1", corpus, dbs, where,
+                                               "diff-scan-clamscan-khien.txt", "triage-scan.tsv")
         same = same and agree
         files_hit = {p for p, _ in c_pairs}
         B.say("  files with a detection (clamscan): %d of %d (%.0f %%)" %

@@ -271,6 +271,21 @@ def compare(a_label, a, b_label, b, report_path, max_show=15):
     return False
 
 
+def agree_with_clamscan(clam_stdout, k_pairs, k_label, root, dbs, where, diff_name, triage_name):
+    """clamscan's (file, signature) pairs from its output against khien's,
+    heuristic alerts left out of both; a difference is triaged
+    (triage.py). Returns (agree, clamscan's pairs)."""
+    import triage
+    c, ch = split_heuristics(parse_clamscan(clam_stdout, root))
+    k, kh = split_heuristics(k_pairs)
+    if ch or kh:
+        say("  heuristic alerts left out: clamscan %d, khien %d" % (len(ch), len(kh)))
+    agree = compare("clamscan", c, k_label, k, os.path.join(OUT, diff_name))
+    if not agree:
+        triage.triage(sorted(c - k), sorted(k - c), root, dbs, where, os.path.join(OUT, triage_name), say)
+    return agree, c
+
+
 def table(headers, rows):
     w = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = "  " + "  ".join(str(h).ljust(w[i]) for i, h in enumerate(headers))

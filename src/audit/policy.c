@@ -712,7 +712,7 @@ static int parse_check(loader *L, yaml_node_t *m, kh_check *ck, size_t index)
         /* 4.x: a list of one-key mappings; 5.x: one mapping. */
         int one = comp->type == YAML_MAPPING_NODE;
         if (comp->type != YAML_SEQUENCE_NODE && !one) {
-            LERR(L, comp, "'compliance' phải là một ánh xạ hoặc danh sách các ánh xạ / 'compliance' must be a mapping or a list of mappings");
+            LERR(L, comp, "'compliance' phải là danh sách các ánh xạ hoặc một ánh xạ / 'compliance' must be a list of mappings or one mapping");
             return L->failed;
         }
         size_t k = one ? 1 : (size_t)(comp->data.sequence.items.top - comp->data.sequence.items.start);

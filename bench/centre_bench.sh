@@ -11,15 +11,15 @@
 # p50/p99 latency, the server's peak RSS and the exactly-once check: every
 # acknowledged id is in the database, and no id is stored twice although
 # 5 % of the batches were sent twice.
-set -eu
+set -euo pipefail
 AGENTS=${1:-1000}; SECS=${2:-20}; BATCH=${3:-50}; RATE=${4:-0}; THREADS=${5:-16}
 HERE=$(cd "$(dirname "$0")" && pwd)
 KHIEN=${KHIEN:-$HERE/../build/khien}
 W=$(mktemp -d /tmp/khien-centre-bench.XXXXXX)
 PORT=$((20000 + RANDOM % 20000))
-cleanup() { [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -n "${KEEP_LOG:-}" ] && cp "$W/server.err" "$KEEP_LOG"; rm -rf "$W"; }
+cleanup() { [ -n "${KEEP_DIR:-}" ] && cp -r "$W" "$KEEP_DIR"; [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -n "${KEEP_LOG:-}" ] && cp "$W/server.err" "$KEEP_LOG"; rm -rf "$W"; }
 trap cleanup EXIT
-cc -O2 -o "$W/centre_load" "$HERE/centre_load.c" -lssl -lcrypto -lpthread
+cc ${LOAD_CFLAGS:--O2} -o "$W/centre_load" "$HERE/centre_load.c" -lssl -lcrypto -lpthread
 "$KHIEN" server --data "$W/data" --listen "127.0.0.1:$PORT" --threads "${SERVER_THREADS:-8}" >"$W/server.out" 2>"$W/server.err" &
 SPID=$!
 for _ in $(seq 1 100); do curl -sk "https://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done

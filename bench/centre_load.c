@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s HOST PORT TOKEN AGENTS THREADS SECONDS BATCH RATE ACKFILE\n", argv[0]);
         return 2;
     }
+    /* The server closes a keep-alive connection idle for 30 s; writing to it must
+     * fail with EPIPE (request() then reconnects, as an agent's libcurl does),
+     * not kill the generator with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     g_host = argv[1];
     g_port = atoi(argv[2]);
     const char *token = argv[3];

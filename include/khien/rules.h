@@ -118,11 +118,12 @@ KH_API int kh_compiler_build(kh_compiler *c, kh_rules **out);
 
 /** The kh_rules_id() kh_compiler_build() will give, computed from what
  *  kh_compiler_add_path() recorded about each source (path, device, inode,
- *  size, times; the content of in-memory text): nothing is parsed and no
- *  compiled set is read. Lets a caller consult what it keyed on the set (the
- *  clean-file cache) before deciding whether it needs the set at all.
- *  @return 0, KH_EUNSUPPORTED (the set has YARA rule files: their includes
- *  are known only once parsed), KH_EINVAL (nothing to build), KH_ENOMEM. */
+ *  size, times; the content of in-memory text and of YARA rule files and of
+ *  every file they include, found without parsing the rules): nothing is
+ *  parsed and no compiled set is read. Lets a caller consult what it keyed
+ *  on the set (the clean-file cache) before deciding whether it needs the
+ *  set at all. @return 0, KH_EINVAL (nothing to build), KH_ENOMEM, or the
+ *  error reading a YARA rule file. */
 KH_API int kh_compiler_identity(kh_compiler *c, uint8_t out[32]);
 /** The counts (kh_rules_get_stats()) of the set compiled earlier from the
  *  same sources, read from the header of its file in cache_dir without

@@ -583,8 +583,8 @@ int cmd_scan(int argc, char **argv)
     }
     ld.comp = comp;
     ld.quiet = c.quiet;
-    /* Without the cache (or for --verbose's per-database counts, or YARA rules,
-     * whose includes the identity cannot see) the set is needed anyway: load it now. */
+    /* Without the cache (or for --verbose's per-database counts, or when the
+     * identity cannot be computed) the set is needed anyway: load it now. */
     uint8_t setid[32];
     const kh_rules *loaded;
     if (!use_cache || !state || c.verbose || kh_compiler_identity(comp, setid) != 0) {

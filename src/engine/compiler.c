@@ -27,6 +27,7 @@
 #include "engine/clamav/cvd.h"
 #include "engine/exec.h"
 #include "engine/rules_int.h"
+#include "engine/yara/lexer.h"
 #include "engine/yara/ybuild.h"
 #include "platform/platform.h"
 
@@ -437,6 +438,91 @@ static int twin_atoms(kh_yatom *atoms, size_t n, const uint8_t *bytes)
     return 0;
 }
 
+#define MAX_RULE_FILE (64u << 20)
+#define MAX_KEY_INCLUDES 4096u /* distinct included files the key follows */
+
+/* An include's path: relative to the including file's folder, as is when
+ * absolute or when the including file has no folder (yara does the same). */
+static int include_path(const char *from, const char *name, kh_buf *p)
+{
+    const char *slash = from ? strrchr(from, '/') : NULL;
+    if (name[0] == '/' || !slash)
+        return kh_buf_puts(p, name);
+    int rc = kh_buf_append(p, from, (size_t)(slash - from) + 1);
+    return rc ? rc : kh_buf_puts(p, name);
+}
+
+/* The files a rule text includes, in the key without parsing the rules: every
+ * "include" followed by a text string is taken, wherever it is (in a comment
+ * or a string too: more files than the parser reads, never fewer), through
+ * the lexer itself so that blanks, comments and escapes between the two are
+ * read as the parser reads them. Each included file goes in with its content
+ * hash (or the error that kept it from being read) and is searched in turn;
+ * a path is followed once. */
+typedef struct inc_scan {
+    kh_buf *k;
+    KH_VEC(char *) seen;
+    int over; /* more than MAX_KEY_INCLUDES files */
+} inc_scan;
+
+static int key_includes(inc_scan *is, const char *from, const char *text, size_t len, unsigned depth)
+{
+    static const char kw[] = "include";
+    int rc = 0;
+    for (size_t pos = 0; pos + sizeof(kw) - 1 <= len && !rc && !is->over;) {
+        const char *hit = memmem(text + pos, len - pos, kw, sizeof(kw) - 1);
+        if (!hit)
+            break;
+        size_t off = (size_t)(hit - text);
+        pos = off + sizeof(kw) - 1;
+        kh_ylex lx;
+        kh_ylex_init(&lx, hit, len - off);
+        if (kh_ylex_next(&lx) != KH_T_INCLUDE || kh_ylex_next(&lx) != KH_T_TEXT || !lx.text.data) {
+            kh_ylex_dispose(&lx);
+            continue;
+        }
+        kh_buf p = KH_BUF_INIT(8192);
+        rc = include_path(from, lx.text.data, &p);
+        kh_ylex_dispose(&lx);
+        int dup = 0;
+        for (size_t i = 0; !rc && i < is->seen.n && !dup; i++)
+            dup = strcmp(is->seen.v[i], p.data) == 0;
+        if (rc || dup || !p.data) {
+            kh_buf_dispose(&p);
+            rc = rc == KH_ELIMIT ? 0 : rc; /* a path too long: the parser cannot open it either */
+            continue;
+        }
+        if (is->seen.n >= MAX_KEY_INCLUDES) {
+            is->over = 1;
+            kh_buf_dispose(&p);
+            break;
+        }
+        char *path = kh_buf_detach(&p, NULL);
+        if (!path || KH_VEC_RESERVE(is->seen, 1, MAX_KEY_INCLUDES)) {
+            free(path);
+            return KH_ENOMEM;
+        }
+        is->seen.v[is->seen.n++] = path;
+        kh_map m;
+        int mrc = kh_map_path(&m, path, MAX_RULE_FILE);
+        if (mrc) {
+            rc = kh_buf_printf(is->k, "include %s unreadable %d\n", path, mrc);
+            continue;
+        }
+        uint8_t h[32];
+        char hex[65];
+        if (!(rc = kh_sha256(m.data, m.len, h))) {
+            kh_hex_encode(h, 32, hex);
+            rc = kh_buf_printf(is->k, "include %s %s\n", path, hex);
+        }
+        /* The parser refuses includes this deep: what they include does not matter. */
+        if (!rc && depth + 1 < KH_Y_MAX_INCLUDE_DEPTH)
+            rc = key_includes(is, path, (const char *)m.data, m.len, depth + 1);
+        kh_map_release(&m);
+    }
+    return rc;
+}
+
 static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
 {
     kh_buf k = KH_BUF_INIT(0);
@@ -449,10 +535,12 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
                            c->opts.clamav_certs ? c->opts.clamav_certs : "");
     for (size_t i = 0; i < c->defines.n && !rc; i++)
         rc = kh_buf_printf(&k, "define %s\n", c->defines.v[i]);
+    inc_scan is = {.k = &k};
     for (size_t i = 0; i < c->nsrc && !rc; i++) {
         source *s = &c->src[i];
         if (s->yara && !s->text) {
-            /* Rule files are small: key on their content (includes are checked on load). */
+            /* Rule files are small: key on their content and on that of the
+             * files they include (the compiled set also checks these on load). */
             kh_map m;
             uint8_t h[32];
             char hex[65];
@@ -461,10 +549,12 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
                 break;
             }
             rc = kh_sha256(m.data, m.len, h);
-            kh_map_release(&m);
             kh_hex_encode(h, 32, hex);
             if (!rc)
                 rc = kh_buf_printf(&k, "yara %s %s %s\n", s->ns, s->path, hex);
+            if (!rc)
+                rc = key_includes(&is, s->path, (const char *)m.data, m.len, 0);
+            kh_map_release(&m);
             continue;
         }
         if (s->yara)
@@ -478,6 +568,8 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
                 break;
             kh_hex_encode(h, 32, hex);
             rc = kh_buf_printf(&k, "text %s %s %s\n", s->ext, s->path, hex);
+            if (!rc && s->yara)
+                rc = key_includes(&is, s->path, s->text, s->textlen, 0);
         } else {
             rc = kh_buf_printf(&k, "file %s %s %llu %llu %lld %lld.%09ld %lld.%09ld\n", s->ext, s->path,
                                (unsigned long long)s->st.st_dev, (unsigned long long)s->st.st_ino,
@@ -485,6 +577,13 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
                                (long long)s->st.st_ctim.tv_sec, s->st.st_ctim.tv_nsec);
         }
     }
+    /* Too many included files to follow: a key no other run can have, so
+     * neither this set nor files found clean with it are ever reused. */
+    if (!rc && is.over)
+        rc = kh_buf_printf(&k, "includes not followed %p %.9f %ld\n", (void *)c, kh_now(), (long)getpid());
+    for (size_t i = 0; i < is.seen.n; i++)
+        free(is.seen.v[i]);
+    KH_VEC_FREE(is.seen);
     if (!rc)
         rc = kh_sha256(k.data, k.len, key);
     kh_buf_dispose(&k);
@@ -620,8 +719,6 @@ static int load_source(kh_compiler *c, size_t i, kh_dbctx *ctx, char ***ign, siz
 
 /* ---- YARA sources ------------------------------------------------------------ */
 
-#define MAX_RULE_FILE (64u << 20)
-
 static void yara_diag(void *ud, kh_diag_severity sev, const char *file, unsigned line, unsigned col, const char *msg)
 {
     kh_compiler *c = ud;
@@ -634,12 +731,7 @@ static int yara_include(void *ud, const char *from, const char *name, char **tex
 {
     kh_compiler *c = ud;
     kh_buf p = KH_BUF_INIT(8192);
-    int rc;
-    const char *slash = from ? strrchr(from, '/') : NULL;
-    if (name[0] == '/' || !slash)
-        rc = kh_buf_puts(&p, name);
-    else if (!(rc = kh_buf_append(&p, from, (size_t)(slash - from) + 1)))
-        rc = kh_buf_puts(&p, name);
+    int rc = include_path(from, name, &p);
     if (rc) {
         kh_buf_dispose(&p);
         return rc;
@@ -963,15 +1055,11 @@ done:
 }
 
 /* The identity without building: make_key() needs only what
- * kh_compiler_add_path() recorded (each file's stat) and the built-in text.
- * Sets with YARA rule files are left out: their includes, which the set's
- * validity also depends on (kh_dbfile_load() checks them), are only known
- * once the rules are parsed. */
+ * kh_compiler_add_path() recorded (each file's stat), the built-in text and
+ * the content of the YARA rule files and of the files they include (found
+ * by key_includes() without parsing the rules). */
 static int identity_key(kh_compiler *c, uint8_t key[32])
 {
-    for (size_t i = 0; i < c->nsrc; i++)
-        if (c->src[i].yara)
-            return KH_EUNSUPPORTED;
     kh_buf builtin = KH_BUF_INIT(0);
     int rc = 0;
     if (!(c->opts.flags & KH_COMPILE_NO_BUILTIN) && (rc = builtin_text(&builtin)))

@@ -73,6 +73,11 @@ typedef struct kh_rules_stats {
     uint64_t unsup_target;                     /**< a file type without a parser */
     uint64_t unsup_offset;                     /**< a VI offset */
     uint64_t unsup_feature;                    /**< Container, IconGroup, macro, PCRE construct ... */
+    uint64_t container_meta;                   /**< container metadata signatures (.cdb) */
+    /* .ftm lines: loaded, never signatures themselves (not in kh_rules_stats_count) */
+    uint64_t ftm_types;                        /**< give a target type (1 PE, 5, 6 ELF, 9-12) */
+    uint64_t ftm_other;                        /**< give a type that is no target type: no effect beyond that */
+    uint64_t ftm_unused;                       /**< partition types (4), other magic types: no effect */
 } kh_rules_stats;
 
 /** Creates a compiler. @p opts may be NULL for defaults.

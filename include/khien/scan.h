@@ -58,6 +58,7 @@ typedef enum kh_detection_kind {
     KH_DET_RULE = 3,      /**< a YARA rule matched (details in kh_detection.rule) */
     KH_DET_LOGICAL = 4,   /**< ClamAV logical signature (.ldb) */
     KH_DET_PEHASH = 5,    /**< PE section (.mdb .msb) or import table (.imp) hash */
+    KH_DET_META = 6,      /**< ClamAV container metadata (.cdb) of an archive member */
 } kh_detection_kind;
 
 /** A meta field of a YARA rule. */
@@ -109,7 +110,7 @@ typedef void (*kh_warning_cb)(const char *member, const char *message, void *pay
 /* ---- One scanner ---------------------------------------------------- */
 
 /** Short English name of a detection kind ("hash", "body", "rule", "logical",
- * "pe-hash", "heuristic"), as JSON reports and the centre's events use it. */
+ * "pe-hash", "container-meta", "heuristic"), as JSON reports and the centre's events use it. */
 KH_API const char *kh_detection_kind_name(kh_detection_kind k);
 
 /** @return 0, KH_ENOMEM, KH_EINVAL. @p opts may be NULL for defaults. */

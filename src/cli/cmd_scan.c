@@ -290,7 +290,8 @@ static void print_databases(const kh_rules *rules)
             uint64_t n;
             const char *what;
         } in[] = {{hashes, "hash"}, {d.body, "body"}, {d.logical, "logical"}, {d.section_hash, "PE section hash"},
-                  {d.import_hash, "PE import hash"}, {d.allow, "allow-list"}};
+                  {d.import_hash, "PE import hash"}, {d.container_meta, "container metadata"},
+                  {d.ftm_types, "file type magic"}, {d.allow, "allow-list"}};
         for (size_t k = 0; k < sizeof(in) / sizeof(in[0]); k++)
             if (in[k].n) {
                 printf("%s%llu %s", sep, (unsigned long long)in[k].n, in[k].what);
@@ -303,7 +304,7 @@ static void print_databases(const kh_rules *rules)
             uint64_t n;
             const char *why;
         } out[] = {
-            {d.unsup_format, "định dạng chưa hỗ trợ / format not supported (.cbc .pdb .gdb .wdb .cdb .ftm .idb .crb)"},
+            {d.unsup_format, "định dạng chưa hỗ trợ / format not supported (.cbc .pdb .gdb .wdb .idb .crb)"},
             {d.unsup_target, "loại tệp đích chưa hỗ trợ / target file type not supported (2 OLE2, 3 HTML, 4 mail, 7 text; 8, 13, 14)"},
             {d.unsup_offset, "vị trí VI chưa hỗ trợ / VI offset not supported"},
             {d.unsup_feature, "tính năng chưa hỗ trợ / Container, IconGroup, macro, PCRE construct not supported"},
@@ -316,6 +317,14 @@ static void print_databases(const kh_rules *rules)
         for (size_t k = 0; k < sizeof(out) / sizeof(out[0]); k++)
             if (out[k].n && out[k].n < (1ull << 62))
                 printf("    không tải / not loaded: %llu %s\n", (unsigned long long)out[k].n, out[k].why);
+        if (d.ftm_other)
+            printf("    không tác dụng / no effect: %llu file type magic: loại kết quả không phải loại tệp đích / "
+                   "result type is no target type (1 PE, 5, 6 ELF, 9-12)\n",
+                   (unsigned long long)d.ftm_other);
+        if (d.ftm_unused)
+            printf("    không tác dụng / no effect: %llu file type magic: phân vùng (loại 4) hoặc loại magic khác / "
+                   "partition types (magic type 4) or other magic types\n",
+                   (unsigned long long)d.ftm_unused);
     }
 }
 

@@ -823,7 +823,8 @@ static void stats_add_delta(kh_rules_stats *o, const kh_rules_stats *after, cons
 #define D(f) o->f += after->f - before->f
     D(hash_md5), D(hash_sha1), D(hash_sha256), D(body), D(allow), D(ignored), D(unsupported), D(malformed);
     D(flevel_skipped), D(databases), D(logical), D(section_hash), D(import_hash), D(unsup_format);
-    D(unsup_target), D(unsup_offset), D(unsup_feature);
+    D(unsup_target), D(unsup_offset), D(unsup_feature), D(container_meta), D(ftm_types), D(ftm_other);
+    D(ftm_unused);
 #undef D
 }
 
@@ -1127,7 +1128,7 @@ void kh_rules_get_stats(const kh_rules *r, kh_rules_stats *out)
 uint64_t kh_rules_stats_count(const kh_rules_stats *s)
 {
     return s ? s->hash_md5 + s->hash_sha1 + s->hash_sha256 + s->body + s->yara_rules + s->logical + s->section_hash +
-                   s->import_hash
+                   s->import_hash + s->container_meta
              : 0;
 }
 

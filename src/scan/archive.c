@@ -5,6 +5,9 @@
  * zstd, lzip; a lone compressed file is read through the "raw" format).
  * Every member is extracted into memory and scanned as an object of its
  * own, recursively, and reported as "outer.tar.gz!inner.zip!path/in/zip".
+ * Before that, the member's metadata (container type, sizes, name,
+ * encryption, position, numbered as clamscan 1.4 numbers them per format)
+ * goes to the .cdb container metadata signatures (member_meta()).
  *
  * Hostile input is the normal case here, so everything is bounded:
  *   - nesting depth (max_depth), members per file (max_files, all levels),
@@ -142,10 +145,105 @@ static int bomb(kh_scanner *s, unsigned long long out, unsigned long long in)
     return kh_scan_heuristic(s, "Heuristics.Limits.Exceeded.MaxRatio");
 }
 
+/* Where an archive's bytes are: buf (len bytes) or fd. */
+typedef struct arch_src {
+    const uint8_t *buf;
+    size_t len;
+    int fd;
+    uint64_t flen;
+    int zip_read; /* zip directory read (zip) */
+    kh_zipdir zip;
+    uint64_t nent, nfiles; /* entries and regular files seen */
+} arch_src;
+
+/* clamscan's container type of a libarchive format (0: no metadata calls). */
+static uint16_t container_type(int fmt)
+{
+    switch (fmt & ARCHIVE_FORMAT_BASE_MASK) {
+    case ARCHIVE_FORMAT_ZIP: return KH_CT_ZIP;
+    case ARCHIVE_FORMAT_TAR: return KH_CT_POSIX_TAR;
+    case ARCHIVE_FORMAT_7ZIP: return KH_CT_7Z;
+    case ARCHIVE_FORMAT_RAR: case ARCHIVE_FORMAT_RAR_V5: return KH_CT_RAR;
+    case ARCHIVE_FORMAT_CPIO:
+        return fmt == ARCHIVE_FORMAT_CPIO_SVR4_NOCRC ? KH_CT_CPIO_NEWC
+               : fmt == ARCHIVE_FORMAT_CPIO_SVR4_CRC ? KH_CT_CPIO_CRC
+               : fmt == ARCHIVE_FORMAT_CPIO_POSIX    ? KH_CT_CPIO_ODC
+                                                     : KH_CT_CPIO_OLD;
+    default: return 0;
+    }
+}
+
+/* The .cdb signatures on one entry (measured on clamscan 1.4: zip numbers
+ * every central-directory entry from 1 and reports directories too; tar
+ * numbers regular files from 1; cpio numbers every entry from 1; 7z every
+ * entry from 0, with 0 as the size in the container; only files are
+ * reported for tar, cpio and 7z). Returns 0, KH_STOP, or an error. */
+static int member_meta(kh_scanner *s, struct archive *a, struct archive_entry *e, uint64_t container_len,
+                       arch_src *src, int compressed)
+{
+    int fmt = archive_format(a);
+    uint16_t ct = container_type(fmt);
+    int reg = archive_entry_filetype(e) == AE_IFREG;
+    src->nent++;
+    src->nfiles += reg;
+    if (!ct || !s->cav || !s->r->cav->ncdbs || (!reg && ct != KH_CT_ZIP))
+        return 0;
+    kh_cav_meta m;
+    memset(&m, 0, sizeof(m));
+    const char *name = archive_entry_pathname(e);
+    m.name = name ? name : "";
+    m.ctype = ct;
+    m.encrypted = archive_entry_is_encrypted(e) > 0;
+    /* inside a compression stream the container's own size is not known here */
+    m.csize = compressed ? UINT64_MAX : container_len;
+    m.fsizer = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : UINT64_MAX;
+    m.fsizec = m.fsizer;
+    m.filepos = ct == KH_CT_POSIX_TAR ? src->nfiles : src->nent;
+    if (ct == KH_CT_7Z) {
+        m.fsizec = 0;
+        m.filepos = src->nent - 1;
+    } else if (ct == KH_CT_RAR) {
+        m.fsizec = UINT64_MAX; /* not told by libarchive */
+    } else if (ct == KH_CT_ZIP) {
+        if (!src->zip_read) {
+            src->zip_read = 1;
+            int rc = compressed ? 0 : kh_zipdir_read(&src->zip, src->buf, src->len, src->fd, src->flen);
+            if (rc)
+                return rc;
+        }
+        size_t pos;
+        if (m.name[0] && kh_zipdir_find(&src->zip, m.name, &pos)) {
+            m.fsizec = src->zip.ent[pos].csize;
+            m.filepos = pos + 1;
+            m.encrypted = (src->zip.ent[pos].flags & 1) != 0;
+        } else {
+            m.fsizec = UINT64_MAX;
+        }
+    }
+    return kh_scan_meta(s, &m);
+}
+
+/* member_meta() for an entry that is not a regular file (named like a member). */
+static int other_meta(kh_scanner *s, struct archive *a, struct archive_entry *e, uint64_t container_len,
+                      arch_src *src, size_t mlen)
+{
+    s->member.len = mlen;
+    const char *name = archive_entry_pathname(e);
+    int rc = kh_buf_putc(&s->member, '!');
+    if (!rc)
+        rc = kh_buf_puts(&s->member, name ? name : "?");
+    if (!rc)
+        rc = member_meta(s, a, e, container_len, src, archive_filter_count(a) > 1);
+    s->member.len = mlen;
+    if (s->member.data)
+        s->member.data[mlen] = 0;
+    return rc;
+}
+
 /* Scans every member of an opened archive. *nmembers counts the members
  * reached (regular files, or the content of a raw stream). */
 static int scan_members(kh_scanner *s, struct archive *a, uint64_t container_len, unsigned depth,
-                        unsigned *nmembers)
+                        unsigned *nmembers, arch_src *src)
 {
     size_t mlen = s->member.len;
     kh_buf data = KH_BUF_INIT(0);
@@ -164,8 +262,11 @@ static int scan_members(kh_scanner *s, struct archive *a, uint64_t container_len
         int raw = archive_format(a) == ARCHIVE_FORMAT_RAW;
         if (raw && archive_filter_count(a) <= 1)
             break; /* uncompressed data read as "raw": not an archive after all */
-        if (!raw && archive_entry_filetype(e) != AE_IFREG)
+        if (!raw && archive_entry_filetype(e) != AE_IFREG) {
+            if ((rc = other_meta(s, a, e, container_len, src, mlen)))
+                break;
             continue;
+        }
         (*nmembers)++;
         /* The limit is about the archive, not about the member before. */
         s->member.len = mlen;
@@ -189,6 +290,8 @@ static int scan_members(kh_scanner *s, struct archive *a, uint64_t container_len
             rc = prc;
             break;
         }
+        if (!raw && (rc = member_meta(s, a, e, container_len, src, archive_filter_count(a) > 1)))
+            break;
         if (archive_entry_is_encrypted(e)) {
             kh_scan_warn(s, "encrypted member not scanned");
             continue;
@@ -273,11 +376,18 @@ static int scan_pass(kh_scanner *s, int raw_only, const uint8_t *buf, size_t len
         return KH_ENOMEM;
     int rc = 0;
     int orc = fd < 0 ? archive_read_open_memory(a, buf, len) : archive_read_open_fd(a, fd, 1u << 20);
+    arch_src src;
+    memset(&src, 0, sizeof(src));
+    src.buf = fd < 0 ? buf : NULL;
+    src.len = len;
+    src.fd = fd;
+    src.flen = container_len;
     if (orc == ARCHIVE_OK) {
-        rc = scan_members(s, a, container_len, depth, nmembers);
+        rc = scan_members(s, a, container_len, depth, nmembers, &src);
         *compressed = archive_filter_count(a) > 1;
     }
     archive_read_free(a);
+    kh_zipdir_free(&src.zip);
     return rc;
 }
 

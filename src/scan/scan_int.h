@@ -73,6 +73,29 @@ int kh_archive_scan_mem(kh_scanner *s, const uint8_t *buf, size_t len, unsigned 
 /* Same for an archive read from an open file (large files). */
 int kh_archive_scan_fd(kh_scanner *s, int fd, unsigned depth);
 
+/* scanner.c: runs the .cdb signatures on an archive member's metadata
+ * (the member path is s->member) and reports what matched. */
+int kh_scan_meta(kh_scanner *s, const kh_cav_meta *m);
+
+/* zipdir.c: a zip archive's central directory (.cdb sizes and positions). */
+typedef struct kh_zipent {
+    uint64_t csize;
+    size_t name, namelen; /* in names */
+    uint32_t flags;
+} kh_zipent;
+typedef struct kh_zipdir {
+    kh_zipent *ent;
+    size_t n, next;
+    char *names;
+} kh_zipdir;
+/* Reads the directory from buf (len bytes) or, when buf is NULL, from fd
+ * (flen bytes). An archive without a readable directory gives n == 0.
+ * Returns 0 or KH_ENOMEM. */
+int kh_zipdir_read(kh_zipdir *z, const uint8_t *buf, size_t len, int fd, uint64_t flen);
+/* Finds the entry named `name` (the next one after the last found first): 1 and *pos, or 0. */
+int kh_zipdir_find(kh_zipdir *z, const char *name, size_t *pos);
+void kh_zipdir_free(kh_zipdir *z);
+
 /* cache.c, used by walk.c: is this file known clean? remember / forget it. Thread-safe. */
 int kh_cache_check(kh_cache *c, const struct stat *st);
 void kh_cache_put(kh_cache *c, const struct stat *st);

@@ -46,6 +46,7 @@ const char *kh_detection_kind_name(kh_detection_kind k)
     case KH_DET_RULE: return "rule";
     case KH_DET_LOGICAL: return "logical";
     case KH_DET_PEHASH: return "pe-hash";
+    case KH_DET_META: return "container-meta";
     default: return "heuristic";
     }
 }
@@ -68,7 +69,7 @@ int kh_scanner_create(kh_scanner **out, const kh_rules *rules, const kh_scan_opt
         rc = kh_mpm_vs.scratch_create(&s->scratch, rules->mpm);
     if (!rc && rules->nyrules)
         rc = kh_yscan_create(&s->ys, rules);
-    if (!rc && rules->cav && (rules->cav->nlsigs || rules->cav->nshash))
+    if (!rc && rules->cav && (rules->cav->nlsigs || rules->cav->nshash || rules->cav->ncdbs))
         rc = kh_cavscan_create(&s->cav, rules);
     if (!rc) {
         s->hitbits = calloc((np + 7) / 8, 1);
@@ -287,6 +288,22 @@ static int run_cav(kh_scanner *s, const uint8_t *buf, uint64_t len, unsigned dep
         return 0;
     int rc = kh_cavscan_object(s->cav, buf, (size_t)len, depth, s->hits, s->nhits, &s->cx, on_cav_det, s);
     return rc == KH_STOP ? 0 : rc;
+}
+
+static int emit(kh_scanner *s, size_t from);
+
+/* .cdb signatures on the metadata of an archive member. */
+int kh_scan_meta(kh_scanner *s, const kh_cav_meta *m)
+{
+    if (!s->cav || !s->r->cav->ncdbs)
+        return 0;
+    size_t from = s->dets.n;
+    int rc = kh_cavscan_meta(s->cav, m, on_cav_det, s);
+    if (rc && rc != KH_STOP) {
+        s->dets.n = from;
+        return rc;
+    }
+    return emit(s, from);
 }
 
 /* ---- YARA rules ---------------------------------------------------------------- */

@@ -12,17 +12,21 @@
  *   lexprs[]  logical expression nodes (leaf, &, |, with =N <N >N[,M])
  *   shash[]   .mdb/.msb PE section hashes and .imp import-table hashes,
  *             sorted by (kind, algorithm, digest, size)
+ *   ftms[]    .ftm file-type magic lines that take part in typing files
+ *   cdbs[]    .cdb container metadata signatures (archive members)
  *   srcstats  per database file: what was loaded, per kind, and what not
  *
  * ldb.c parses .ldb lines (and turns .ndb lines with a target or a PE
  * offset into one-subsignature logical signatures), mdb.c the hash
- * formats, lsig_exec.c evaluates everything per scanned object.
+ * formats, ftmcdb.c the .ftm and .cdb lines and their evaluation,
+ * lsig_exec.c evaluates everything per scanned object.
  */
 #ifndef KH_ENGINE_CLAMAV_CAV_H
 #define KH_ENGINE_CLAMAV_CAV_H
 
 #include "engine/clamav/clamav.h"
 #include "engine/confirm.h"
+#include "engine/pike.h"
 
 #define KH_LSIG_MAX_SUBS 64u     /* subsignatures per logical signature (as ClamAV) */
 #define KH_LSIG_MAX_EXPR 1024u   /* expression nodes per logical signature */
@@ -116,6 +120,65 @@ typedef struct kh_shash {
     uint8_t dig[32];
 } kh_shash;
 
+/* An .ftm line that types files (ftmcdb.c): magic type 0 (fixed bytes at
+ * an offset) or 1 (a hex signature inside an offset range), both looked
+ * for in the first KH_FTM_WINDOW bytes as clamscan does. */
+#define KH_FTM_WINDOW 1024u
+typedef struct kh_ftm {
+    uint32_t root;  /* tree of the magic bytes / hex signature */
+    uint32_t line;  /* database line (diagnostics) */
+    uint16_t ctype; /* ClamAV type code of the result (CL_TYPE_*) */
+    uint16_t rtype; /* magic type 1: required current type, 0 = any */
+    uint8_t magic;  /* 0 or 1 */
+    uint8_t target; /* Khiên target type the result gives (0 none) */
+    uint8_t pad[2];
+    kh_coff off;
+} kh_ftm;
+
+/* A .cdb container metadata signature (ftmcdb.c). Ranges are [lo, hi];
+ * KH_CDB_ANY in lo means '*'; 0 in a bound of a range "lo-hi" means open. */
+#define KH_CDB_ANY UINT64_MAX
+typedef struct kh_cdb {
+    uint32_t sig;
+    uint32_t re;    /* root of the file name regex, UINT32_MAX for '*' */
+    uint16_t ctype; /* container type (CL_TYPE_* code), 0 = any */
+    uint8_t enc;    /* 0, 1, 2 = any */
+    uint8_t pad;
+    uint64_t csize[2], fsizec[2], fsizer[2], filepos[2];
+} kh_cdb;
+
+/* Metadata of one archive member, for .cdb signatures. */
+typedef struct kh_cav_meta {
+    const char *name;
+    uint16_t ctype;   /* container type (CL_TYPE_* code) */
+    int encrypted;
+    uint64_t csize;   /* size of the container */
+    uint64_t fsizec;  /* size in the container (compressed) */
+    uint64_t fsizer;  /* real size */
+    uint64_t filepos; /* position of the member, as clamscan numbers it */
+} kh_cav_meta;
+
+/* ClamAV type codes Khiên names (CL_TYPE_* of clamscan 1.4). */
+enum {
+    KH_CT_ANY = 0,
+    KH_CT_TEXT_ASCII = 500,
+    KH_CT_BINARY_DATA = 504,
+    KH_CT_MSEXE = 506,
+    KH_CT_POSIX_TAR = 510,
+    KH_CT_CPIO_OLD = 512,
+    KH_CT_CPIO_ODC = 513,
+    KH_CT_CPIO_NEWC = 514,
+    KH_CT_CPIO_CRC = 515,
+    KH_CT_ZIP = 517,
+    KH_CT_RAR = 519,
+    KH_CT_MSCAB = 523,
+    KH_CT_7Z = 541,
+    KH_CT_ISO9660 = 572,
+};
+/* The code of a CL_TYPE_* name, or -1. */
+int kh_cav_type_code(const char *s, size_t n);
+const char *kh_cav_type_name(unsigned code);
+
 /* The frozen view over a compiled set's data (pointers into the blob). */
 typedef struct kh_cav {
     const kh_lsig *lsigs;
@@ -123,9 +186,12 @@ typedef struct kh_cav {
     const kh_lexpr *lexprs;
     const kh_shash *shash;
     const kh_rules_stats *srcstats;
-    uint32_t nlsigs, nlsubs, nlexprs, nshash, nsrcstats;
+    const kh_ftm *ftms;
+    const kh_cdb *cdbs;
+    uint32_t nlsigs, nlsubs, nlexprs, nshash, nsrcstats, nftms, ncdbs;
     uint32_t shash_algs[2]; /* per KH_SH_*: algorithms present (bit mask) */
     uint32_t needs_pe;      /* some lsig needs PE/ELF information */
+    uint32_t ftm_replace;   /* some .ftm line of magic type 0: it replaces the built-in typing */
 } kh_cav;
 
 /* What the front end collects while parsing. */
@@ -134,6 +200,8 @@ typedef struct kh_cavb {
     KH_VEC(kh_lsub) lsubs;
     KH_VEC(kh_lexpr) lexprs;
     KH_VEC(kh_shash) shash;
+    KH_VEC(kh_ftm) ftms;
+    KH_VEC(kh_cdb) cdbs;
 } kh_cavb;
 
 void kh_cavb_dispose(kh_cavb *cb);
@@ -162,6 +230,10 @@ int kh_ldb_from_ndb(kh_dbctx *c, uint32_t sig, uint32_t root, uint8_t target, co
 /* Parses an offset with every ClamAV form; KH_EUNSUPPORTED for VI. */
 int kh_cav_offset_parse(const char *s, size_t n, kh_coff *out);
 int kh_mdb_line(kh_dbctx *c, int imp, const char *line, size_t n, unsigned ln);
+/* .ftm and .cdb lines (ftmcdb.c). An .ftm line that is valid but changes
+ * no target type is counted in *inert (and the reason in stats). */
+int kh_ftm_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64_t *inert);
+int kh_cdb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln);
 
 /* Freezes the builder and the per-source counts into a blob owned by r
  * (r->cavblob, r->cav). */
@@ -182,5 +254,14 @@ void kh_cavscan_destroy(kh_cavscan *cs);
  * is returned. */
 int kh_cavscan_object(kh_cavscan *cs, const uint8_t *buf, size_t len, unsigned depth, const uint32_t *hits,
                       size_t nhits, kh_confirm *cx, kh_cav_det_fn det, void *ud);
+/* Runs the .cdb signatures on the metadata of one archive member. */
+int kh_cavscan_meta(kh_cavscan *cs, const kh_cav_meta *m, kh_cav_det_fn det, void *ud);
+/* The target type the .ftm lines give an object (ftmcdb.c): 0 none or
+ * "other", KH_FTM_BUILTIN when no line decides (the built-in typing then
+ * applies), else 1, 5, 6, 9-12. */
+#define KH_FTM_BUILTIN 255u
+unsigned kh_ftm_type(const struct kh_rules *r, kh_confirm *cx, const uint8_t *buf, size_t len, unsigned builtin);
+/* Does the file name match a .cdb regex (Pike VM, unanchored search)? */
+int kh_cdb_name_match(const struct kh_rules *r, kh_pike_prog *prog, kh_pike_vm *vm, const char *name);
 
 #endif

@@ -1,10 +1,10 @@
 /* Khiên — engine/clamav: the logical/PE-hash data of a compiled set, as one blob.
  *
  * The compiled-set file (dbfile.c) stores this blob as one section; the
- * set just built holds the same bytes on the heap. Layout: a 48-byte header
- * (magic "KCAV", version, the five array counts, the size of each element
- * type), then lsigs, lsubs, lexprs, shash and the per-source counts, each
- * starting at a multiple of 8. kh_cav_open() checks the header, the sizes
+ * set just built holds the same bytes on the heap. Layout: a 72-byte header
+ * (magic "KCAV", version, the seven array counts, the size of each element
+ * type), then lsigs, lsubs, lexprs, shash, the per-source counts, .ftm and
+ * .cdb lines, each starting at a multiple of 8. kh_cav_open() checks the header, the sizes
  * and every index before the scanner may follow one, so a damaged cache is
  * refused, never trusted.
  */
@@ -13,17 +13,18 @@
 #include <stdlib.h>
 
 #define CAV_MAGIC 0x5641434bu /* "KCAV" */
-#define CAV_VERSION 1u
+#define CAV_VERSION 2u
+#define NARR 7
 
 typedef struct cav_hdr {
     uint32_t magic, version;
-    uint32_t n[5];
-    uint32_t esz[5];
+    uint32_t n[NARR];
+    uint32_t esz[NARR];
     uint32_t pad[2];
 } cav_hdr;
 
-static const uint32_t esz[5] = {sizeof(kh_lsig), sizeof(kh_lsub), sizeof(kh_lexpr), sizeof(kh_shash),
-                                sizeof(kh_rules_stats)};
+static const uint32_t esz[NARR] = {sizeof(kh_lsig),        sizeof(kh_lsub), sizeof(kh_lexpr), sizeof(kh_shash),
+                                   sizeof(kh_rules_stats), sizeof(kh_ftm),  sizeof(kh_cdb)};
 
 static uint64_t up8(uint64_t x) { return (x + 7) & ~(uint64_t)7; }
 
@@ -46,10 +47,10 @@ int kh_cav_freeze(struct kh_rules *r, kh_cavb *cb, const kh_rules_stats *srcstat
 {
     if (cb->shash.n > 1)
         kh_qsort(cb->shash.v, cb->shash.n, sizeof(kh_shash), cmp_shash);
-    const void *arr[5] = {cb->lsigs.v, cb->lsubs.v, cb->lexprs.v, cb->shash.v, srcstats};
-    uint64_t cnt[5] = {cb->lsigs.n, cb->lsubs.n, cb->lexprs.n, cb->shash.n, nsrc};
+    const void *arr[NARR] = {cb->lsigs.v, cb->lsubs.v, cb->lexprs.v, cb->shash.v, srcstats, cb->ftms.v, cb->cdbs.v};
+    uint64_t cnt[NARR] = {cb->lsigs.n, cb->lsubs.n, cb->lexprs.n, cb->shash.n, nsrc, cb->ftms.n, cb->cdbs.n};
     uint64_t len = sizeof(cav_hdr);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < NARR; i++) {
         if (cnt[i] > UINT32_MAX)
             return KH_ELIMIT;
         len = up8(len) + cnt[i] * esz[i];
@@ -62,7 +63,7 @@ int kh_cav_freeze(struct kh_rules *r, kh_cavb *cb, const kh_rules_stats *srcstat
     h.magic = CAV_MAGIC;
     h.version = CAV_VERSION;
     uint64_t at = sizeof(cav_hdr);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < NARR; i++) {
         h.n[i] = (uint32_t)cnt[i];
         h.esz[i] = esz[i];
         at = up8(at);
@@ -88,9 +89,9 @@ int kh_cav_open(struct kh_rules *r, const uint8_t *blob, uint64_t len)
     memcpy(&h, blob, sizeof(h));
     if (h.magic != CAV_MAGIC || h.version != CAV_VERSION || memcmp(h.esz, esz, sizeof(esz)) != 0)
         return KH_EFORMAT;
-    const uint8_t *p[5];
+    const uint8_t *p[NARR];
     uint64_t at = sizeof(cav_hdr);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < NARR; i++) {
         at = up8(at);
         if (at > len || (uint64_t)h.n[i] * esz[i] > len - at)
             return KH_EFORMAT;
@@ -107,6 +108,8 @@ int kh_cav_open(struct kh_rules *r, const uint8_t *blob, uint64_t len)
     v->lexprs = (const kh_lexpr *)p[2], v->nlexprs = h.n[2];
     v->shash = (const kh_shash *)p[3], v->nshash = h.n[3];
     v->srcstats = (const kh_rules_stats *)p[4], v->nsrcstats = h.n[4];
+    v->ftms = (const kh_ftm *)p[5], v->nftms = h.n[5];
+    v->cdbs = (const kh_cdb *)p[6], v->ncdbs = h.n[6];
     /* every index the scanner follows */
     int ok = 1;
     for (uint32_t i = 0; i < v->nlsigs && ok; i++) {
@@ -144,6 +147,16 @@ int kh_cav_open(struct kh_rules *r, const uint8_t *blob, uint64_t len)
         ok = s->sig < r->nsigs && s->kind <= KH_SH_IMPORT && s->alg < KH_NALG;
         if (ok)
             v->shash_algs[s->kind] |= 1u << s->alg;
+    }
+    for (uint32_t i = 0; i < v->nftms && ok; i++) {
+        const kh_ftm *f = &v->ftms[i];
+        ok = (f->magic == 0 || f->magic == 1) && (f->root == UINT32_MAX ? f->magic == 0 : f->root < r->nnodes);
+        if (f->magic == 0)
+            v->ftm_replace = 1;
+    }
+    for (uint32_t i = 0; i < v->ncdbs && ok; i++) {
+        const kh_cdb *d = &v->cdbs[i];
+        ok = d->sig < r->nsigs && (d->re == UINT32_MAX || d->re < r->nnodes) && d->enc <= 2;
     }
     for (uint32_t i = 0; i < r->npats && ok; i++)
         if (r->pats[i].kind == KH_PK_LSUB)

@@ -46,7 +46,9 @@ typedef enum kh_dbkind {
     KH_DB_LATER, /* known ClamAV formats not supported yet: counted and reported */
     KH_DB_LDB,  /* ldb ldu: logical signatures (ldb.c) */
     KH_DB_MDB,  /* mdb mdu msb msu: PE section hashes (mdb.c) */
-    KH_DB_IMP   /* imp: PE import table hashes (mdb.c) */
+    KH_DB_IMP,  /* imp: PE import table hashes (mdb.c) */
+    KH_DB_FTM,  /* ftm: file type magic (ftmcdb.c) */
+    KH_DB_CDB   /* cdb: container metadata signatures (ftmcdb.c) */
 } kh_dbkind;
 
 /* Kind of a database by extension (without the dot); *pua set for .hdu .hsu .ndu. */

@@ -6,6 +6,7 @@
  *   .fp .sfp    same format; known-good files whose detections are dropped
  *   .ndb .ndu   Name:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]
  *   .ign2       Name[:anything] per line: signatures to leave out
+ *   .ldb .mdb .msb .imp (ldb.c, mdb.c), .ftm .cdb (ftmcdb.c)
  * The hash algorithm is chosen by the length of the hash, as ClamAV does
  * (a 64-digit hash in an .hdb is SHA-256). A malformed line produces a
  * diagnostic naming the line and column and is skipped; in strict mode the
@@ -32,8 +33,8 @@ kh_dbkind kh_clamav_kind(const char *ext, int *pua)
         {"fp", KH_DB_FP, 0},   {"sfp", KH_DB_FP, 0},  {"ndb", KH_DB_NDB, 0}, {"ndu", KH_DB_NDB, 1},
         {"ign2", KH_DB_IGN, 0}, {"ign", KH_DB_IGN, 0},
         {"ldb", KH_DB_LDB, 0}, {"ldu", KH_DB_LDB, 1}, {"mdb", KH_DB_MDB, 0}, {"mdu", KH_DB_MDB, 1},
-        {"msb", KH_DB_MDB, 0}, {"msu", KH_DB_MDB, 1}, {"imp", KH_DB_IMP, 0}, {"cdb", KH_DB_LATER, 0},
-        {"ftm", KH_DB_LATER, 0}, {"idb", KH_DB_LATER, 0}, {"crb", KH_DB_LATER, 0}, {"cbc", KH_DB_LATER, 0},
+        {"msb", KH_DB_MDB, 0}, {"msu", KH_DB_MDB, 1}, {"imp", KH_DB_IMP, 0}, {"cdb", KH_DB_CDB, 0},
+        {"ftm", KH_DB_FTM, 0}, {"idb", KH_DB_LATER, 0}, {"crb", KH_DB_LATER, 0}, {"cbc", KH_DB_LATER, 0},
         {"pdb", KH_DB_LATER, 0}, {"gdb", KH_DB_LATER, 0}, {"wdb", KH_DB_LATER, 0}, {"cvd", KH_DB_LATER, 0},
         {"cld", KH_DB_LATER, 0}, {"cud", KH_DB_LATER, 0}, {"yar", KH_DB_LATER, 0}, {"yara", KH_DB_LATER, 0},
         {"zmd", KH_DB_LATER, 0}, {"rmd", KH_DB_LATER, 0}, {"db", KH_DB_LATER, 0},
@@ -351,10 +352,6 @@ const char *kh_clamav_later_reason(const char *ext)
         return "bytecode signatures are not supported";
     if (!strcmp(ext, "pdb") || !strcmp(ext, "gdb") || !strcmp(ext, "wdb"))
         return "phishing and URL databases are not supported (Khiên does not check links in mail or HTML)";
-    if (!strcmp(ext, "cdb"))
-        return "container metadata signatures are not supported";
-    if (!strcmp(ext, "ftm"))
-        return "file type magic is not used (Khiên recognises file types itself)";
     if (!strcmp(ext, "idb"))
         return "icon signatures are not supported";
     if (!strcmp(ext, "crb"))
@@ -364,7 +361,8 @@ const char *kh_clamav_later_reason(const char *ext)
 
 int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *text, size_t len)
 {
-    uint64_t unsup_target = 0, unsup_offset = 0, later = 0, bad = 0, unsup[KH_UNS_N] = {0};
+    uint64_t unsup_target = 0, unsup_offset = 0, later = 0, bad = 0, unsup[KH_UNS_N] = {0}, inert = 0;
+    uint64_t ftm_other0 = c->stats->ftm_other;
     unsigned ln = 0;
     size_t i = 0;
     int rc = 0;
@@ -402,6 +400,12 @@ int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *tex
                 break;
             case KH_DB_IMP:
                 rc = kh_mdb_line(c, 1, line, n, ln);
+                break;
+            case KH_DB_FTM:
+                rc = kh_ftm_line(c, line, n, ln, &inert);
+                break;
+            case KH_DB_CDB:
+                rc = kh_cdb_line(c, line, n, ln);
                 break;
             case KH_DB_LATER:
                 later++;
@@ -450,6 +454,19 @@ int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *tex
         diagf(c, KH_DIAG_WARNING, 0, 0,
               "%llu signature%s with version-information offsets (VI) not loaded: not supported yet",
               (unsigned long long)unsup_offset, unsup_offset == 1 ? "" : "s");
+    if (inert) {
+        uint64_t other = c->stats->ftm_other - ftm_other0, unused = inert - other;
+        if (other)
+            diagf(c, KH_DIAG_WARNING, 0, 0,
+                  "%llu file type line%s give%s a type that is no target type Khiên honours (1 PE, 5 graphics, 6 ELF, "
+                  "9 Mach-O, 10 PDF, 11 flash, 12 Java): such files get no target type, no other effect",
+                  (unsigned long long)other, other == 1 ? "" : "s", other == 1 ? "s" : "");
+        if (unused)
+            diagf(c, KH_DIAG_WARNING, 0, 0,
+                  "%llu file type line%s without effect: partition types (magic type 4; Khiên does not read disk "
+                  "images), magic types other than 0, 1 and 4, or offsets other than '*', 'n' and 'n,m'",
+                  (unsigned long long)unused, unused == 1 ? "" : "s");
+    }
     if (bad)
         diagf(c, KH_DIAG_WARNING, 0, 0, "%llu malformed line%s skipped", (unsigned long long)bad,
               bad == 1 ? "" : "s");

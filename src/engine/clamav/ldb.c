@@ -40,6 +40,8 @@ void kh_cavb_dispose(kh_cavb *cb)
     KH_VEC_FREE(cb->lsubs);
     KH_VEC_FREE(cb->lexprs);
     KH_VEC_FREE(cb->shash);
+    KH_VEC_FREE(cb->ftms);
+    KH_VEC_FREE(cb->cdbs);
 }
 
 static int all_digits(const char *s, size_t n)

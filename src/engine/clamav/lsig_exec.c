@@ -46,6 +46,8 @@ struct kh_cavscan {
     kh_pike_prog **prog; /* per lsub (PCRE), compiled on first use */
     kh_pike_vm *vm;
     kh_pset set;
+    kh_pike_prog **cdbprog; /* per .cdb line with a name regex, compiled on first use */
+    kh_confirm *cx;        /* of the current object (for .ftm magic) */
     /* the current object */
     const uint8_t *buf;
     size_t len;
@@ -122,7 +124,8 @@ int kh_cavscan_create(kh_cavscan **out, const struct kh_rules *r)
     cs->cand = calloc(nl, sizeof(uint32_t));
     cs->cmark = calloc(nl, 1);
     cs->always = calloc(nl, sizeof(uint32_t));
-    int rc = (!cs->hit || !cs->touched || !cs->prog || !cs->cand || !cs->cmark || !cs->always)
+    cs->cdbprog = calloc(cv->ncdbs ? cv->ncdbs : 1, sizeof(kh_pike_prog *));
+    int rc = (!cs->hit || !cs->touched || !cs->prog || !cs->cand || !cs->cmark || !cs->always || !cs->cdbprog)
                  ? KH_ENOMEM
                  : kh_pike_vm_create(&cs->vm);
     if (rc) {
@@ -153,6 +156,10 @@ void kh_cavscan_destroy(kh_cavscan *cs)
         for (uint32_t i = 0; i < cs->cv->nlsubs; i++)
             kh_pike_free(cs->prog[i]);
     free(cs->prog);
+    if (cs->cdbprog)
+        for (uint32_t i = 0; i < cs->cv->ncdbs; i++)
+            kh_pike_free(cs->cdbprog[i]);
+    free(cs->cdbprog);
     kh_pike_vm_destroy(cs->vm);
     kh_pset_free(&cs->set);
     free(cs->hit);
@@ -210,7 +217,16 @@ static void file_info(kh_cavscan *cs)
     cs->nsect = cs->nsect_total = 0;
     const uint8_t *d = cs->buf;
     size_t n = cs->len;
-    if (n >= 2 && d[0] == 'M' && d[1] == 'Z') {
+    /* The built-in typing, or the .ftm lines of the set (ftmcdb.c). */
+    int mz = n >= 2 && d[0] == 'M' && d[1] == 'Z', elf = n >= 4 && memcmp(d, "\177ELF", 4) == 0;
+    unsigned want = KH_FTM_BUILTIN;
+    if (cs->cv->nftms && cs->cx)
+        want = kh_ftm_type(cs->r, cs->cx, d, n, (unsigned)(mz || elf || file_type(d, n)));
+    if (want == KH_FTM_BUILTIN)
+        want = mz ? 1u : elf ? 6u : KH_FTM_BUILTIN;
+    else if (want == 9 && n >= 4 && memcmp(d, "\xca\xfe\xba\xbe", 4) == 0)
+        want = KH_FTM_BUILTIN; /* universal binary or Java class: told apart as clamscan does */
+    if (want == 1) {
         kh_pe pe;
         if (kh_pe_headers(&pe, d, n) != 0)
             return;
@@ -254,7 +270,7 @@ static void file_info(kh_cavscan *cs)
                     break;
                 }
         }
-    } else if (n >= 4 && memcmp(d, "\177ELF", 4) == 0) {
+    } else if (want == 6) {
         kh_elf e;
         if (kh_elf_parse(&e, d, n) != 0)
             return;
@@ -272,7 +288,7 @@ static void file_info(kh_cavscan *cs)
             cs->nsect++;
         }
     } else {
-        cs->ftype = file_type(d, n);
+        cs->ftype = want == KH_FTM_BUILTIN ? file_type(d, n) : (uint8_t)want;
     }
 }
 
@@ -642,6 +658,7 @@ int kh_cavscan_object(kh_cavscan *cs, const uint8_t *buf, size_t len, unsigned d
     cs->buf = buf ? buf : empty;
     cs->len = buf ? len : 0;
     cs->info = 0;
+    cs->cx = cx;
     cs->ncand = 0;
     for (uint32_t i = 0; i < cs->nalways; i++) {
         cs->cand[cs->ncand++] = cs->always[i];
@@ -683,4 +700,46 @@ int kh_cavscan_object(kh_cavscan *cs, const uint8_t *buf, size_t len, unsigned d
     cs->ntouched = 0;
     cs->ncand = 0;
     return rc;
+}
+
+/* ---- Container metadata (.cdb) ------------------------------------------------------------------------ */
+
+/* clamscan's range test: '*', an exact value, or lo-hi where a 0 bound is open. */
+static int in_range(const uint64_t f[2], uint64_t v)
+{
+    if (f[0] == KH_CDB_ANY)
+        return 1;
+    if (f[0] == f[1])
+        return v == f[0];
+    return !((f[0] && f[0] > v) || (f[1] && f[1] < v));
+}
+
+int kh_cavscan_meta(kh_cavscan *cs, const kh_cav_meta *m, kh_cav_det_fn det, void *ud)
+{
+    const kh_cav *cv = cs->cv;
+    for (uint32_t i = 0; i < cv->ncdbs; i++) {
+        const kh_cdb *d = &cv->cdbs[i];
+        if ((d->ctype && d->ctype != m->ctype) || (d->enc != 2 && d->enc != (m->encrypted ? 1 : 0)) ||
+            !in_range(d->csize, m->csize) || !in_range(d->fsizec, m->fsizec) || !in_range(d->fsizer, m->fsizer) ||
+            !in_range(d->filepos, m->filepos))
+            continue;
+        if (d->re != UINT32_MAX) {
+            if (!m->name)
+                continue;
+            if (!cs->cdbprog[i]) {
+                int rc = kh_pike_compile(cs->r, d->re, &cs->cdbprog[i]);
+                if (rc)
+                    return rc;
+            }
+            int mm = kh_cdb_name_match(cs->r, cs->cdbprog[i], cs->vm, m->name);
+            if (mm < 0)
+                return mm;
+            if (!mm)
+                continue;
+        }
+        int rc = det(ud, d->sig, KH_DET_META, -1);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }

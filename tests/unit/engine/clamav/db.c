@@ -536,7 +536,7 @@ KT_TEST(test_engine_clamav_db__later_formats_counted)
         {"cbc", "ClamBCafhm`ab\nmore\n", 0},
         {"ndb", "Body:0:*:616263\n", 0},
         {"pdb", "R:example.com\n", 0},
-        {"ftm", "0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE\n", 0},
+        {"idb", "Icon.Name:GROUP1:GROUP2:0102\n", 0},
     };
     load_n(&L, KH_COMPILE_STRICT, 0, s, 4);
     KT_EQ_INT(L.rc, 0);
@@ -547,7 +547,7 @@ KT_TEST(test_engine_clamav_db__later_formats_counted)
     const kh_diag *w = warning_with(&L, "1 signature of the .cbc format not loaded: bytecode");
     KT_CHECK(w && strcmp(w->file, "test0.cbc") == 0);
     KT_CHECK(warning_with(&L, "1 signature of the .pdb format not loaded: phishing") != NULL);
-    KT_CHECK(warning_with(&L, "1 signature of the .ftm format not loaded: file type magic") != NULL);
+    KT_CHECK(warning_with(&L, "1 signature of the .idb format not loaded: icon") != NULL);
     unload(&L);
 }
 

@@ -154,7 +154,32 @@ typedef struct arch_src {
     int zip_read; /* zip directory read (zip) */
     kh_zipdir zip;
     uint64_t nent, nfiles; /* entries and regular files seen */
+    int inner_read;        /* inner_len worked out */
+    uint64_t inner_len;    /* size of the container inside a gzip stream, UINT64_MAX unknown */
 } arch_src;
+
+/* The size of what a single gzip stream holds (its ISIZE trailer, the size
+ * modulo 4 GiB), the container size clamscan sees for a .tar.gz; unknown
+ * (UINT64_MAX) for other compressions. */
+static uint64_t inner_size(struct archive *a, arch_src *src)
+{
+    if (src->inner_read)
+        return src->inner_len;
+    src->inner_read = 1;
+    src->inner_len = UINT64_MAX;
+    uint8_t t[4];
+    if (archive_filter_count(a) != 2 || archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP || src->flen < 18)
+        return src->inner_len;
+    if (src->buf) {
+        if (src->len != src->flen)
+            return src->inner_len;
+        memcpy(t, src->buf + src->len - 4, 4);
+    } else if (pread(src->fd, t, 4, (off_t)(src->flen - 4)) != 4) {
+        return src->inner_len;
+    }
+    src->inner_len = (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24;
+    return src->inner_len;
+}
 
 /* clamscan's container type of a libarchive format (0: no metadata calls). */
 static uint16_t container_type(int fmt)
@@ -194,8 +219,8 @@ static int member_meta(kh_scanner *s, struct archive *a, struct archive_entry *e
     m.name = name ? name : "";
     m.ctype = ct;
     m.encrypted = archive_entry_is_encrypted(e) > 0;
-    /* inside a compression stream the container's own size is not known here */
-    m.csize = compressed ? UINT64_MAX : container_len;
+    /* inside a compression stream, the size of what it holds */
+    m.csize = compressed ? inner_size(a, src) : container_len;
     m.fsizer = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : UINT64_MAX;
     m.fsizec = m.fsizer;
     m.filepos = ct == KH_CT_POSIX_TAR ? src->nfiles : src->nent;

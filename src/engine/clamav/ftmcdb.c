@@ -249,34 +249,40 @@ int kh_ftm_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64_t *
     return 0;
 }
 
-/* What clamscan calls the type of data no magic recognised (cli_texttype, simplified):
- * binary if a control character other than BEL..CR and ESC occurs, UTF-16 with a BOM,
- * UTF-8 if there are valid multi-byte sequences, else ASCII text. */
+/* A byte that never appears in text (clamscan's text classes, after file(1)):
+ * NUL to ACK, VT, SO to SUB, FS to US and DEL. */
+static int never_text(unsigned c) { return c < 7 || c == 11 || (c > 13 && c < 27) || (c > 27 && c < 32) || c == 127; }
+
+/* The type clamscan gives data no magic recognised (measured and read from
+ * its documented behaviour): ASCII text if no byte is a never-text byte;
+ * else UTF-16 when, from the third byte on, every 16-bit unit below 128 is
+ * a text character (big-endian unless a byte-order mark says otherwise;
+ * with a mark, fewer than half may be bad; the unit FFFE never); else
+ * binary data. (UTF-8 can never be reached: it would be ASCII already.) */
 static unsigned text_type(const uint8_t *d, size_t n)
 {
-    if (n >= 2 && d[0] == 0xff && d[1] == 0xfe)
-        return 502;
-    if (n >= 2 && d[0] == 0xfe && d[1] == 0xff)
-        return 503;
-    int high = 0, utf8 = 1;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = d[i];
-        if ((b < 7 || (b > 13 && b < 27) || (b > 27 && b < 32) || b == 127))
+    size_t i;
+    for (i = 0; i < n && !never_text(d[i]); i++)
+        ;
+    if (i == n)
+        return KH_CT_TEXT_ASCII;
+    if (n < 2)
+        return KH_CT_BINARY_DATA;
+    int le = d[0] == 0xff && d[1] == 0xfe, bom = le || (d[0] == 0xfe && d[1] == 0xff);
+    size_t bad = 0;
+    for (i = 2; i + 1 < n; i += 2) {
+        unsigned c = le ? d[i] + 256u * d[i + 1] : d[i + 1] + 256u * d[i];
+        if (c == 0xfffe)
             return KH_CT_BINARY_DATA;
-        if (b >= 0x80) {
-            high = 1;
-            size_t k = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0;
-            if (!k || b > 0xf4) {
-                utf8 = 0;
-                continue;
-            }
-            for (size_t j = 1; j <= k; j++)
-                if (i + j < n && (d[i + j] & 0xc0) != 0x80)
-                    utf8 = 0;
-            i += k;
+        if (c < 128 && never_text(c)) {
+            if (!bom)
+                return KH_CT_BINARY_DATA;
+            bad++;
         }
     }
-    return high && utf8 ? 501 : KH_CT_TEXT_ASCII;
+    if (bom && bad >= n / 2)
+        return KH_CT_BINARY_DATA;
+    return le ? 502u : 503u; /* TEXT_UTF16LE, TEXT_UTF16BE */
 }
 
 static int ftm_match(const struct kh_rules *r, kh_confirm *cx, const kh_ftm *e, const uint8_t *buf, size_t win)

@@ -224,8 +224,6 @@ static void file_info(kh_cavscan *cs)
         want = kh_ftm_type(cs->r, cs->cx, d, n, (unsigned)(mz || elf || file_type(d, n)));
     if (want == KH_FTM_BUILTIN)
         want = mz ? 1u : elf ? 6u : KH_FTM_BUILTIN;
-    else if (want == 9 && n >= 4 && memcmp(d, "\xca\xfe\xba\xbe", 4) == 0)
-        want = KH_FTM_BUILTIN; /* universal binary or Java class: told apart as clamscan does */
     if (want == 1) {
         kh_pe pe;
         if (kh_pe_headers(&pe, d, n) != 0)
@@ -704,11 +702,13 @@ int kh_cavscan_object(kh_cavscan *cs, const uint8_t *buf, size_t len, unsigned d
 
 /* ---- Container metadata (.cdb) ------------------------------------------------------------------------ */
 
-/* clamscan's range test: '*', an exact value, or lo-hi where a 0 bound is open. */
+/* clamscan's range test: '*', an exact value, or lo-hi where a 0 bound is open. UINT64_MAX: unknown. */
 static int in_range(const uint64_t f[2], uint64_t v)
 {
     if (f[0] == KH_CDB_ANY)
         return 1;
+    if (v == UINT64_MAX)
+        return 0; /* not known here: only '*' matches */
     if (f[0] == f[1])
         return v == f[0];
     return !((f[0] && f[0] > v) || (f[1] && f[1] < v));

@@ -717,7 +717,8 @@ static int in_range(const uint64_t f[2], uint64_t v)
 int kh_cavscan_meta(kh_cavscan *cs, const kh_cav_meta *m, kh_cav_det_fn det, void *ud)
 {
     const kh_cav *cv = cs->cv;
-    for (uint32_t i = 0; i < cv->ncdbs; i++) {
+    /* the last line loaded first, as clamscan (what it reports without --allmatch) */
+    for (uint32_t i = cv->ncdbs; i-- > 0;) {
         const kh_cdb *d = &cv->cdbs[i];
         if ((d->ctype && d->ctype != m->ctype) || (d->enc != 2 && d->enc != (m->encrypted ? 1 : 0)) ||
             !in_range(d->csize, m->csize) || !in_range(d->fsizec, m->fsizec) || !in_range(d->fsizer, m->fsizer) ||

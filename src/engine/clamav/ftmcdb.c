@@ -285,7 +285,8 @@ static unsigned text_type(const uint8_t *d, size_t n)
     return le ? 502u : 503u; /* TEXT_UTF16LE, TEXT_UTF16BE */
 }
 
-static int ftm_match(const struct kh_rules *r, kh_confirm *cx, const kh_ftm *e, const uint8_t *buf, size_t win)
+static int ftm_match(const struct kh_rules *r, kh_confirm *cx, kh_pset *set, const kh_ftm *e, const uint8_t *buf,
+                     size_t win)
 {
     uint64_t lo = 0, hi = win;
     if (e->off.kind == KH_COFF_ABS) {
@@ -296,12 +297,9 @@ static int ftm_match(const struct kh_rules *r, kh_confirm *cx, const kh_ftm *e, 
         return 0;
     if (e->root == UINT32_MAX)
         return 1;
-    kh_pset set = {0};
     uint64_t st;
-    int m = kh_pset_add(&set, lo, hi < win ? hi : win) == 0 &&
-            kh_confirm_first(cx, r, e->root, buf, win, &set, &st) == 0;
-    kh_pset_free(&set);
-    return m;
+    kh_pset_clear(set);
+    return kh_pset_add(set, lo, hi < win ? hi : win) == 0 && kh_confirm_first(cx, r, e->root, buf, win, set, &st) == 0;
 }
 
 unsigned kh_ftm_type(const struct kh_rules *r, kh_confirm *cx, const uint8_t *buf, size_t len, unsigned builtin)
@@ -310,31 +308,34 @@ unsigned kh_ftm_type(const struct kh_rules *r, kh_confirm *cx, const uint8_t *bu
     size_t win = len < KH_FTM_WINDOW ? len : KH_FTM_WINDOW;
     unsigned cur = UINT32_MAX & 0xffff, tgt = 0;
     int found = 0;
+    kh_pset set = {0};
     if (cv->ftm_replace) {
         for (uint32_t i = cv->nftms; i-- > 0 && !found;) {
             const kh_ftm *e = &cv->ftms[i];
-            if (e->magic == 0 && ftm_match(r, cx, e, buf, win))
+            if (e->magic == 0 && ftm_match(r, cx, &set, e, buf, win))
                 cur = e->ctype, tgt = e->target, found = 1;
         }
         if (!found)
             cur = text_type(buf, win);
     } else {
-        if (builtin != 0)
+        if (builtin != 0) {
+            kh_pset_free(&set);
             return KH_FTM_BUILTIN; /* a type of the built-in magic: magic type 1 does not apply */
+        }
         cur = text_type(buf, win);
     }
     if (cur >= KH_CT_TEXT_ASCII && cur <= KH_CT_BINARY_DATA) {
         unsigned best = 0;
         for (uint32_t i = 0; i < cv->nftms; i++) {
             const kh_ftm *e = &cv->ftms[i];
-            if (e->magic == 1 && e->ctype > best && (e->rtype == 0 || e->rtype == cur) && ftm_match(r, cx, e, buf, win))
+            if (e->magic == 1 && e->ctype > best && (e->rtype == 0 || e->rtype == cur) &&
+                ftm_match(r, cx, &set, e, buf, win))
                 best = e->ctype, tgt = e->target;
         }
-        if (!best && !cv->ftm_replace)
-            return KH_FTM_BUILTIN;
         if (!best)
-            tgt = 0;
+            tgt = cv->ftm_replace ? 0 : KH_FTM_BUILTIN;
     }
+    kh_pset_free(&set);
     return tgt;
 }
 

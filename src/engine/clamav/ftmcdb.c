@@ -363,6 +363,44 @@ static int range(kh_dbctx *c, const fld *f, unsigned ln, const char *what, uint6
     return 0;
 }
 
+/* POSIX extended regular expression -> the regex reader's syntax (YARA's):
+ * outside brackets, a backslash before a letter or digit is that character
+ * (clamscan's regex: `\d` is "d", `\w` is "w"); inside brackets a backslash
+ * is itself. out has room for 2n bytes; returns the length. */
+static size_t ere_rewrite(const char *re, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = re[i];
+        if (ch == '\\' && i + 1 < n) {
+            unsigned char nx = (unsigned char)re[i + 1];
+            if ((nx >= '0' && nx <= '9') || (nx >= 'a' && nx <= 'z') || (nx >= 'A' && nx <= 'Z'))
+                out[o++] = (char)nx;
+            else
+                out[o++] = '\\', out[o++] = (char)nx;
+            i++;
+        } else if (ch == '[') {
+            out[o++] = ch;
+            size_t j = i + 1;
+            if (j < n && re[j] == '^')
+                out[o++] = re[j++];
+            if (j < n && re[j] == ']')
+                out[o++] = '\\', out[o++] = re[j++];
+            for (; j < n && re[j] != ']'; j++) {
+                if (re[j] == '\\')
+                    out[o++] = '\\';
+                out[o++] = re[j];
+            }
+            i = j < n ? j - 1 : n - 1;
+            if (j >= n)
+                break;
+        } else {
+            out[o++] = ch;
+        }
+    }
+    return o;
+}
+
 int kh_cdb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln)
 {
     fld f[13];
@@ -402,7 +440,14 @@ int kh_cdb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln)
         const char *err = NULL;
         size_t epos = 0;
         int greedy = 0;
-        rc = f[3].n ? kh_yre_parse(c->b, f[3].s, f[3].n, 0, &e.re, &greedy, &err, &epos) : KH_ESYNTAX;
+        char *yre = malloc(2 * f[3].n + 1);
+        if (!yre)
+            return KH_ENOMEM;
+        size_t yn = ere_rewrite(f[3].s, f[3].n, yre);
+        rc = f[3].n ? kh_yre_parse(c->b, yre, yn, 0, &e.re, &greedy, &err, &epos) : KH_ESYNTAX;
+        free(yre);
+        if (epos > f[3].n)
+            epos = 0;
         if (rc == KH_ESYNTAX) {
             diagf(c, KH_DIAG_ERROR, ln, f[3].col + epos + 1, "file name regular expression: %s",
                   err ? err : "empty");

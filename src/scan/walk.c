@@ -17,6 +17,13 @@
  * checking ClamAV's official set (720 MB compiled), nor threads that would
  * only pass cached entries along.
  *
+ * Folders are read with getdents64 and opened relative to their parent,
+ * and with more than one thread the walker shares the lstats of a large
+ * folder with a stat helper thread (see sbatch): a scan of unchanged files
+ * is nothing but this walk and the cache lookups, most of it kernel path
+ * lookups. The walk order, what each entry is taken for and when it is
+ * stat'ed relative to the folders around it stay as with one thread.
+ *
  * Never blocks on special files (FIFOs, sockets and devices are skipped
  * from their stat, and files are opened O_NONBLOCK in case one appears in
  * between), never follows symlinks found inside folders unless asked (and
@@ -40,7 +47,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -54,6 +63,10 @@
 #define MAX_DEPTH 512u   /* directory nesting */
 #define MAX_PATH 16384u
 #define DIRFD_DEPTH 64u /* directories kept open while walking their entries, at most */
+#define STAT_BATCH 256u /* names in one batch of lstats shared with the stat helper, at most */
+#define STAT_PAR_MIN 16u /* a shorter run of names is stat'ed by the walker alone */
+#define SH_SPIN 50e-6  /* seconds the stat helper polls for the next batch before it sleeps */
+#define DIR_FLAGS (O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC) /* as opendir() */
 
 typedef struct entry {
     char *path;
@@ -73,6 +86,35 @@ struct dirkey {
     uint64_t dev, ino;
     int used;
 };
+
+/* An entry's lstat, taken relative to its open directory just before the
+ * entry is walked: fstatat on a name costs one component lookup where lstat
+ * on the full path walks every component again (a third of a rescan's time
+ * went to that when all files were cached). */
+typedef struct dent {
+    int err; /* 0: st is valid, or an errno */
+    struct stat st;
+} dent;
+
+/* A run of a directory's names whose lstats the stat helper takes from the
+ * end while the walker, going from the start, takes each one just before
+ * walking it (as without the helper); where they meet, each name has been
+ * stat'ed by one of them. The walker never waits for the helper, nor takes
+ * a lock the helper may hold (on a busy machine the helper can be off the
+ * CPU at any point): a name the helper has claimed but not finished it
+ * stats again itself; the names are copied in, so the walker can move on
+ * (and free its own) while the helper finishes a stat; of the job's two
+ * batches the walker fills the one the helper is not in. */
+enum { SB_FREE = 0, SB_WALKER = 1, SB_HELPER = 2, SB_DONE = 3 };
+typedef struct sbatch {
+    int dfd;
+    unsigned n;
+    _Atomic int in; /* the helper is in it, or about to check whether it may enter */
+    _Atomic unsigned char state[STAT_BATCH];
+    uint32_t off[STAT_BATCH]; /* name i is text + off[i] */
+    dent pre[STAT_BATCH];
+    char text[STAT_BATCH * 256];
+} sbatch;
 
 typedef struct job {
     const kh_rules *rules; /* NULL until the first file needs reading */
@@ -102,6 +144,24 @@ typedef struct job {
      * of (dev, ino), so that a walk of a million folders stays linear */
     struct dirkey *seen;
     size_t nseen, capseen; /* capseen: 0 or a power of two */
+
+    /* The stat helper (threads > 1): a thread that takes part of the lstats
+     * of a large folder while the walker walks it. When every file is in
+     * the clean-file cache the walk is all there is to a scan, and most of
+     * it is those lstats (kernel path lookups). Started with the first
+     * large folder; sb is its two batches. */
+    pthread_t sh_th;
+    int sh_state; /* 0 not tried, 1 running, -1 could not start */
+    pthread_mutex_t sh_mu; /* with sh_cv: only for the helper's sleep */
+    pthread_cond_t sh_cv;
+    sbatch *sb;
+    _Atomic long sh_cur;     /* the batch on offer: sh_gen * 2 + its index, or -1 */
+    _Atomic int sh_sleeping; /* the helper may be waiting on sh_cv */
+    _Atomic int sh_quit;
+    long sh_gen;             /* counts offers (the walker's) */
+
+    /* getdents64's buffer (a folder's names are all read before its entries are walked) */
+    _Alignas(8) char dents[32768];
 } job;
 
 static void entry_free(entry *e)
@@ -133,6 +193,34 @@ static void entry_free(entry *e)
  * under the same lock a finishing thread takes to mark its entry done).
  * With --json and a detection in most files, waiting here kept -j 2 at
  * about one core. */
+static int deliver_one(job *j, entry *e)
+{
+    kh_file_report *r = &e->rep;
+    r->path = e->path;
+    r->detections = e->dets.v;
+    r->ndetections = e->dets.n;
+    r->warnings = (const char *const *)e->warns.v;
+    r->nwarnings = e->warns.n;
+    r->logs = (const char *const *)e->logs.v;
+    r->nlogs = e->logs.n;
+    /* Member strings were stored as offsets while the buffer grew. */
+    for (size_t i = 0; i < e->dets.n; i++)
+        if (e->dets.v[i].member)
+            e->dets.v[i].member = e->strs.data + (uintptr_t)e->dets.v[i].member - 1;
+    if (r->status)
+        j->stats.errors++;
+    else if (r->skipped)
+        j->stats.skipped++;
+    else {
+        j->stats.files++;
+        j->stats.cached += (uint64_t)r->cached;
+        j->stats.bytes += r->bytes_scanned;
+        j->stats.detections += e->dets.n;
+        j->stats.infected += e->dets.n > 0;
+    }
+    return !j->abort && j->cb && j->cb(r, j->payload) != 0;
+}
+
 static void deliver_ready(job *j)
 {
     pthread_mutex_lock(&j->mu);
@@ -150,30 +238,7 @@ static void deliver_ready(job *j)
         }
         pthread_mutex_unlock(&j->mu);
         entry_free(prev);
-        kh_file_report *r = &e->rep;
-        r->path = e->path;
-        r->detections = e->dets.v;
-        r->ndetections = e->dets.n;
-        r->warnings = (const char *const *)e->warns.v;
-        r->nwarnings = e->warns.n;
-        r->logs = (const char *const *)e->logs.v;
-        r->nlogs = e->logs.n;
-        /* Member strings were stored as offsets while the buffer grew. */
-        for (size_t i = 0; i < e->dets.n; i++)
-            if (e->dets.v[i].member)
-                e->dets.v[i].member = e->strs.data + (uintptr_t)e->dets.v[i].member - 1;
-        if (r->status)
-            j->stats.errors++;
-        else if (r->skipped)
-            j->stats.skipped++;
-        else {
-            j->stats.files++;
-            j->stats.cached += (uint64_t)r->cached;
-            j->stats.bytes += r->bytes_scanned;
-            j->stats.detections += e->dets.n;
-            j->stats.infected += e->dets.n > 0;
-        }
-        int stop = !j->abort && j->cb && j->cb(r, j->payload) != 0;
+        int stop = deliver_one(j, e);
         pthread_mutex_lock(&j->mu);
         if (stop)
             j->abort = 1;
@@ -219,8 +284,33 @@ static entry *new_entry(const char *path)
     return e;
 }
 
+/* An entry that needs no worker (skipped, an error, known clean). */
 static int finished(job *j, const char *path, const struct stat *st, kh_skip_reason why, int err, const char *msg)
 {
+    /* Nothing waiting to be reported (so always while no file has had to be
+     * read): report it at once, from the stack. */
+    pthread_mutex_lock(&j->mu);
+    if (j->next_deliver == j->next_seq && !j->delivering && !j->abort) {
+        j->delivering = 1; /* the ring is empty and only this thread fills it */
+        pthread_mutex_unlock(&j->mu);
+        entry e;
+        memset(&e, 0, sizeof(e));
+        e.path = (char *)path;
+        if (st)
+            e.rep.size = (uint64_t)st->st_size;
+        e.rep.skipped = why;
+        e.rep.status = err;
+        e.rep.cached = !why && !err;
+        e.rep.error = msg;
+        int stop = deliver_one(j, &e);
+        pthread_mutex_lock(&j->mu);
+        if (stop)
+            j->abort = 1;
+        j->delivering = 0;
+        pthread_mutex_unlock(&j->mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&j->mu);
     entry *e = new_entry(path);
     if (!e)
         return KH_ENOMEM;
@@ -511,81 +601,252 @@ static int seen_dir(job *j, const struct stat *st)
     return 0;
 }
 
-/* An entry's lstat, taken relative to its open directory just before the
- * entry is walked: fstatat on a name costs one component lookup where lstat
- * on the full path walks every component again (a third of a rescan's time
- * went to that when all files were cached). */
-typedef struct dent {
-    int err; /* 0: st is valid, or an errno */
-    struct stat st;
-} dent;
+/* ---- The stat helper ------------------------------------------------------------ */
 
-static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
-static int walk_path(job *j, const char *path, int top, unsigned depth, const dent *pre);
+static void *stat_helper(void *arg)
+{
+    job *j = arg;
+    long done = -1;
+    while (!atomic_load(&j->sh_quit)) {
+        long cur = atomic_load(&j->sh_cur);
+        /* The next offer usually comes within microseconds: a sleep and a
+         * wake-up per batch cost more than the stats it takes over. */
+        if (cur < 0 || cur == done) {
+            double until = kh_now() + SH_SPIN;
+            for (unsigned k = 1; (cur < 0 || cur == done) && !atomic_load(&j->sh_quit); k++) {
+                if (k % 64 == 0 && kh_now() > until)
+                    break;
+                cpu_relax();
+                cur = atomic_load(&j->sh_cur);
+            }
+        }
+        if (cur < 0 || cur == done) {
+            atomic_store(&j->sh_sleeping, 1);
+            pthread_mutex_lock(&j->sh_mu);
+            while (!atomic_load(&j->sh_quit) && ((cur = atomic_load(&j->sh_cur)) < 0 || cur == done))
+                pthread_cond_wait(&j->sh_cv, &j->sh_mu);
+            pthread_mutex_unlock(&j->sh_mu);
+            atomic_store(&j->sh_sleeping, 0);
+            continue;
+        }
+        sbatch *b = &j->sb[cur & 1];
+        atomic_store(&b->in, 1);
+        /* Still on offer after `in` was set: the walker will not refill it before `in` is cleared. */
+        if (atomic_load(&j->sh_cur) == cur) {
+            for (unsigned i = b->n; i-- > 0;) {
+                unsigned char want = SB_FREE;
+                if (!atomic_compare_exchange_strong(&b->state[i], &want, SB_HELPER))
+                    break; /* the walker got here */
+                dent *p = &b->pre[i];
+                p->err = fstatat(b->dfd, b->text + b->off[i], &p->st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+                atomic_store_explicit(&b->state[i], SB_DONE, memory_order_release);
+            }
+        }
+        atomic_store(&b->in, 0);
+        done = cur;
+    }
+    return NULL;
+}
 
-static int walk_dir(job *j, const char *path, const struct stat *st, unsigned depth)
+/* Starts the helper once; 0 if it runs. */
+static int stat_helper_start(job *j)
+{
+    if (j->sh_state)
+        return j->sh_state > 0 ? 0 : -1;
+    j->sh_state = -1;
+    if (!(j->sb = calloc(2, sizeof(sbatch))))
+        return -1;
+    pthread_mutex_init(&j->sh_mu, NULL);
+    pthread_cond_init(&j->sh_cv, NULL);
+    atomic_store(&j->sh_cur, -1);
+    if (pthread_create(&j->sh_th, NULL, stat_helper, j) != 0) {
+        pthread_mutex_destroy(&j->sh_mu);
+        pthread_cond_destroy(&j->sh_cv);
+        free(j->sb);
+        j->sb = NULL;
+        return -1;
+    }
+    j->sh_state = 1;
+    return 0;
+}
+
+static void stat_helper_stop(job *j)
+{
+    if (j->sh_state <= 0)
+        return;
+    atomic_store(&j->sh_quit, 1);
+    pthread_mutex_lock(&j->sh_mu);
+    pthread_cond_signal(&j->sh_cv);
+    pthread_mutex_unlock(&j->sh_mu);
+    pthread_join(j->sh_th, NULL);
+    pthread_mutex_destroy(&j->sh_mu);
+    pthread_cond_destroy(&j->sh_cv);
+    free(j->sb);
+}
+
+typedef struct dname {
+    const char *name;   /* in walk_dir's arena (an offset while it grows) */
+    unsigned char type; /* d_type */
+} dname;
+
+/* Offers names[from, from + n) to the helper; returns the batch. */
+static sbatch *stat_publish(job *j, int dfd, const dname *names, size_t from, unsigned n)
+{
+    atomic_store(&j->sh_cur, -1);                      /* from now on the helper enters no batch... */
+    sbatch *b = &j->sb[atomic_load(&j->sb[0].in) ? 1 : 0]; /* ...and is in one at most */
+    b->dfd = dfd;
+    b->n = n;
+    size_t used = 0;
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = strlen(names[from + i].name) + 1; /* a d_name: at most 256 */
+        memcpy(b->text + used, names[from + i].name, len);
+        b->off[i] = (uint32_t)used;
+        used += len;
+        atomic_store_explicit(&b->state[i], SB_FREE, memory_order_relaxed);
+    }
+    j->sh_gen++;
+    atomic_store(&j->sh_cur, j->sh_gen * 2 + (b - j->sb));
+    /* A helper between its check and its wait holds the lock: it sleeps
+     * through this offer (no harm, the walker stats them all then). */
+    if (atomic_load(&j->sh_sleeping) && pthread_mutex_trylock(&j->sh_mu) == 0) {
+        pthread_cond_signal(&j->sh_cv);
+        pthread_mutex_unlock(&j->sh_mu);
+    }
+    return b;
+}
+
+static void stat_retract(job *j) { atomic_store(&j->sh_cur, -1); }
+
+/* The run of names from `from` a batch covers: up to and including the
+ * first that may be a folder (walking it takes long: the names after it
+ * are stat'ed after it, as without the helper). */
+static unsigned batch_len(const job *j, const dname *names, size_t from, size_t n)
+{
+    unsigned k = 0;
+    while (from + k < n && k < STAT_BATCH) {
+        unsigned char t = names[from + k++].type;
+        if (t == DT_DIR || t == DT_UNKNOWN || (t == DT_LNK && j->wopts->follow_symlinks))
+            break;
+    }
+    return k;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(((const dname *)a)->name, ((const dname *)b)->name);
+}
+
+static int walk_path(job *j, const char *path, int top, unsigned depth, const dent *pre, int pfd, const char *name);
+
+/* pfd, name: the folder's parent, open, and its name there (or -1). */
+static int walk_dir(job *j, const char *path, const struct stat *st, unsigned depth, int pfd, const char *name)
 {
     if (depth > MAX_DEPTH)
         return finished(j, path, st, KH_SKIP_NONE, KH_ELIMIT, "directory nesting too deep");
     if (j->wopts->follow_symlinks && seen_dir(j, st))
         return finished(j, path, st, KH_SKIP_LOOP, 0, NULL);
-    DIR *d = opendir(path);
-    if (!d) {
+    /* Opened relative to the parent (one name to look up, not the whole
+     * path) when the full path would do as well, and read with getdents64
+     * (opendir() would add an fstat per folder, fdopendir() an fcntl too). */
+    int dfd = pfd >= 0 && strlen(path) < PATH_MAX ? openat(pfd, name, DIR_FLAGS) : open(path, DIR_FLAGS);
+    if (dfd < 0) {
         int e = errno;
         return finished(j, path, st, KH_SKIP_NONE, kh_errno_to_kh(e), strerror(e));
     }
     j->stats.dirs++;
-    char **names = NULL;
+    dname *names = NULL;
     size_t n = 0, cap = 0;
+    kh_buf arena = KH_BUF_INIT(0);
     int rc = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if ((rc = kh_grow((void **)&names, &cap, n + 1, sizeof(char *), 0)) || !(names[n] = kh_strdup(de->d_name))) {
-            rc = KH_ENOMEM;
-            break;
+    ssize_t nread;
+    while (!rc && (nread = getdents64(dfd, j->dents, sizeof(j->dents))) > 0) {
+        for (ssize_t at = 0; at < nread;) {
+            const struct dirent64 *de = (const struct dirent64 *)(j->dents + at);
+            at += de->d_reclen;
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            size_t off = arena.len;
+            if (kh_grow((void **)&names, &cap, n + 1, sizeof(*names), 0) ||
+                kh_buf_append(&arena, de->d_name, strlen(de->d_name) + 1)) {
+                rc = KH_ENOMEM;
+                break;
+            }
+            names[n].name = (const char *)(uintptr_t)off;
+            names[n].type = de->d_type;
+            n++;
         }
-        n++;
     }
+    for (size_t i = 0; i < n; i++)
+        names[i].name = arena.data + (uintptr_t)names[i].name;
     if (depth >= DIRFD_DEPTH) {
-        closedir(d); /* deep down, file descriptors are kept for the workers: full paths */
-        d = NULL;
+        close(dfd); /* deep down, file descriptors are kept for the workers: full paths */
+        dfd = -1;
     }
     if (!rc)
-        kh_qsort(names, n, sizeof(char *), cmp_name);
+        kh_qsort(names, n, sizeof(*names), cmp_name);
+    int par = dfd >= 0 && n >= STAT_PAR_MIN && j->nthreads > 1 && stat_helper_start(j) == 0;
+    sbatch *b = NULL;
+    size_t bfrom = 0;
+    unsigned bn = 0;
+    long bgen = 0;
     kh_buf p = KH_BUF_INIT(MAX_PATH);
     size_t plen = strlen(path);
     while (plen > 1 && path[plen - 1] == '/')
         plen--;
     for (size_t i = 0; i < n && !rc; i++) {
+        const char *nm = names[i].name;
+        if (par && (!b || i >= bfrom + bn)) {
+            if (b)
+                stat_retract(j);
+            b = NULL;
+            bn = batch_len(j, names, i, n);
+            if (bn >= STAT_PAR_MIN) {
+                b = stat_publish(j, dfd, names, i, bn);
+                bgen = j->sh_gen;
+            }
+            bfrom = i;
+        }
         kh_buf_clear(&p);
         if (kh_buf_append(&p, path, plen) || (!(plen == 1 && path[0] == '/') && kh_buf_putc(&p, '/')) ||
-            kh_buf_puts(&p, names[i])) {
-            rc = finished(j, names[i], NULL, KH_SKIP_NONE, KH_ELIMIT, "path too long");
+            kh_buf_puts(&p, nm)) {
+            rc = finished(j, nm, NULL, KH_SKIP_NONE, KH_ELIMIT, "path too long");
             continue;
         }
         dent pre;
-        if (d)
-            pre.err = fstatat(dirfd(d), names[i], &pre.st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+        unsigned char got = SB_FREE;
+        if (b && !atomic_compare_exchange_strong(&b->state[i - bfrom], &got, SB_WALKER) && got == SB_DONE)
+            pre = b->pre[i - bfrom]; /* the helper's (its stores were released before SB_DONE) */
+        else if (dfd >= 0)
+            pre.err = fstatat(dfd, nm, &pre.st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
         else
             pre.err = lstat(p.data, &pre.st) == 0 ? 0 : errno;
         if (j->wopts->max_depth && depth + 1 >= j->wopts->max_depth && !pre.err && S_ISDIR(pre.st.st_mode))
             continue; /* not descending (yara without -r) */
-        rc = walk_path(j, p.data, 0, depth + 1, &pre);
+        rc = walk_path(j, p.data, 0, depth + 1, &pre, dfd, nm);
+        if (b && j->sh_gen != bgen)
+            b = NULL; /* a folder walked meanwhile used the batches: the rest without this one */
     }
-    if (d)
-        closedir(d);
+    if (b)
+        stat_retract(j);
+    if (dfd >= 0)
+        close(dfd);
     kh_buf_dispose(&p);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
+    kh_buf_dispose(&arena);
     free(names);
     return rc;
 }
 
-/* pre: the entry's lstat taken by walk_dir(), or NULL. */
-static int walk_path(job *j, const char *path, int top, unsigned depth, const dent *pre)
+/* pre: the entry's lstat taken by walk_dir(), or NULL; pfd, name: its folder, open, and its name there (or -1). */
+static int walk_path(job *j, const char *path, int top, unsigned depth, const dent *pre, int pfd, const char *name)
 {
     struct stat st;
     if (j->abort)
@@ -611,7 +872,7 @@ static int walk_path(job *j, const char *path, int top, unsigned depth, const de
         }
     }
     if (S_ISDIR(st.st_mode))
-        return walk_dir(j, path, &st, depth);
+        return walk_dir(j, path, &st, depth, pfd, name);
     if (!S_ISREG(st.st_mode))
         return finished(j, path, &st, KH_SKIP_SPECIAL, 0, NULL);
     /* Too big first: a file remembered clean may have grown past the limit. */
@@ -675,7 +936,7 @@ int kh_scan_paths_lazy(kh_rules_fn get_rules, void *rules_payload, const kh_scan
         j->nthreads = 1;
     int rc = 0;
     for (size_t i = 0; i < npaths && !rc; i++)
-        rc = walk_path(j, paths[i], 1, 0, NULL);
+        rc = walk_path(j, paths[i], 1, 0, NULL, -1, NULL);
     pthread_mutex_lock(&j->mu);
     j->walking_done = 1;
     if (rc && rc != KH_EUSER)
@@ -683,6 +944,7 @@ int kh_scan_paths_lazy(kh_rules_fn get_rules, void *rules_payload, const kh_scan
     pthread_cond_broadcast(&j->cv_work);
     pthread_cond_broadcast(&j->cv_space);
     pthread_mutex_unlock(&j->mu);
+    stat_helper_stop(j);
     for (unsigned i = 0; i < j->started; i++)
         pthread_join(j->th[i], NULL);
     deliver_ready(j);

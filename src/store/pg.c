@@ -487,4 +487,10 @@ static const char *pg_errmsg(void *db)
 const kh_store_backend kh_store_backend_pg = {
     KH_STORE_BACKEND_VERSION, "postgresql", pg_open, pg_close, pg_exec, pg_query, pg_begin, pg_commit, pg_rollback,
     pg_errmsg, migrations, sizeof(migrations) / sizeof(migrations[0]),
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
+    " AND table_type = 'BASE TABLE' ORDER BY 1",
+    "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema()"
+    " AND table_name = ?1 ORDER BY ordinal_position",
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM \"{table}\"), 0) + 1, false) AS v",
 };

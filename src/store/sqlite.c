@@ -349,4 +349,8 @@ static const char *sq_errmsg(void *db)
 const kh_store_backend kh_store_backend_sqlite = {
     KH_STORE_BACKEND_VERSION, "sqlite", sq_open, sq_close, sq_exec, sq_query, sq_begin, sq_commit, sq_rollback,
     sq_errmsg, migrations, sizeof(migrations) / sizeof(migrations[0]),
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+    NULL, /* a deferred read transaction in WAL mode is a snapshot from its first read */
+    NULL, /* INTEGER PRIMARY KEY: the next id is max(id) + 1 */
 };

@@ -246,6 +246,11 @@ void kh_store_rollback(kh_store *st)
     unlock(st);
 }
 
+const kh_store_backend *kh_store_backend_of(kh_store *st)
+{
+    return st->be;
+}
+
 const char *kh_store_errmsg(kh_store *st)
 {
     return st->be->errmsg(st->db);

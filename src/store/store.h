@@ -74,6 +74,13 @@ typedef struct kh_store_backend {
     const char *(*errmsg)(void *db);
     const char *const *migrations; /* DDL scripts, applied in order (schema version = index + 1) */
     size_t n_migrations;
+    /* Dialect for kh_store_copy(): the tables (one column `name`), a table's columns in order (`name`;
+     * ?1 = table), a statement run first in the reading transaction to make it a snapshot (or NULL), and a
+     * statement ({table} = the table's name) that moves an identity sequence past the copied ids (or NULL). */
+    const char *catalog_tables;
+    const char *catalog_columns;
+    const char *snapshot;
+    const char *id_reset;
 } kh_store_backend;
 #define KH_STORE_BACKEND_VERSION 1
 
@@ -110,6 +117,16 @@ void kh_store_rollback(kh_store *st);
 /** A text column as a JSON string, for backends: text that is not UTF-8
  * keeps its ASCII and gets '?' for the rest; JSON null when out of memory. */
 json_t *kh_store_text(const char *t, size_t len);
+
+/** The backend a store was opened with. */
+const kh_store_backend *kh_store_backend_of(kh_store *st);
+
+/** Called after each table is copied. */
+typedef void (*kh_store_copy_cb)(const char *table, int64_t rows, void *payload);
+/** Copies every table of `from` into the empty store `to` (same schema version), rows and ids unchanged,
+ * in one transaction on each side (store/copy.c). @return 0; KH_EINVAL (destination not empty, or from ==
+ * to), KH_EFORMAT (schema versions or tables differ, unknown table), KH_EIO, KH_ELIMIT; message in err. */
+int kh_store_copy(kh_store *from, kh_store *to, kh_store_copy_cb on_table, void *payload, char *err, size_t errsz);
 
 /** The backend's last message (valid until the next call on this thread's transaction). */
 const char *kh_store_errmsg(kh_store *st);

@@ -58,6 +58,32 @@ else
   bad "server_api.sh on PostgreSQL"
 fi
 
+# copy-db: the database server_api.sh left (units, users, hosts, events, findings, incidents, ...)
+# copied PostgreSQL -> SQLite -> a new PostgreSQL database, compared table by table
+PSQL=("${AS[@]}" "$PGBIN/psql" -h "$PGT" -p "$PGPORT_" -U khien -Atq)
+"${AS[@]}" "$PGBIN/createdb" -h "$PGT" -p "$PGPORT_" -U khien khien_copy
+URL2="postgresql://khien:pw-Secret-42@/khien_copy?host=$PGT&port=$PGPORT_"
+expect_rc 0 "copy-db PostgreSQL -> SQLite" "$KHIEN" server copy-db --db "$URL" --to "$T/copy.db"
+check "... lists the tables it copied" grep -qE '^  events +[1-9]' "$T/out"
+check "... password not printed" bash -c "! grep -q 'pw-Secret-42' '$T/out' '$T/err'"
+expect_rc 0 "copy-db SQLite -> PostgreSQL" "$KHIEN" server copy-db --db "$T/copy.db" --to "$URL2"
+same=1; nonempty=0
+for t in units users sessions enroll_tokens hosts events incidents findings incident_log change_requests change_log \
+         comments bulletins bulletin_acks audit_log bundles settings forward_queue; do
+  a=$("${PSQL[@]}" -d khien -c "SELECT * FROM \"$t\" ORDER BY 1, 2" | md5sum)
+  b=$("${PSQL[@]}" -d khien_copy -c "SELECT * FROM \"$t\" ORDER BY 1, 2" | md5sum)
+  [ "$a" = "$b" ] || { echo "    table $t differs after the round trip"; same=0; }
+  n=$("${PSQL[@]}" -d khien -c "SELECT COUNT(*) FROM \"$t\"")
+  [ "${n:-0}" -gt 0 ] && nonempty=$((nonempty + 1))
+done
+check "every table the same after PostgreSQL -> SQLite -> PostgreSQL" test "$same" = 1
+check "... and the copy was not of empty tables ($nonempty tables with rows)" test "$nonempty" -ge 10
+MAXU=$("${PSQL[@]}" -d khien_copy -c "SELECT MAX(id) FROM units")
+NEWU=$("${PSQL[@]}" -d khien_copy -c "INSERT INTO units (parent_id, name, kind, created_at) VALUES (1, 'n', 'unit', 't') RETURNING id")
+check "a new row after the copy gets a new id ($NEWU > $MAXU)" test "${NEWU:-0}" -gt "${MAXU:-0}"
+expect_rc 2 "copy-db into a database that is not empty refused" "$KHIEN" server copy-db --db "$T/copy.db" --to "$URL2"
+check "... saying so" has_err "not empty"
+
 # the URL's password stays out of what the server prints
 D="$T/centre"; PORT=$((20000 + RANDOM % 20000))
 "$KHIEN" server --data "$D" --db "$URL" --listen "127.0.0.1:$PORT" >"$T/out" 2>"$T/err" &

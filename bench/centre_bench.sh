@@ -3,7 +3,9 @@
 #   bench/centre_bench.sh [AGENTS] [SECONDS] [BATCH] [RATE] [THREADS]
 # Env: KHIEN (default build/khien; use a build without sanitizers), SERVER_THREADS,
 # PERF_OUT (perf record the server into this file for 10 s, PERF_DELAY s after the start),
-# KEEP_LOG (copy the server's stderr there at the end).
+# KEEP_LOG (copy the server's stderr there at the end), KEEP_DIR (copy the run's folder there),
+# PG=1 (PostgreSQL in a throwaway cluster instead of SQLite; the exactly-once check then reads a
+# `khien server copy-db` of it), LOAD_CFLAGS (how the generator is built).
 # Starts a fresh server (SQLite) in a temp folder, enrolls AGENTS simulated
 # agents (each with its own key and client certificate), runs
 # bench/centre_load.c for SECONDS (heartbeats + event batches over mutual
@@ -20,7 +22,19 @@ PORT=$((20000 + RANDOM % 20000))
 cleanup() { [ -n "${KEEP_DIR:-}" ] && cp -r "$W" "$KEEP_DIR"; [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; [ -n "${KEEP_LOG:-}" ] && cp "$W/server.err" "$KEEP_LOG"; rm -rf "$W"; }
 trap cleanup EXIT
 cc ${LOAD_CFLAGS:--O2} -o "$W/centre_load" "$HERE/centre_load.c" -lssl -lcrypto -lpthread
-"$KHIEN" server --data "$W/data" --listen "127.0.0.1:$PORT" --threads "${SERVER_THREADS:-8}" >"$W/server.out" 2>"$W/server.err" &
+DBOPT=()
+if [ -n "${PG:-}" ]; then # PostgreSQL instead of SQLite: a throwaway cluster in $W, fsync on (acknowledged = durable)
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+  AS=(); if [ "$(id -u)" -eq 0 ]; then AS=(runuser -u postgres --); chown postgres "$W"; fi
+  "${AS[@]}" "$PGBIN/initdb" -D "$W/pg" -U khien --auth=trust -E UTF8 --no-locale >"$W/initdb.log" 2>&1
+  PGPORT_=$((40000 + RANDOM % 20000))
+  "${AS[@]}" "$PGBIN/pg_ctl" -D "$W/pg" -l "$W/pg.log" -w -t 30 -o "-k $W -p $PGPORT_ -c listen_addresses='' -c max_connections=50" start >/dev/null
+  "${AS[@]}" "$PGBIN/createdb" -h "$W" -p "$PGPORT_" -U khien khien
+  PGURL="postgresql://khien@/khien?host=$W&port=$PGPORT_"
+  DBOPT=(--db "$PGURL")
+  trap '[ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null; "${AS[@]}" "$PGBIN/pg_ctl" -D "$W/pg" -m fast -w stop >/dev/null 2>&1; cleanup' EXIT
+fi
+"$KHIEN" server --data "$W/data" "${DBOPT[@]}" --listen "127.0.0.1:$PORT" --threads "${SERVER_THREADS:-8}" >"$W/server.out" 2>"$W/server.err" &
 SPID=$!
 for _ in $(seq 1 100); do curl -sk "https://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1 && break; sleep 0.1; done
 PW=$(sed -n 's/.*one-time password (shown only now): //p' "$W/server.out")
@@ -36,6 +50,11 @@ SERVER_PID=$SPID "$W/centre_load" 127.0.0.1 "$PORT" "$TOKEN" "$AGENTS" "$THREADS
 RSS=$(awk '/VmHWM/ {print $2}' "/proc/$SPID/status")
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=""
 echo "server_peak_rss_mb=$((RSS / 1024))"
+if [ -n "${PG:-}" ]; then # the check below reads SQLite: copy the centre's PostgreSQL database into one
+  "$KHIEN" server copy-db --db "$PGURL" --to "$W/data/khien.db.pg" >/dev/null
+  mv "$W/data/khien.db" "$W/data/khien.db.unused" 2>/dev/null || true
+  mv "$W/data/khien.db.pg" "$W/data/khien.db"
+fi
 ACKED=$(sort -u "$W/acked.txt" | wc -l)
 sort -u "$W/acked.txt" >"$W/acked.u"
 read -r STORED DISTINCT <<<"$(sqlite3 -separator ' ' "$W/data/khien.db" "SELECT COUNT(*), COUNT(DISTINCT host_id || '/' || event_id) FROM events WHERE event_id LIKE 'b%';")"

@@ -289,6 +289,8 @@ static const type_row type_rows[] = {
     {"0:8:4b484b4e:K:CL_TYPE_ANY:CL_TYPE_SWF\n", "KHKN\x01\x02", 0, "T0"},
     {"0:0:4b484b4e:K:CL_TYPE_ANY:CL_TYPE_GRAPHICS\n", "KHKN\x01", 0, "T0,T5"},
     {"0:0:4b484b4e:K:CL_TYPE_ANY:CL_TYPE_ZIP\n", "KHKN\x01", 0, "T0"},
+    /* RequiredType means nothing to magic type 0 */
+    {"0:0:4b484b4e:K:CL_TYPE_PDF:CL_TYPE_SWF\n", "KHKN\x01", 0, "T0,T11"},
     /* the last line loaded wins */
     {"0:0:4b48:A:CL_TYPE_ANY:CL_TYPE_PDF\n0:0:4b484b4e:B:CL_TYPE_ANY:CL_TYPE_SWF\n", "KHKN\x01", 0, "T0,T11"},
     {"0:0:4b484b4e:B:CL_TYPE_ANY:CL_TYPE_SWF\n0:0:4b48:A:CL_TYPE_ANY:CL_TYPE_PDF\n", "KHKN\x01", 0, "T0,T10"},

@@ -51,7 +51,7 @@ static const struct {
     {"PART_ANY", 557}, {"PART_HFSPLUS", 558}, {"PDF", 536}, {"PNG", 529}, {"POSIX_TAR", 510}, {"PS", 552},
     {"PYTHON_COMPILED", 555}, {"RAR", 519}, {"RARSFX", 564}, {"RIFF", 532}, {"RTF", 540}, {"SCRENC", 526},
     {"SCRIPT", 538}, {"SFX", 562}, {"SIS", 525}, {"SWF", 542}, {"TEXT_ASCII", 500}, {"TEXT_UTF16BE", 503},
-    {"TEXT_UTF16LE", 502}, {"TEXT_UTF8", 501}, {"TIFF", 531}, {"TNEF", 534}, {"UDF", 583}, {"UNKNOWN", 586},
+    {"TEXT_UTF16LE", 502}, {"TEXT_UTF8", 501}, {"TIFF", 531}, {"TNEF", 534}, {"UDF", 583},
     {"UUENCODED", 537}, {"XAR", 544}, {"XDP", 576}, {"XML_HWP", 579}, {"XML_WORD", 577}, {"XML_XL", 578},
     {"XZ", 545}, {"ZIP", 517}, {"ZIPSFX", 563},
 };
@@ -80,7 +80,7 @@ int kh_cav_type_code(const char *s, size_t n)
 const char *kh_cav_type_name(unsigned code)
 {
     for (size_t i = 0; i < KH_ARRAY_LEN(types); i++)
-        if (types[i].code == code && strcmp(types[i].name, "UNKNOWN") != 0)
+        if (types[i].code == code)
             return types[i].name;
     return "?";
 }
@@ -306,7 +306,7 @@ unsigned kh_ftm_type(const struct kh_rules *r, kh_confirm *cx, const uint8_t *bu
 {
     const kh_cav *cv = r->cav;
     size_t win = len < KH_FTM_WINDOW ? len : KH_FTM_WINDOW;
-    unsigned cur = UINT32_MAX & 0xffff, tgt = 0;
+    unsigned cur = 0, tgt = 0;
     int found = 0;
     kh_pset set = {0};
     if (cv->ftm_replace) {

@@ -181,6 +181,7 @@ static const bad_row bad_rows[] = {
     {"ftm", "0:0:4d5a:PE:CL_TYPE_ANY:MSEXE", 25, "result type"},
     {"ftm", "0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_", 25, "result type"},
     {"ftm", "0:0:4d5a:PE:CL_TYPE_ANY:cl_type_msexe", 25, "result type"},
+    {"ftm", "0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_UNKNOWN_DATA", 25, "result type"},
     {"ftm", "0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE:x", 39, "functionality level"},
     {"ftm", "0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE:1:y", 41, "functionality level"},
     {"ftm", "0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE::", 39, "functionality level"},

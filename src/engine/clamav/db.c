@@ -459,7 +459,7 @@ int kh_clamav_load(kh_dbctx *c, kh_dbkind kind, const char *ext, const char *tex
         if (other)
             diagf(c, KH_DIAG_WARNING, 0, 0,
                   "%llu file type line%s give%s a type that is no target type Khiên honours (1 PE, 5 graphics, 6 ELF, "
-                  "9 Mach-O, 10 PDF, 11 flash, 12 Java): such files get no target type, no other effect",
+                  "9 Mach-O, 10 PDF, 11 flash, 12 Java): such files get no target type",
                   (unsigned long long)other, other == 1 ? "" : "s", other == 1 ? "s" : "");
         if (unused)
             diagf(c, KH_DIAG_WARNING, 0, 0,

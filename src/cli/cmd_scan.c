@@ -318,8 +318,8 @@ static void print_databases(const kh_rules *rules)
             if (out[k].n && out[k].n < (1ull << 62))
                 printf("    không tải / not loaded: %llu %s\n", (unsigned long long)out[k].n, out[k].why);
         if (d.ftm_other)
-            printf("    không tác dụng / no effect: %llu file type magic: loại kết quả không phải loại tệp đích / "
-                   "result type is no target type (1 PE, 5, 6 ELF, 9-12)\n",
+            printf("    không cho loại tệp đích / no target type: %llu file type magic: loại kết quả không phải "
+                   "1 PE, 5, 6 ELF, 9-12 / result type is none of 1 PE, 5, 6 ELF, 9-12\n",
                    (unsigned long long)d.ftm_other);
         if (d.ftm_unused)
             printf("    không tác dụng / no effect: %llu file type magic: phân vùng (loại 4) hoặc loại magic khác / "

@@ -182,7 +182,7 @@ check "ftm1: magic type 1 types binary data" grep -qx "qqzz_bin: T.t12" "$T/ftm1
 
 "$KHIEN" scan --verbose --no-builtin --no-cache -d "$T/ftm0" "$T/f/plain" >"$T/out" 2>"$T/err"
 check "verbose: file type magic lines counted" hasre "t.ftm: .*1[0-9] file type magic"
-check "verbose: lines without a target type reported as without effect" hasre "no effect: 6 file type magic: .*result type is no target type"
+check "verbose: lines without a target type reported as without effect" hasre "no target type: 6 file type magic: .*result type is none of"
 check "verbose: the partition line reported as without effect" hasre "no effect: 1 file type magic: .*partition types"
 check "warning: partition line without effect" has_err "1 file type line without effect"
 

@@ -111,7 +111,7 @@ cdb = [
     "C.Pos3:*:*:*:*:*:*:3:*:*",
     # POSIX regex as clamscan reads it: a backslash before a letter is the letter
     "C.ReD:*:*:^\\d:*:*:*:*:*:*", "C.ReW:*:*:^dir/\\w+\\.bin:*:*:*:*:*:*", "C.ReCls:*:*:^[\\.a-z]+\\.txt$:*:*:*:*:*:*",
-    "C.ReBr:*:*:^[]a-z]+/:*:*:*:*:*:*", "C.ReNeg:*:*:[^a-z/.]:*:*:*:*:*:*", "C.ReRep:*:*:^(dir/)?[a-z]{5,6}\\.:*:*:*:*:*:*", "C.Pos2to4:*:*:*:*:*:*:2-4:*:*", "C.Crc:CL_TYPE_ZIP:*:*:*:*:*:*:12345:x",
+    "C.ReBr:*:*:^[]a-z]+/:*:*:*:*:*:*", "C.ReNeg:*:*:[^a-z/.]:*:*:*:*:*:*", "C.ReRep:*:*:^(dir/)?[a-z]{5,6}\\.:*:*:*:*:*:*", "C.ReBrace:*:*:t{,3}:*:*:*:*:*:*", "C.Pos2to4:*:*:*:*:*:*:2-4:*:*", "C.Crc:CL_TYPE_ZIP:*:*:*:*:*:*:12345:x",
     "C.Fl:*:*:*:*:*:*:*:*:*:1:999", "C.Later:*:*:*:*:*:*:*:*:*:999",
 ]
 sizes = {os.path.basename(p): os.path.getsize(p) for p in []}

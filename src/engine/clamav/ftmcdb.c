@@ -365,8 +365,9 @@ static int range(kh_dbctx *c, const fld *f, unsigned ln, const char *what, uint6
 
 /* POSIX extended regular expression -> the regex reader's syntax (YARA's):
  * outside brackets, a backslash before a letter or digit is that character
- * (clamscan's regex: `\d` is "d", `\w` is "w"); inside brackets a backslash
- * is itself. out has room for 2n bytes; returns the length. */
+ * (clamscan's regex: `\d` is "d", `\w` is "w") and a brace not followed by a
+ * digit is a brace ("a{,3}"); inside brackets a backslash is itself. out has
+ * room for 2n bytes; returns the length. */
 static size_t ere_rewrite(const char *re, size_t n, char *out)
 {
     size_t o = 0;
@@ -379,6 +380,8 @@ static size_t ere_rewrite(const char *re, size_t n, char *out)
             else
                 out[o++] = '\\', out[o++] = (char)nx;
             i++;
+        } else if (ch == '{' && !(i + 1 < n && re[i + 1] >= '0' && re[i + 1] <= '9')) {
+            out[o++] = '\\', out[o++] = ch; /* "{,3}": no repetition for clamscan's regex */
         } else if (ch == '[') {
             out[o++] = ch;
             size_t j = i + 1;

@@ -425,37 +425,67 @@ static int ev_write(void *arg)
     kh_req *r = j->c.r;
     kh_store *st = r->srv->st;
     json_array_clear(j->accepted); /* a failed attempt leaves nothing behind */
-    for (size_t i = 0; i < j->n; i++) {
-        ev_in *e = &j->ev[i];
-        kh_sval p[] = {KH_SV_I(r->host_id), KH_SV_S(e->id), KH_SV_S(e->type), KH_SV_S(e->time), KH_SV_S(j->c.now),
-                       KH_SV_S(e->dtext)};
-        int rc = kh_store_exec(st, NULL,
-                               "INSERT INTO events (host_id, event_id, type, time, received, data_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                               " ON CONFLICT (host_id, event_id) DO NOTHING",
-                               p, 6);
+    /* Up to EV_ROWS events per INSERT (?1 host and ?2 received shared, 4 parameters per event: 98, within
+     * the PostgreSQL backend's 99), RETURNING the ids that were new: one statement, so one round trip to
+     * PostgreSQL, for 24 events instead of 24. Events are interpreted in batch order after their INSERT. */
+    enum { EV_ROWS = 24 };
+    for (size_t i = 0; i < j->n; i += EV_ROWS) {
+        size_t m = j->n - i < EV_ROWS ? j->n - i : EV_ROWS;
+        char sql[256 + EV_ROWS * 32];
+        size_t len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO events (host_id, event_id, type, time, received, data_json) VALUES");
+        kh_sval p[2 + 4 * EV_ROWS];
+        p[0] = KH_SV_I(r->host_id);
+        p[1] = KH_SV_S(j->c.now);
+        for (size_t k = 0; k < m; k++) {
+            ev_in *e = &j->ev[i + k];
+            unsigned b = 3 + 4 * (unsigned)k;
+            len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s(?1, ?%u, ?%u, ?%u, ?2, ?%u)", k ? ", " : " ", b, b + 1,
+                                    b + 2, b + 3);
+            p[b - 1] = KH_SV_S(e->id);
+            p[b] = KH_SV_S(e->type);
+            p[b + 1] = KH_SV_S(e->time);
+            p[b + 2] = KH_SV_S(e->dtext);
+        }
+        snprintf(sql + len, sizeof(sql) - len, " ON CONFLICT (host_id, event_id) DO NOTHING RETURNING event_id");
+        json_t *fresh = NULL;
+        int rc = kh_store_query(st, &fresh, sql, p, 2 + 4 * m);
         if (rc < 0)
             return rc;
-        if (rc == 1 && e->data) { /* new: interpret it */
-            j->c.event_id = e->id;
-            const char *type = e->type;
-            json_t *data = e->data;
-            if (strcmp(type, "malware") == 0)
-                rc = on_malware(&j->c, data);
-            else if (strcmp(type, "vuln") == 0)
-                rc = on_vuln(&j->c, data);
-            else if (strcmp(type, "audit") == 0)
-                rc = on_audit(&j->c, data);
-            else if (strcmp(type, "secrets") == 0 || strcmp(type, "credential_exposure") == 0)
-                rc = on_secrets(&j->c, data);
-            else if (strcmp(type, "inventory_change") == 0)
-                rc = on_inventory_change(&j->c, data);
-            else if (strcmp(type, "scan") == 0)
-                rc = on_scan(&j->c, data, e->time);
-            if (rc < 0)
-                return rc;
+        for (size_t k = 0; k < m && rc >= 0; k++) {
+            ev_in *e = &j->ev[i + k];
+            /* new if RETURNING named it; taken out of the list, so an id sent twice in one batch counts once */
+            size_t f = 0;
+            for (; f < json_array_size(fresh); f++) {
+                const char *got = json_string_value(json_object_get(json_array_get(fresh, f), "event_id"));
+                if (got && strcmp(got, e->id) == 0)
+                    break;
+            }
+            int is_new = f < json_array_size(fresh);
+            if (is_new)
+                json_array_remove(fresh, f);
+            if (is_new && e->data) { /* new: interpret it */
+                j->c.event_id = e->id;
+                const char *type = e->type;
+                json_t *data = e->data;
+                if (strcmp(type, "malware") == 0)
+                    rc = on_malware(&j->c, data);
+                else if (strcmp(type, "vuln") == 0)
+                    rc = on_vuln(&j->c, data);
+                else if (strcmp(type, "audit") == 0)
+                    rc = on_audit(&j->c, data);
+                else if (strcmp(type, "secrets") == 0 || strcmp(type, "credential_exposure") == 0)
+                    rc = on_secrets(&j->c, data);
+                else if (strcmp(type, "inventory_change") == 0)
+                    rc = on_inventory_change(&j->c, data);
+                else if (strcmp(type, "scan") == 0)
+                    rc = on_scan(&j->c, data, e->time);
+            }
+            if (rc >= 0 && json_array_append_new(j->accepted, json_string(e->id)) < 0)
+                rc = KH_ENOMEM;
         }
-        if (json_array_append_new(j->accepted, json_string(e->id)) < 0)
-            return KH_ENOMEM;
+        json_decref(fresh);
+        if (rc < 0)
+            return rc;
     }
     kh_sval lp[] = {KH_SV_S(j->c.now), KH_SV_I(r->host_id)};
     int rc = kh_store_exec(st, NULL, "UPDATE hosts SET last_seen = ?1 WHERE id = ?2", lp, 2);

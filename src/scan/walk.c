@@ -2,10 +2,11 @@
  *
  * The calling thread walks: it visits the given paths in order and
  * directories depth-first with their entries sorted by name, classifies
- * each entry with one fstatat (regular file, directory, symlink, special),
- * applies the exclude patterns, looks regular files up in the clean-file
- * cache (device, inode, size, mtime, ctime: the fstatat already gave them)
- * and queues those it does not know. Worker threads, each with its own
+ * each entry with one fstatat (regular file, directory, symlink, special;
+ * a folder, as getdents64 tells, is opened without one unless symbolic
+ * links are followed), applies the exclude patterns, looks regular files
+ * up in the clean-file cache (device, inode, size, mtime, ctime: the
+ * fstatat already gave them) and queues those it does not know. Worker threads, each with its own
  * kh_scanner, take files from the queue, scan, and store the result in the
  * entry. Results are delivered in walk order whatever the thread count: an
  * entry is reported once every earlier one has been, so output is
@@ -66,6 +67,7 @@
 #define STAT_BATCH 256u /* names in one batch of lstats shared with the stat helper, at most */
 #define STAT_PAR_MIN 16u /* a shorter run of names is stat'ed by the walker alone */
 #define SH_SPIN 50e-6  /* seconds the stat helper polls for the next batch before it sleeps */
+#define NOT_A_DIR 1     /* walk_subdir(): the entry is no folder after all */
 #define DIR_FLAGS (O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC) /* as opendir() */
 
 typedef struct entry {
@@ -726,14 +728,22 @@ static sbatch *stat_publish(job *j, int dfd, const dname *names, size_t from, un
 
 static void stat_retract(job *j) { atomic_store(&j->sh_cur, -1); }
 
-/* The run of names from `from` a batch covers: up to and including the
- * first that may be a folder (walking it takes long: the names after it
- * are stat'ed after it, as without the helper). */
+/* Folders need no lstat when symbolic links are not followed: nothing of
+ * their stat is used then (seen_dir() needs it), so one that getdents64 says
+ * is a folder is opened at once (walk_subdir()). */
+static int skips_dir_stat(const job *j, unsigned char type) { return type == DT_DIR && !j->wopts->follow_symlinks; }
+
+/* The run of names from `from` a batch covers: up to the first that may be
+ * a folder (walking it takes long: the names after it are stat'ed after it,
+ * as without the helper), and that one too if it needs an lstat. */
 static unsigned batch_len(const job *j, const dname *names, size_t from, size_t n)
 {
     unsigned k = 0;
     while (from + k < n && k < STAT_BATCH) {
-        unsigned char t = names[from + k++].type;
+        unsigned char t = names[from + k].type;
+        if (skips_dir_stat(j, t))
+            break;
+        k++;
         if (t == DT_DIR || t == DT_UNKNOWN || (t == DT_LNK && j->wopts->follow_symlinks))
             break;
     }
@@ -746,18 +756,26 @@ static int cmp_name(const void *a, const void *b)
 }
 
 static int walk_path(job *j, const char *path, int top, unsigned depth, const dent *pre, int pfd, const char *name);
+static int walk_subdir(job *j, const char *path, unsigned depth, int pfd, const char *name);
 
-/* pfd, name: the folder's parent, open, and its name there (or -1). */
-static int walk_dir(job *j, const char *path, const struct stat *st, unsigned depth, int pfd, const char *name)
+/* pfd, name: the folder's parent, open, and its name there (or -1); fd: the
+ * folder already open (or -1). st: its stat, or NULL (not needed then). */
+static int walk_dir(job *j, const char *path, const struct stat *st, unsigned depth, int pfd, const char *name,
+                    int fd)
 {
-    if (depth > MAX_DEPTH)
+    if (depth > MAX_DEPTH) {
+        if (fd >= 0)
+            close(fd);
         return finished(j, path, st, KH_SKIP_NONE, KH_ELIMIT, "directory nesting too deep");
+    }
     if (j->wopts->follow_symlinks && seen_dir(j, st))
         return finished(j, path, st, KH_SKIP_LOOP, 0, NULL);
     /* Opened relative to the parent (one name to look up, not the whole
      * path) when the full path would do as well, and read with getdents64
      * (opendir() would add an fstat per folder, fdopendir() an fcntl too). */
-    int dfd = pfd >= 0 && strlen(path) < PATH_MAX ? openat(pfd, name, DIR_FLAGS) : open(path, DIR_FLAGS);
+    int dfd = fd >= 0                                 ? fd
+              : pfd >= 0 && strlen(path) < PATH_MAX ? openat(pfd, name, DIR_FLAGS)
+                                                    : open(path, DIR_FLAGS);
     if (dfd < 0) {
         int e = errno;
         return finished(j, path, st, KH_SKIP_NONE, kh_errno_to_kh(e), strerror(e));
@@ -821,6 +839,18 @@ static int walk_dir(job *j, const char *path, const struct stat *st, unsigned de
             rc = finished(j, nm, NULL, KH_SKIP_NONE, KH_ELIMIT, "path too long");
             continue;
         }
+        if (dfd >= 0 && skips_dir_stat(j, names[i].type)) {
+            if (j->wopts->max_depth && depth + 1 >= j->wopts->max_depth)
+                continue; /* not descending (yara without -r) */
+            int r = walk_subdir(j, p.data, depth + 1, dfd, nm);
+            if (b && j->sh_gen != bgen)
+                b = NULL;
+            if (r != NOT_A_DIR) {
+                rc = r;
+                continue;
+            }
+            /* no folder any more: walked from its lstat, as any entry */
+        }
         dent pre;
         unsigned char got = SB_FREE;
         if (b && !atomic_compare_exchange_strong(&b->state[i - bfrom], &got, SB_WALKER) && got == SB_DONE)
@@ -843,6 +873,29 @@ static int walk_dir(job *j, const char *path, const struct stat *st, unsigned de
     kh_buf_dispose(&arena);
     free(names);
     return rc;
+}
+
+/* A sub-folder found by getdents64, walked without an lstat (see
+ * skips_dir_stat()): what walk_path() would do with it, in the same order.
+ * NOT_A_DIR if it is no folder by now (the caller walks it as any entry). */
+static int walk_subdir(job *j, const char *path, unsigned depth, int pfd, const char *name)
+{
+    if (j->abort)
+        return KH_EUSER;
+    if (excluded(j->wopts, path))
+        return finished(j, path, NULL, KH_SKIP_EXCLUDED, 0, NULL);
+    if (depth > MAX_DEPTH)
+        return finished(j, path, NULL, KH_SKIP_NONE, KH_ELIMIT, "directory nesting too deep");
+    if (strlen(path) >= PATH_MAX)
+        return NOT_A_DIR; /* opened by its full path from its lstat, as before */
+    int fd = openat(pfd, name, DIR_FLAGS | O_NOFOLLOW);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOTDIR || e == ELOOP)
+            return NOT_A_DIR;
+        return finished(j, path, NULL, KH_SKIP_NONE, kh_errno_to_kh(e), strerror(e));
+    }
+    return walk_dir(j, path, NULL, depth, pfd, name, fd);
 }
 
 /* pre: the entry's lstat taken by walk_dir(), or NULL; pfd, name: its folder, open, and its name there (or -1). */
@@ -871,8 +924,13 @@ static int walk_path(job *j, const char *path, int top, unsigned depth, const de
                             e == ELOOP ? 0 : kh_errno_to_kh(e), e == ELOOP ? NULL : strerror(e));
         }
     }
-    if (S_ISDIR(st.st_mode))
-        return walk_dir(j, path, &st, depth, pfd, name);
+    if (S_ISDIR(st.st_mode)) {
+        /* A followed link to a folder past max_depth: not descending either
+         * (walk_dir() leaves out the real folders; yara does the same). */
+        if (link && !top && j->wopts->max_depth && depth >= j->wopts->max_depth)
+            return 0;
+        return walk_dir(j, path, &st, depth, pfd, name, -1);
+    }
     if (!S_ISREG(st.st_mode))
         return finished(j, path, &st, KH_SKIP_SPECIAL, 0, NULL);
     /* Too big first: a file remembered clean may have grown past the limit. */

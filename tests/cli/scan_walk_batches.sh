@@ -2,12 +2,14 @@
 # End-to-end: the walk with the stat helper (-j > 1 shares the lstats of a
 # folder of 16 entries or more with a second thread, in batches of up to 256
 # names that end at each sub-folder). Large folders with files, sub-folders,
-# symbolic links (to files, folders, nothing), a FIFO, excluded names, files
+# symbolic links (to files, folders, nothing), a FIFO, excluded names and an
+# excluded folder, files
 # over --max-filesize and EICAR copies interleaved, and a chain of folders
 # deeper than the walker keeps folders open (64), are walked with -j 1 and
 # -j 2, with the clean-file cache cold and warm, with and without
 # --follow-symlinks: every run must print exactly the lines an independent
-# walk (Python, sorted by bytes, lstat) expects, in the same order.
+# walk (Python, sorted by bytes, lstat) expects, in the same order; and
+# khien yara without -r lists the files directly in a large folder.
 . "$SRC/tests/lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
@@ -41,6 +43,10 @@ def big(d, n, seed):
     os.symlink("f0005", os.path.join(d, "f0005-dirlink"))   # to the sub-folder f0005
     os.symlink("nowhere", os.path.join(d, "f0002-dangling"))
     os.mkfifo(os.path.join(d, "f0003-fifo"))
+    os.makedirs(os.path.join(d, "f0004.skip"))            # an excluded folder
+    for k in range(20):
+        with open(os.path.join(d, "f0004.skip", "h%02d" % k), "wb") as f:
+            f.write(eicar if k == 3 else b"hidden\n")
     for odd in ("name with spaces", "tên-tiếng-việt", "Zupper", "_under", "~tilde"):
         with open(os.path.join(d, odd), "wb") as f:
             f.write(b"odd\n")
@@ -121,5 +127,22 @@ run "-j 1, --follow-symlinks" "-follow" -j 1 --follow-symlinks
 check "--follow-symlinks: the dangling link is an error" grep -q "f0002-dangling: .*ERROR" "$T/err"
 "$KHIEN" scan --json --exclude='*.skip' --max-filesize=5000 -j 2 "$W" > "$T/out" 2>&1
 check "warm -j 2: files cached" grep -q '"cached":[1-9][0-9][0-9]' "$T/out"
+
+# khien yara without -r (the walk's max_depth 1): the files directly in the
+# folder, none below, with one thread or two.
+printf 'rule All { condition: true }\n' > "$T/all.yar"
+"$PY" - "$W/a" > "$T/want-yara" <<'EOF'
+import os, sys
+d = sys.argv[1]
+for name in sorted(os.listdir(d)):
+    if os.path.isfile(os.path.join(d, name)):   # follows links; not the FIFO, not folders
+        print("All " + os.path.join(d, name))
+EOF
+LC_ALL=C sort "$T/want-yara" > "$T/want-yara.s"
+for p in 1 2; do
+  "$KHIEN" yara -p $p "$T/all.yar" "$W/a" 2>/dev/null | LC_ALL=C sort > "$T/got-yara"
+  if cmp -s "$T/want-yara.s" "$T/got-yara"; then ok "yara -p $p, not recursive: the files directly in the folder"
+  else bad "yara -p $p, not recursive: the files directly in the folder"; diff "$T/want-yara.s" "$T/got-yara" | head -5 | sed 's/^/    /'; fi
+done
 
 finish

@@ -71,6 +71,40 @@ ftm0 = [
 open(T + "/ftm0/t.ftm", "w").write("\n".join(ftm0) + "\n")
 open(T + "/ftm1/t.ftm", "w").write("\n".join(l for l in ftm0 if l[0] in "14") + "\n")
 
+# ftm2: seeded random lines, each with a file it should type and a near miss
+os.makedirs(T + "/ftm2", exist_ok=True)
+os.makedirs(T + "/f2", exist_ok=True)
+open(T + "/ftm2/t.ndb", "w").write(ndb)
+results = ["CL_TYPE_PDF", "CL_TYPE_SWF", "CL_TYPE_JAVA", "CL_TYPE_GRAPHICS", "CL_TYPE_PNG", "CL_TYPE_MACHO",
+           "CL_TYPE_ZIP", "CL_TYPE_BINARY_DATA", "CL_TYPE_TEXT_ASCII", "CL_TYPE_RTF", "CL_TYPE_MSOLE2"]
+# (not CL_TYPE_HTML or CL_TYPE_MAIL: clamscan matches such files on their normalised or decoded form only)
+lines = []
+def binpad(n):  # binary data: a NUL-control pair at an even offset
+    return b"\0\1" + bytes(rnd.randrange(128, 256) for _ in range(n))
+for i in range(16):
+    magic = bytes(rnd.randrange(128, 256) for _ in range(rnd.randrange(2, 5)))
+    res = rnd.choice(results)
+    if rnd.random() < 0.5:
+        off = rnd.randrange(0, 24)
+        lines.append("0:%d:%s:R%d:CL_TYPE_ANY:%s" % (off, magic.hex(), i, res))
+        hit = binpad(off) [:off] + magic
+        if len(hit) < off + len(magic):
+            hit = b"\0" * off + magic
+        miss = b"\0" * (off + 1) + magic
+    else:
+        lo, span = rnd.randrange(0, 20), rnd.randrange(0, 20)
+        off = rnd.choice(["*", "%d" % lo, "%d,%d" % (lo, span)])
+        rtype = rnd.choice(["CL_TYPE_ANY", "CL_TYPE_ANY", "CL_TYPE_BINARY_DATA", "CL_TYPE_TEXT_ASCII"])
+        lines.append("1:%s:%s:R%d:%s:%s" % (off, magic.hex(), i, rtype, res))
+        at = lo + (rnd.randrange(0, span + 1) if "," in off else 0)
+        hit = b"\0\1" * (at // 2) + b"\2" * (at % 2) + magic
+        miss = b"\0\1" * ((at + span + 1) // 2 + 1) + b"\2" + magic
+    open("%s/f2/hit%02d" % (T, i), "wb").write(hit + pad + M)
+    open("%s/f2/miss%02d" % (T, i), "wb").write(miss + pad + M)
+for k in range(6):
+    open("%s/f2/none%d" % (T, k), "wb").write(binpad(rnd.randrange(10, 60)) + M)
+open(T + "/ftm2/t.ftm", "w").write("\n".join(lines) + "\n")
+
 # archives
 src = T + "/src"
 content = {"first.txt": b"hello world\n" * 10, "dir/second.bin": b"A" * 1000, "third.exe": b"MZxyz" * 3,
@@ -177,6 +211,8 @@ check "ftm0: RequiredType TEXT_ASCII does not apply to binary data" test -z "$(g
 check "ftm0: a cafebabe file typed as a universal binary is Mach-O (no Java test then)" grep -qx "java: T.t9" "$T/ftm0.khien"
 check "ftm0: the largest type code wins (JAVA over PDF)" grep -qx "both: T.t12" "$T/ftm0.khien"
 compare ftm1 "$T/ftm1" "$T/f" 20
+compare ftm2 "$T/ftm2" "$T/f2" 30
+check "ftm2: some random line gives a target type" test -n "$(grep -E ': T\.t(5|9|10|11|12)$' "$T/ftm2.khien")"
 check "ftm1: magic type 1 alone keeps the built-in typing (PNG)" grep -qx "png: T.t5" "$T/ftm1.khien"
 check "ftm1: magic type 1 types binary data" grep -qx "qqzz_bin: T.t12" "$T/ftm1.khien"
 

@@ -463,7 +463,46 @@ typedef struct inc_scan {
     kh_buf *k;
     KH_VEC(char *) seen;
     int over; /* more than MAX_KEY_INCLUDES files */
+    kh_buf text[KH_Y_MAX_INCLUDE_DEPTH + 1]; /* the file read at each depth */
 } inc_scan;
+
+/* A rule file read whole into b: the key's files are small and many (1,040
+ * in protections-artifacts), and mapping each cost page faults and an
+ * unmap, a third of the CPU time of a cached start. Errors as kh_map_path. */
+static int read_rule_file(const char *path, uint64_t limit, kh_buf *b)
+{
+    kh_buf_clear(b);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
+    if (fd < 0)
+        return kh_errno_to_kh(errno);
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0)
+        rc = kh_errno_to_kh(errno);
+    else if (!S_ISREG(st.st_mode))
+        rc = KH_EINVAL;
+    else if ((uint64_t)st.st_size > limit)
+        rc = KH_ELIMIT;
+    else
+        rc = kh_buf_reserve(b, (size_t)st.st_size + 1);
+    while (!rc) {
+        ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = kh_errno_to_kh(errno);
+        if (n <= 0)
+            break;
+        b->len += (size_t)n;
+        b->data[b->len] = 0;
+        if (b->len + 1 == b->cap && (uint64_t)b->len < limit)
+            rc = kh_buf_reserve(b, 65536); /* the file grew */
+        else if (b->len + 1 == b->cap)
+            rc = KH_ELIMIT;
+    }
+    close(fd);
+    return rc;
+}
 
 static int key_includes(inc_scan *is, const char *from, const char *text, size_t len, unsigned depth)
 {
@@ -503,22 +542,21 @@ static int key_includes(inc_scan *is, const char *from, const char *text, size_t
             return KH_ENOMEM;
         }
         is->seen.v[is->seen.n++] = path;
-        kh_map m;
-        int mrc = kh_map_path(&m, path, MAX_RULE_FILE);
+        kh_buf *t = &is->text[depth + 1 <= KH_Y_MAX_INCLUDE_DEPTH ? depth + 1 : KH_Y_MAX_INCLUDE_DEPTH];
+        int mrc = read_rule_file(path, MAX_RULE_FILE, t);
         if (mrc) {
             rc = kh_buf_printf(is->k, "include %s unreadable %d\n", path, mrc);
             continue;
         }
         uint8_t h[32];
         char hex[65];
-        if (!(rc = kh_sha256(m.data, m.len, h))) {
+        if (!(rc = kh_sha256(t->data ? t->data : "", t->len, h))) {
             kh_hex_encode(h, 32, hex);
             rc = kh_buf_printf(is->k, "include %s %s\n", path, hex);
         }
         /* The parser refuses includes this deep: what they include does not matter. */
         if (!rc && depth + 1 < KH_Y_MAX_INCLUDE_DEPTH)
-            rc = key_includes(is, path, (const char *)m.data, m.len, depth + 1);
-        kh_map_release(&m);
+            rc = key_includes(is, path, t->data ? t->data : "", t->len, depth + 1);
     }
     return rc;
 }
@@ -541,20 +579,19 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
         if (s->yara && !s->text) {
             /* Rule files are small: key on their content and on that of the
              * files they include (the compiled set also checks these on load). */
-            kh_map m;
+            kh_buf *t = &is.text[0];
             uint8_t h[32];
             char hex[65];
-            if ((rc = kh_map_path(&m, s->path, 1ull << 30))) {
+            if ((rc = read_rule_file(s->path, 1ull << 30, t))) {
                 cdiag(c, KH_DIAG_ERROR, s->path, "cannot read rules: %s", kh_strerror(rc));
                 break;
             }
-            rc = kh_sha256(m.data, m.len, h);
+            rc = kh_sha256(t->data ? t->data : "", t->len, h);
             kh_hex_encode(h, 32, hex);
             if (!rc)
                 rc = kh_buf_printf(&k, "yara %s %s %s\n", s->ns, s->path, hex);
             if (!rc)
-                rc = key_includes(&is, s->path, (const char *)m.data, m.len, 0);
-            kh_map_release(&m);
+                rc = key_includes(&is, s->path, t->data ? t->data : "", t->len, 0);
             continue;
         }
         if (s->yara)
@@ -584,6 +621,8 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
     for (size_t i = 0; i < is.seen.n; i++)
         free(is.seen.v[i]);
     KH_VEC_FREE(is.seen);
+    for (size_t i = 0; i <= KH_Y_MAX_INCLUDE_DEPTH; i++)
+        kh_buf_dispose(&is.text[i]);
     if (!rc)
         rc = kh_sha256(k.data, k.len, key);
     kh_buf_dispose(&k);
@@ -918,6 +957,7 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
         lits[i].mask = (atoms[i].flags & KH_YAF_MASKED) ? lits[i].p + atoms[i].len : NULL;
         /* existence is all that is asked of a plain literal string: one report */
         lits[i].single = ys->mode == KH_YSM_EXACT && !atoms[i].before && !atoms[i].after;
+        lits[i].mz_only = (uint8_t)kh_yrule_requires_mz(yb.exprs.v, (uint32_t)yb.exprs.n, &yb.rules.v[ys->rule]);
     }
     /* An atom shared with earlier ones is searched through the first of them:
      * one literal in the matcher, one report fanned out along the twins. */
@@ -926,6 +966,7 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
             continue; /* a follower, already folded into its leader */
         for (uint32_t t = atoms[i].twin; t; t = atoms[t - 1].twin) {
             lits[i].single &= lits[t - 1].single;
+            lits[i].mz_only &= lits[t - 1].mz_only;
             lits[t - 1].len = 0;
         }
     }

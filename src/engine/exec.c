@@ -100,6 +100,8 @@ struct kh_yscan {
     uint32_t nstouched;
     uint32_t *always;    /* rules evaluated whatever the reports (no NEEDS_STRING) */
     uint32_t nalways;
+    uint32_t *global;    /* global rules */
+    uint32_t nglobal;
     uint32_t *rcand;     /* rules to evaluate for the current object, in order */
     uint32_t nrcand;
     uint8_t *rmark;      /* rule already in rcand */
@@ -196,26 +198,26 @@ static void mark_multi(const struct kh_rules *r, uint32_t e, const kh_yrule *rul
     }
 }
 
-static void find_gates(const struct kh_rules *r, uint32_t e, ygate *g, unsigned depth)
+static void find_gates(const kh_yexpr *ex, uint32_t nex, uint32_t e, ygate *g, unsigned depth)
 {
-    if (e >= r->nyexprs || depth > 64)
+    if (e >= nex || depth > 64)
         return;
-    const kh_yexpr *x = &r->yexprs[e];
+    const kh_yexpr *x = &ex[e];
     if (x->op == KH_YO_AND) {
-        find_gates(r, x->a, g, depth + 1);
-        find_gates(r, x->b, g, depth + 1);
+        find_gates(ex, nex, x->a, g, depth + 1);
+        find_gates(ex, nex, x->b, g, depth + 1);
         return;
     }
-    if (x->a >= r->nyexprs || x->b >= r->nyexprs)
+    if (x->a >= nex || x->b >= nex)
         return;
-    const kh_yexpr *l = &r->yexprs[x->a], *k = &r->yexprs[x->b];
+    const kh_yexpr *l = &ex[x->a], *k = &ex[x->b];
     if (k->op != KH_YO_CONST_INT)
         return;
-    if (x->op == KH_YO_EQ && l->op == KH_YO_READ && !g->has_read && l->a < r->nyexprs &&
-        r->yexprs[l->a].op == KH_YO_CONST_INT && r->yexprs[l->a].imm.i >= 0) {
+    if (x->op == KH_YO_EQ && l->op == KH_YO_READ && !g->has_read && l->a < nex && ex[l->a].op == KH_YO_CONST_INT &&
+        ex[l->a].imm.i >= 0) {
         g->has_read = 1;
         g->aux = l->aux;
-        g->off = (uint64_t)r->yexprs[l->a].imm.i;
+        g->off = (uint64_t)ex[l->a].imm.i;
         g->val = k->imm.i;
     } else if (l->op == KH_YO_FILESIZE) {
         int64_t v = k->imm.i;
@@ -228,6 +230,25 @@ static void find_gates(const struct kh_rules *r, uint32_t e, ygate *g, unsigned 
         else if (x->op == KH_YO_GE && v > 0)
             g->fmin = KH_MAX(g->fmin, (uint64_t)v);
     }
+}
+
+/* A rule's gate (none when its condition uses the console module:
+ * console.log() prints, so the condition runs as written). */
+static void rule_gate(const kh_yexpr *ex, uint32_t nex, const kh_yrule *rule, ygate *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->fmax = UINT64_MAX;
+    int console = kh_ymodule_find("console");
+    if (console < 0 || console >= 32 || !(rule->modules & (1u << console)))
+        find_gates(ex, nex, rule->cond, g, 0);
+}
+
+int kh_yrule_requires_mz(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule)
+{
+    ygate g;
+    rule_gate(ex, nex, rule, &g);
+    /* uint16(0) == 0x5a4d, or int16(0): the same two bytes "MZ" */
+    return g.has_read && g.off == 0 && KH_YR_SIZE(g.aux) == 2 && !(g.aux & KH_YR_BE) && g.val == 0x5a4d;
 }
 
 static yv read_int(const kh_yscan *ys, uint16_t aux, const yv *off);
@@ -270,18 +291,14 @@ int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
     ys->stouched = calloc(ns, sizeof(uint32_t));
     size_t nr = r->nyrules ? r->nyrules : 1;
     ys->always = calloc(nr, sizeof(uint32_t));
+    ys->global = calloc(nr, sizeof(uint32_t));
     ys->rcand = calloc(nr, sizeof(uint32_t));
     ys->rmark = calloc(nr, 1);
     ys->scomp = calloc(ns, sizeof(uint32_t));
     ys->multi = calloc(ns, 1);
     ys->gates = calloc(nr, sizeof(ygate));
-    int console = kh_ymodule_find("console");
-    for (uint32_t i = 0; ys->gates && i < r->nyrules; i++) {
-        ys->gates[i].fmax = UINT64_MAX;
-        /* console.log() in a condition prints: the condition runs as written */
-        if (console < 0 || console >= 32 || !(r->yrules[i].modules & (1u << console)))
-            find_gates(r, r->yrules[i].cond, &ys->gates[i], 0);
-    }
+    for (uint32_t i = 0; ys->gates && i < r->nyrules; i++)
+        rule_gate(r->yexprs, r->nyexprs, &r->yrules[i], &ys->gates[i]);
     for (uint32_t i = 0; ys->multi && i < r->nyrules; i++)
         mark_multi(r, r->yrules[i].cond, &r->yrules[i], ys->multi, 0);
     for (uint32_t i = 0; ys->always && i < r->nyrules; i++) {
@@ -292,8 +309,11 @@ int kh_yscan_create(kh_yscan **out, const struct kh_rules *r)
         if (always)
             ys->always[ys->nalways++] = i;
     }
+    for (uint32_t i = 0; ys->global && i < r->nyrules; i++)
+        if (r->yrules[i].flags & KH_YRF_GLOBAL)
+            ys->global[ys->nglobal++] = i;
     int rc = (!ys->st || !ys->rstate || !ys->prog || !ys->mods || !ys->modstate || !ys->ext || !ys->ahead ||
-              !ys->atail || !ys->acount || !ys->touched || !ys->scand || !ys->sover || !ys->stouched || !ys->always ||
+              !ys->atail || !ys->acount || !ys->touched || !ys->scand || !ys->sover || !ys->stouched || !ys->always || !ys->global ||
               !ys->rcand || !ys->rmark || !ys->scomp || !ys->multi || !ys->gates)
                  ? KH_ENOMEM
                  : 0;
@@ -327,6 +347,7 @@ void kh_yscan_destroy(kh_yscan *ys)
     free(ys->sover);
     free(ys->stouched);
     free(ys->always);
+    free(ys->global);
     free(ys->rcand);
     free(ys->rmark);
     free(ys->scomp);
@@ -1726,17 +1747,26 @@ int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, 
     if (ys->err)
         return ys->err;
     /* A false global rule makes every rule of its namespace false. */
-    for (uint32_t i = 0; i < r->nyrules; i++)
-        if ((r->yrules[i].flags & KH_YRF_GLOBAL) && ys->rstate[i] != 2)
+    for (uint32_t g = 0; g < ys->nglobal; g++) {
+        uint32_t i = ys->global[g];
+        if (ys->rstate[i] != 2)
             for (uint32_t k = 0; k < r->nyrules; k++)
                 if (r->yrules[k].ns == r->yrules[i].ns)
                     ys->rstate[k] = 1;
+    }
+    if (!(flags & KH_YRUN_ALL)) {
+        /* a true rule was a candidate (a rule out of rcand had no string: false) */
+        for (uint32_t k = 0; k < ys->nrcand && !rc; k++) {
+            uint32_t i = ys->rcand[k];
+            if (!(r->yrules[i].flags & KH_YRF_PRIVATE) && ys->rstate[i] == 2)
+                rc = report(ys, i, 1, flags, cb, ud);
+        }
+        return rc;
+    }
     for (uint32_t i = 0; i < r->nyrules && !rc; i++) {
         if (r->yrules[i].flags & KH_YRF_PRIVATE)
             continue;
-        int m = ys->rstate[i] == 2;
-        if (m || (flags & KH_YRUN_ALL))
-            rc = report(ys, i, m, flags, cb, ud);
+        rc = report(ys, i, ys->rstate[i] == 2, flags, cb, ud);
     }
     return rc;
 }

@@ -42,4 +42,10 @@ int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, 
  * when none of the rule's strings occurs. */
 int kh_ycond_needs_string(const struct kh_rules *r, uint32_t cond);
 
+/* 1 if the rule is false for every object that does not start with "MZ":
+ * a conjunct of its top-level `and` chain is uint16(0) == 0x5a4d (the
+ * gate kh_yscan_run checks first). Its strings need not be searched in
+ * other objects (kh_mpm_lit.mz_only). */
+int kh_yrule_requires_mz(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule);
+
 #endif

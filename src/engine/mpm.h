@@ -31,6 +31,7 @@ typedef struct kh_mpm_lit {
     const uint8_t *mask; /* NULL, or per byte: x matches where (x & mask) == (p & mask) */
     uint8_t caseless; /* ASCII letters match either case */
     uint8_t single;   /* one report per scan is enough */
+    uint8_t mz_only;  /* needed only in buffers that start with "MZ" (may be reported in others) */
 } kh_mpm_lit;
 
 typedef struct kh_mpm_input {

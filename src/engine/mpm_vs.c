@@ -41,9 +41,19 @@
  * the other), for gaps from about 127 bytes (found by tests/compat; 20..100
  * were fine, `.*` and ranges were). Short gaps keep the prefilter exact. */
 #define KH_VS_EXACT_GAP 32u
-#define KH_VS_MAGIC 0x4b485633u /* "KHV3": block and stream databases, byte literals, no expressions */
+#define KH_VS_MAGIC 0x4b485634u /* "KHV4": block, MZ block and stream databases, byte literals, no expressions */
 /* Shortest literal run searched for instead of a whole ClamAV pattern. */
 #define KH_VS_ATOM_MIN 4u
+
+/* Literals needed only in buffers that start with "MZ" (kh_mpm_lit.mz_only:
+ * the strings of YARA rules gated on uint16(0) == 0x5a4d, half of
+ * signature-base) go to a second block database, scanned only over such
+ * buffers: the other files (nearly all of a Linux host's) are scanned by a
+ * database of the rest, which Vectorscan runs faster. The streaming
+ * database, for large files, holds everything. A private bit of an
+ * expression's flags says which block database it is in. */
+#define KH_VS_FLAG_MZ (1u << 30)
+enum { KH_VS_ALL = -1, KH_VS_COMMON = 0, KH_VS_MZ = 1 };
 
 /* A literal searched for by one byte, outside Vectorscan. Debian's
  * Vectorscan 5.4.9 misses matches of a pattern whose only fixed literal is
@@ -63,6 +73,7 @@ typedef struct kh_vs_blit {
 
 struct kh_mpm {
     hs_database_t *block;
+    hs_database_t *block_mz; /* the mz_only literals, or NULL */
     hs_database_t *stream;
     int stream_failed;
     /* A loaded set keeps its streaming database serialized (in the mapped
@@ -409,15 +420,30 @@ static int add_blit_vals(kh_mpm *m, const uint8_t *vals, unsigned nv, uint32_t i
 
 static unsigned popcount8(unsigned v) { return (unsigned)__builtin_popcount(v & 0xffu); }
 
+/* Bytes that fill executables and text (zero and small integers, powers
+ * of two, x86's commonest opcodes and ModRM bytes, ASCII space and the
+ * commonest letters): a poor key for a literal searched by one byte. */
+static int common_byte(unsigned c)
+{
+    static const uint8_t common[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0f, 0x10, 0x20, 0x24, 0x40, 0x44,
+                                     0x45, 0x48, 0x4c, 0x74, 0x75, 0x80, 0x83, 0x85, 0x89, 0x8b, 0x90, 0xc0,
+                                     0xcc, 0xe8, 0xff, 'a',  'e',  'i',  'n',  'o',  'r',  's',  't'};
+    for (size_t i = 0; i < sizeof(common); i++)
+        if (common[i] == c)
+            return 1;
+    return 0;
+}
+
 /* The byte a literal is searched for by outside Vectorscan (see
  * kh_vs_blit), or -1 when it has a fixed run of two bytes or more (or no
  * byte with at least 4 fixed bits): a plain one-byte literal, or a masked
  * one (a nibble or case-folded atom) whose fixed bytes are all isolated;
- * then its byte with the most fixed bits (the last of those). */
+ * then its byte with the most fixed bits, a rare one rather than a common
+ * one (01 in x86 code is everywhere), the last of those. */
 static int byte_lit_index(const kh_mpm_lit *l)
 {
     int run = 0, best = 0, at = -1;
-    unsigned bits = 0;
+    unsigned score = 0;
     for (uint32_t j = 0; j < l->len; j++) {
         unsigned mk = l->mask ? l->mask[j] : 0xff;
         if (mk == 0xff)
@@ -425,12 +451,41 @@ static int byte_lit_index(const kh_mpm_lit *l)
         else
             run = 0;
         best = run > best ? run : best;
-        if (popcount8(mk) >= bits && popcount8(mk) >= 4) {
-            bits = popcount8(mk);
+        unsigned sc = popcount8(mk) * 2 + !common_byte(l->p[j] & mk);
+        if (sc >= score && popcount8(mk) >= 4) {
+            score = sc;
             at = (int)j;
         }
     }
     return best >= 2 ? -1 : at;
+}
+
+/* A masked literal without two adjacent exact bytes, made into at most 16
+ * literals that have some: an exact byte beside a nibble or a case pair
+ * (`C6 0? E9` is `C6 00 E9` ... `C6 0F E9`). Gives the position to
+ * enumerate (-1: none), the fewest values first, then beside a rare byte. */
+static int pair_index(const kh_mpm_lit *l)
+{
+    if (!l->mask)
+        return -1;
+    int at = -1;
+    unsigned best = 0;
+    for (uint32_t j = 0; j < l->len; j++) {
+        unsigned mk = l->mask[j];
+        if (mk == 0xff || popcount8(mk) < 4)
+            continue;
+        for (int d = -1; d <= 1; d += 2) {
+            int64_t k = (int64_t)j + d;
+            if (k < 0 || k >= (int64_t)l->len || l->mask[k] != 0xff)
+                continue;
+            unsigned sc = popcount8(mk) * 2 + !common_byte(l->p[k]);
+            if (sc > best) {
+                best = sc;
+                at = (int)j;
+            }
+        }
+    }
+    return at;
 }
 
 /* One entry per byte value the literal's chosen byte can take (its mask,
@@ -474,56 +529,100 @@ static int index_blits(kh_mpm *m, int sort)
     return 0;
 }
 
-/* Reports the byte literals in buf (at offset base of the data): one pass
- * with memchr for a single byte, a byte table otherwise. A report is at the
- * end of its literal, never past the data: one ending beyond base + len is
- * dropped in a block (pend NULL: the literal cannot fit), kept in pend for
- * the next chunk of a stream. done (per literal, may be NULL) remembers
- * `single` literals already reported. */
+/* The byte literals of one byte value at p: reports each (at the end of its
+ * literal, never past the data: one ending beyond base + len is dropped in
+ * a block (pend NULL: the literal cannot fit), kept in pend for the next
+ * chunk of a stream). live[byte] counts the literals of a byte still to
+ * report: a `single` one reported is done (in done, per literal). */
+static int blits_at(const kh_mpm *m, const uint8_t *buf, const uint8_t *p, size_t len, uint64_t base, uint8_t *done,
+                    kh_vs_pendv *pend, kh_mpm_hit_fn fn, void *ctx, uint32_t *live)
+{
+    for (uint32_t i = m->bfirst[*p]; i < m->nblit && m->blit[i].byte == *p; i++) {
+        const kh_vs_blit *b = &m->blit[i];
+        if (done && b->single && done[i])
+            continue;
+        if (base + (uint64_t)(p - buf) < b->before)
+            continue; /* the literal would start before the data */
+        uint64_t at = base + (uint64_t)(p - buf) + 1 + b->after;
+        if (at > base + len) {
+            if (!pend)
+                continue;
+            if (pend->n == pend->cap) {
+                size_t nc = pend->cap ? 2 * pend->cap : 64;
+                kh_vs_pend *v = nc <= (1u << 20) ? realloc(pend->v, nc * sizeof(*v)) : NULL;
+                if (!v)
+                    return KH_ENOMEM;
+                pend->v = v;
+                pend->cap = nc;
+            }
+            pend->v[pend->n++] = (kh_vs_pend){b->id, i, at};
+            continue;
+        }
+        if (done && b->single) {
+            done[i] = 1;
+            live[b->byte]--;
+        }
+        if (fn(b->id, at, ctx))
+            return KH_EUSER;
+    }
+    return 0;
+}
+
+/* Byte values followed with memchr, one pass each, rather than with a
+ * lookup of every byte. */
+#define KH_VS_BLIT_MEMCHR 8u
+
+/* Reports the byte literals in buf (at offset base of the data). Only the
+ * byte values with a literal still to report are looked for: a `single`
+ * literal (a YARA string searched for whole, whose existence is all that
+ * is asked) is done after its first report, and the scan ends when no
+ * value is left; up to KH_VS_BLIT_MEMCHR values are followed with memchr
+ * (the literals of unfiltered YARA strings are letters and punctuation
+ * such as `e`, `$` or a backtick: a lookup of every byte of every file
+ * cost 11 % of a signature-base scan), more with a byte table. */
 static int scan_blits(const kh_mpm *m, const uint8_t *buf, size_t len, uint64_t base, uint8_t *done,
                       kh_vs_pendv *pend, kh_mpm_hit_fn fn, void *ctx)
 {
     if (!m->nblit || !len)
         return 0;
-    const uint32_t *first = m->bfirst;
-    int one = m->blit[0].byte == m->blit[m->nblit - 1].byte;
+    uint32_t live[256];
+    memset(live, 0, sizeof(live));
+    for (uint32_t i = 0; i < m->nblit; i++)
+        live[m->blit[i].byte] += !(done && m->blit[i].single && done[i]);
+    unsigned nlive = 0;
+    for (unsigned c = 0; c < 256; c++)
+        nlive += live[c] > 0;
     const uint8_t *p = buf, *end = buf + len;
-    while (p < end) {
-        if (one) {
-            p = memchr(p, m->blit[0].byte, (size_t)(end - p));
-            if (!p)
-                break;
-        } else if (first[*p] == UINT32_MAX) {
-            p++;
-            continue;
-        }
-        for (uint32_t i = first[*p]; i < m->nblit && m->blit[i].byte == *p; i++) {
-            const kh_vs_blit *b = &m->blit[i];
-            if (done && b->single && done[i])
-                continue;
-            if (base + (uint64_t)(p - buf) < b->before)
-                continue; /* the literal would start before the data */
-            uint64_t at = base + (uint64_t)(p - buf) + 1 + b->after;
-            if (at > base + len) {
-                if (!pend)
-                    continue;
-                if (pend->n == pend->cap) {
-                    size_t nc = pend->cap ? 2 * pend->cap : 64;
-                    kh_vs_pend *v = nc <= (1u << 20) ? realloc(pend->v, nc * sizeof(*v)) : NULL;
-                    if (!v)
-                        return KH_ENOMEM;
-                    pend->v = v;
-                    pend->cap = nc;
-                }
-                pend->v[pend->n++] = (kh_vs_pend){b->id, i, at};
-                continue;
-            }
-            if (done && b->single)
-                done[i] = 1;
-            if (fn(b->id, at, ctx))
-                return KH_EUSER;
+    while (p < end && nlive > KH_VS_BLIT_MEMCHR) {
+        if (live[*p]) {
+            int rc = blits_at(m, buf, p, len, base, done, pend, fn, ctx, live);
+            if (rc)
+                return rc;
+            nlive -= !live[*p];
         }
         p++;
+    }
+    /* the few values left: the next occurrence of each, nearest first */
+    uint8_t key[256];
+    const uint8_t *next[256];
+    unsigned nk = 0;
+    for (unsigned c = 0; c < 256 && p < end; c++)
+        if (live[c] && (next[nk] = memchr(p, (int)c, (size_t)(end - p))) != NULL)
+            key[nk++] = (uint8_t)c;
+    while (nk) {
+        unsigned k = 0;
+        for (unsigned j = 1; j < nk; j++)
+            if (next[j] < next[k])
+                k = j;
+        const uint8_t *q = next[k];
+        int rc = blits_at(m, buf, q, len, base, done, pend, fn, ctx, live);
+        if (rc)
+            return rc;
+        if (!live[key[k]] || q + 1 >= end || !(next[k] = memchr(q + 1, key[k], (size_t)(end - q - 1)))) {
+            key[k] = key[nk - 1];
+            next[k] = next[nk - 1];
+            nk--;
+        }
     }
     return 0;
 }
@@ -585,6 +684,7 @@ static void vs_destroy(kh_mpm *m)
     if (!m)
         return;
     hs_free_database(m->block);
+    hs_free_database(m->block_mz);
     hs_free_database(m->stream);
     free_exprs(m);
     free(m->blit);
@@ -592,30 +692,69 @@ static void vs_destroy(kh_mpm *m)
     free(m);
 }
 
-static int build_db(kh_mpm *m, unsigned mode, hs_database_t **db, kh_buf *err, uint32_t *bad_out)
+/* Is expression i in the database of `group` (KH_VS_ALL: every expression)? */
+static int in_group(const kh_mpm *m, uint32_t i, int group)
 {
-    unsigned *flags = malloc(sizeof(unsigned) * (m->nexpr ? m->nexpr : 1));
-    if (!flags)
-        return KH_ENOMEM;
+    if (group == KH_VS_ALL)
+        return 1;
+    int mz = m->flags && (m->flags[i] & KH_VS_FLAG_MZ);
+    return group == KH_VS_MZ ? mz : !mz;
+}
+
+static uint32_t group_size(const kh_mpm *m, int group)
+{
+    uint32_t n = 0;
     for (uint32_t i = 0; i < m->nexpr; i++)
-        flags[i] = m->flags ? m->flags[i] : HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
+        n += (uint32_t)in_group(m, i, group);
+    return n;
+}
+
+/* Compiles the expressions of one group; on a syntax error, *bad_out is
+ * the index (in m->expr) of the expression Vectorscan refused. */
+static int build_db(kh_mpm *m, unsigned mode, int group, hs_database_t **db, kh_buf *err, uint32_t *bad_out)
+{
+    size_t n = m->nexpr ? m->nexpr : 1;
+    unsigned *flags = malloc(sizeof(unsigned) * n);
+    uint32_t *ids = malloc(sizeof(uint32_t) * n), *at = malloc(sizeof(uint32_t) * n);
+    const char **exprs = malloc(sizeof(char *) * n);
+    if (!flags || !ids || !at || !exprs) {
+        free(flags);
+        free(ids);
+        free(at);
+        free(exprs);
+        return KH_ENOMEM;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < m->nexpr; i++) {
+        if (!in_group(m, i, group))
+            continue;
+        flags[k] = m->flags ? m->flags[i] & ~KH_VS_FLAG_MZ : HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
+        ids[k] = m->ids[i];
+        exprs[k] = m->expr[i];
+        at[k++] = i;
+    }
     hs_compile_error_t *ce = NULL;
     hs_platform_info_t plat;
     hs_populate_platform(&plat);
-    hs_error_t e = hs_compile_multi((const char *const *)m->expr, flags, m->ids, m->nexpr, mode, &plat, db, &ce);
+    hs_error_t e = hs_compile_multi(exprs, flags, ids, k, mode, &plat, db, &ce);
     free(flags);
-    if (e == HS_SUCCESS)
+    free(ids);
+    free(exprs);
+    if (e == HS_SUCCESS) {
+        free(at);
         return 0;
+    }
     int rc = KH_EINTERNAL;
     if (ce) {
-        if (ce->expression >= 0 && bad_out) {
-            *bad_out = (uint32_t)ce->expression;
+        if (ce->expression >= 0 && (uint32_t)ce->expression < k && bad_out) {
+            *bad_out = at[ce->expression];
             rc = KH_ESYNTAX;
         }
         if (err)
             kh_buf_printf(err, "Vectorscan: %s", ce->message);
         hs_free_compile_error(ce);
     }
+    free(at);
     return rc;
 }
 
@@ -746,21 +885,27 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
         const kh_mpm_lit *l = &in->lits[i];
         if (!l->len)
             continue; /* reported through another literal (an empty one is never searched) */
-        int bi = byte_lit_index(l);
-        if (bi >= 0) {
+        int bi = byte_lit_index(l), pi = bi >= 0 ? pair_index(l) : -1;
+        if (bi >= 0 && pi < 0) {
             rc = add_blit(m, l, (uint32_t)bi, in->npats + i);
             if (rc != KH_ELIMIT)
                 continue;
             rc = 0; /* more than 16 values: Vectorscan after all */
         }
-        kh_buf_clear(&o);
-        for (uint32_t j = 0; j < l->len && !rc; j++)
-            rc = l->mask ? put_masked(&o, l->p[j], l->mask[j]) : put_byte(&o, l->p[j]);
-        char *e = rc ? NULL : kh_buf_detach(&o, NULL);
-        kh_buf_init(&o, 64u << 20);
-        unsigned fl = HS_FLAG_DOTALL | (l->caseless ? HS_FLAG_CASELESS : 0) | (l->single ? HS_FLAG_SINGLEMATCH : 0);
-        if (!rc && (!e || (rc = add_expr(m, &cap, &sub, in->npats + i, UINT32_MAX, e, fl))))
-            rc = rc ? rc : KH_ENOMEM;
+        unsigned fl = HS_FLAG_DOTALL | (l->caseless ? HS_FLAG_CASELESS : 0) | (l->single ? HS_FLAG_SINGLEMATCH : 0) |
+                      (l->mz_only ? KH_VS_FLAG_MZ : 0);
+        /* one expression, or one per value of the enumerated byte */
+        for (unsigned v = 0; v < 256 && !rc; v++) {
+            if (pi >= 0 ? (v & l->mask[pi]) != (l->p[pi] & l->mask[pi]) : v > 0)
+                continue;
+            kh_buf_clear(&o);
+            for (uint32_t j = 0; j < l->len && !rc; j++)
+                rc = (int)j == pi ? put_byte(&o, v) : l->mask ? put_masked(&o, l->p[j], l->mask[j]) : put_byte(&o, l->p[j]);
+            char *e = rc ? NULL : kh_buf_detach(&o, NULL);
+            kh_buf_init(&o, 64u << 20);
+            if (!rc && (!e || (rc = add_expr(m, &cap, &sub, in->npats + i, UINT32_MAX, e, fl))))
+                rc = rc ? rc : KH_ENOMEM;
+        }
     }
     kh_buf_dispose(&o);
     if (rc)
@@ -768,13 +913,18 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
     /* Compile; an expression Vectorscan rejects falls back to a literal of it,
      * or makes its pattern unfiltered, and the set is compiled again. One it
      * proves can never match (yara's /a$b/) is simply dropped. */
-    for (unsigned tries = 0; m->nexpr; tries++) {
+    for (unsigned tries = 0, group = KH_VS_COMMON; group <= KH_VS_MZ; tries++) {
+        if (!group_size(m, (int)group)) {
+            group++;
+            continue;
+        }
         uint32_t bad = UINT32_MAX;
         kh_buf e2 = KH_BUF_INIT(4096);
-        rc = build_db(m, HS_MODE_BLOCK, &m->block, &e2, &bad);
+        rc = build_db(m, HS_MODE_BLOCK, (int)group, group == KH_VS_MZ ? &m->block_mz : &m->block, &e2, &bad);
         if (rc == 0) {
             kh_buf_dispose(&e2);
-            break;
+            group++;
+            continue;
         }
         if (rc != KH_ESYNTAX || bad >= m->nexpr || tries > m->nexpr + in->npats) {
             if (err)
@@ -819,7 +969,7 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
     /* The streaming database, from the same expressions. Vectorscan may
      * refuse some in stream mode only: large files then fail with an error
      * (as before), small ones are unaffected. */
-    if (m->nexpr && build_db(m, HS_MODE_STREAM, &m->stream, NULL, NULL))
+    if (m->nexpr && build_db(m, HS_MODE_STREAM, KH_VS_ALL, &m->stream, NULL, NULL))
         m->stream_failed = 1;
     index_blits(m, 1);
     /* The expressions are not needed any more (nexpr stays: it says whether
@@ -841,39 +991,48 @@ fail:
 }
 
 /* Layout: u32 magic, nexpr, nunfilt, stream_failed; u64 block length, the
- * block database; u64 stream length, the stream database; nunfilt u32
+ * block database; u64 length, the MZ block database; u64 stream length,
+ * the stream database; nunfilt u32
  * pattern indices; u32 nblit, the byte literals. The expressions are not
  * kept: nothing is compiled after a load. */
 static int vs_serialize(const kh_mpm *m, kh_buf *out)
 {
-    char *db = NULL, *sdb = NULL;
-    size_t dblen = 0, sdblen = 0;
+    char *db = NULL, *sdb = NULL, *mzdb = NULL;
+    size_t dblen = 0, sdblen = 0, mzlen = 0;
     if (m->block && hs_serialize_database(m->block, &db, &dblen) != HS_SUCCESS)
         return KH_EINTERNAL;
-    if (m->stream && hs_serialize_database(m->stream, &sdb, &sdblen) != HS_SUCCESS) {
+    if ((m->stream && hs_serialize_database(m->stream, &sdb, &sdblen) != HS_SUCCESS) ||
+        (m->block_mz && hs_serialize_database(m->block_mz, &mzdb, &mzlen) != HS_SUCCESS)) {
         free(db);
+        free(sdb);
         return KH_EINTERNAL;
     }
     if (!m->stream && m->sbytes && !m->stream_failed) {
         if (!(sdb = malloc(m->slen ? m->slen : 1))) {
             free(db);
+            free(mzdb);
             return KH_ENOMEM;
         }
         memcpy(sdb, m->sbytes, m->slen);
         sdblen = m->slen;
     }
     uint32_t hdr[4] = {KH_VS_MAGIC, m->nexpr, m->nunfilt, (uint32_t)(m->stream_failed || (m->nexpr && !sdblen))};
-    uint64_t l64 = dblen, s64 = sdblen;
+    uint64_t l64 = dblen, s64 = sdblen, z64 = mzlen;
     int rc = kh_buf_append(out, hdr, sizeof(hdr));
     if (!rc)
         rc = kh_buf_append(out, &l64, 8);
     if (!rc && dblen)
         rc = kh_buf_append(out, db, dblen);
     if (!rc)
+        rc = kh_buf_append(out, &z64, 8);
+    if (!rc && mzlen)
+        rc = kh_buf_append(out, mzdb, mzlen);
+    if (!rc)
         rc = kh_buf_append(out, &s64, 8);
     if (!rc && sdblen)
         rc = kh_buf_append(out, sdb, sdblen);
     free(db);
+    free(mzdb);
     free(sdb);
     if (!rc && m->nunfilt)
         rc = kh_buf_append(out, m->unfilt, m->nunfilt * 4u);
@@ -904,6 +1063,15 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
     if (dblen && hs_deserialize_database((const char *)p, dblen, &m->block) != HS_SUCCESS)
         goto fail;
     p += dblen;
+    uint64_t mzlen;
+    if (end - p < 8)
+        goto fail;
+    memcpy(&mzlen, p, 8);
+    p += 8;
+    if (mzlen > (uint64_t)(end - p) ||
+        (mzlen && hs_deserialize_database((const char *)p, mzlen, &m->block_mz) != HS_SUCCESS))
+        goto fail;
+    p += mzlen;
     if (end - p < 8)
         goto fail;
     memcpy(&sdblen, p, 8);
@@ -945,7 +1113,7 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
     if (index_blits(m, 0))
         goto fail;
     m->nexpr = hdr[1];
-    if ((m->nexpr && !m->block) || (m->nexpr && !m->sbytes && !m->stream_failed))
+    if ((m->nexpr && !m->block && !m->block_mz) || (m->nexpr && !m->sbytes && !m->stream_failed))
         goto fail;
     *out = m;
     return 0;
@@ -960,6 +1128,7 @@ static int vs_scratch_create(kh_mpm_scratch **out, const kh_mpm *m)
     if (!s)
         return KH_ENOMEM;
     if ((m->block && hs_alloc_scratch(m->block, &s->hs) != HS_SUCCESS) ||
+        (m->block_mz && hs_alloc_scratch(m->block_mz, &s->hs) != HS_SUCCESS) ||
         (m->nblit && !(s->bdone = malloc(m->nblit)))) {
         hs_free_scratch(s->hs);
         free(s);
@@ -1009,17 +1178,23 @@ static int vs_scan(const kh_mpm *m, kh_mpm_scratch *s, const uint8_t *buf, size_
         if (brc)
             return brc;
     }
-    if (!m->block)
-        return 0;
     hitctx h = {fn, ctx};
     /* hs_scan takes an unsigned int length: scan larger buffers through a stream. */
     if (len > UINT32_MAX)
         return KH_ELIMIT;
-    /* an empty object may come without a buffer; hs_scan refuses NULL data */
-    hs_error_t e = hs_scan(m->block, buf ? (const char *)buf : "", (unsigned)len, 0, s->hs, on_match, &h);
-    if (e == HS_SCAN_TERMINATED)
-        return KH_EUSER;
-    return e == HS_SUCCESS ? 0 : KH_EINTERNAL;
+    int mz = buf && len >= 2 && buf[0] == 'M' && buf[1] == 'Z';
+    for (int g = KH_VS_COMMON; g <= KH_VS_MZ; g++) {
+        const hs_database_t *db = g == KH_VS_MZ ? (mz ? m->block_mz : NULL) : m->block;
+        if (!db)
+            continue;
+        /* an empty object may come without a buffer; hs_scan refuses NULL data */
+        hs_error_t e = hs_scan(db, buf ? (const char *)buf : "", (unsigned)len, 0, s->hs, on_match, &h);
+        if (e == HS_SCAN_TERMINATED)
+            return KH_EUSER;
+        if (e != HS_SUCCESS)
+            return KH_EINTERNAL;
+    }
+    return 0;
 }
 
 static int vs_stream_open(kh_mpm *m, kh_mpm_scratch *s, kh_mpm_stream **out)
@@ -1031,7 +1206,7 @@ static int vs_stream_open(kh_mpm *m, kh_mpm_scratch *s, kh_mpm_stream **out)
             m->stream_failed = 1;
     }
     if (!m->stream && !m->stream_failed && m->nexpr && m->expr) {
-        if (build_db(m, HS_MODE_STREAM, &m->stream, NULL, NULL))
+        if (build_db(m, HS_MODE_STREAM, KH_VS_ALL, &m->stream, NULL, NULL))
             m->stream_failed = 1;
     }
     if (m->nexpr && !m->stream)
@@ -1128,14 +1303,16 @@ static int vs_stream_close(kh_mpm_stream *st, kh_mpm_scratch *s, kh_mpm_hit_fn f
 
 static size_t vs_size(const kh_mpm *m)
 {
-    size_t a = 0, b = 0;
+    size_t a = 0, b = 0, c = 0;
     if (m->block)
         hs_database_size(m->block, &a);
+    if (m->block_mz)
+        hs_database_size(m->block_mz, &c);
     if (m->stream)
         hs_database_size(m->stream, &b);
     else if (m->sbytes)
         hs_serialized_database_size(m->sbytes, m->slen, &b);
-    return a + b + m->nblit * sizeof(kh_vs_blit);
+    return a + b + c + m->nblit * sizeof(kh_vs_blit);
 }
 
 const kh_mpm_ops kh_mpm_vs = {

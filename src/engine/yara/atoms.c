@@ -153,6 +153,18 @@ static int item_quality(const uint8_t *bytes, const uint8_t *mask, size_t i)
 
 #define RUN_MAX 1024u
 
+/* What an atom without two adjacent exact bytes costs: the matcher can only
+ * search for it by one byte (mpm_vs.c, kh_vs_blit), or, when an exact byte
+ * sits beside a nibble or a case pair, by at most 16 literals of two bytes
+ * or more. Measured on signature-base over system files: `83 ?? 02`, keyed
+ * on the byte 02, was reported 2.1 million times in 256 MB where the same
+ * string's `F3 A4` is rare; `C6 0? E9 4? 8? 4? 05 ?? ?? 89 4? 01` (no
+ * alternative) 4.2 million times keyed on 01. */
+static int isolated_penalty(uint32_t longest_exact_run, int pairable)
+{
+    return longest_exact_run >= 2 ? 0 : pairable ? 5 : 40;
+}
+
 /* Best atom among the runs of one-byte items (exact bytes, letters in
  * either case, nibbles, fixed gaps like `??`) of a variant's sequence. An
  * atom is a window of up to MAX_ATOM items that starts and ends with a
@@ -198,8 +210,14 @@ static int best_atom(const kh_irb *b, uint32_t idx, cand *best)
                 if (!rmask[st])
                     continue;
                 int q = 0;
-                uint32_t strong = 0;
+                uint32_t strong = 0, fixed_run = 0, longest = 0;
+                int pairable = 0, soft = 0; /* soft: a masked atom (not a literal, caseless or not) */
                 for (uint32_t e = st; e < rlen && e - st < MAX_ATOM; e++) {
+                    soft |= rmask[e] != 0xff && rmask[e] != 0xdf;
+                    fixed_run = rmask[e] == 0xff ? fixed_run + 1 : 0;
+                    longest = fixed_run > longest ? fixed_run : longest;
+                    pairable |= e > st && (rmask[e] == 0xff) != (rmask[e - 1] == 0xff) &&
+                                __builtin_popcount(rmask[e]) >= 4 && __builtin_popcount(rmask[e - 1]) >= 4;
                     if (!rmask[e])
                         continue;
                     q += item_quality(run, rmask, e);
@@ -207,9 +225,10 @@ static int best_atom(const kh_irb *b, uint32_t idx, cand *best)
                     if (strong < MIN_ATOM)
                         continue;
                     uint32_t w = e - st + 1;
-                    if (found && q + bonus < best->q)
+                    int qe = q + bonus - (soft ? isolated_penalty(longest, pairable) : 0);
+                    if (found && qe < best->q)
                         continue;
-                    if (found && q + bonus == best->q && w >= best->len)
+                    if (found && qe == best->q && w >= best->len)
                         continue;
                     memcpy(best->bytes, run + st, w);
                     memcpy(best->mask, rmask + st, w);
@@ -230,7 +249,7 @@ static int best_atom(const kh_irb *b, uint32_t idx, cand *best)
                         memset(best->mask, 0xff, w); /* a caseless literal */
                     best->pmin = sat_add(rmin, st);
                     best->pmax = sat_add(rmax, st);
-                    best->q = q + bonus;
+                    best->q = qe;
                     found = 1;
                 }
             }

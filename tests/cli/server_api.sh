@@ -294,5 +294,29 @@ check "session survives restart" test "$(api GET /incidents "" "$T/admin" | j 'd
 agent pc2 POST /agent/events "$T/ev.json" >/dev/null
 check "agent certificate still accepted" test "$(status)" = 200
 check "still one malware finding" test "$(api GET "/findings?kind=malware" "" "$T/admin" | j 'd["total"]')" = 1
+
+# a batch of 30 events (more than one 24-row INSERT) naming two new malware events twice each (one
+# in both INSERTs, one twice in the first) and the old one again: all acknowledged, each new one
+# interpreted once, the old one not again
+python3 - "$T/ev.json" >"$T/ev30.json" <<'PY'
+import json, sys
+old = json.load(open(sys.argv[1]))["events"][0]
+ev = [{"id": "bulk-%08d" % i, "type": "note", "data": {"i": i}} for i in range(30)]
+def mal(n, name):
+    return {"id": "bulk-malware-%d" % n, "type": "malware",
+            "data": {"path": "/home/b/%d.com" % n, "name": name, "sha256": ("%02d" % n) * 32, "size": 9}}
+ev[3], ev[27] = mal(1, "Test.Twice"), mal(1, "Test.Twice")    # in two INSERTs
+ev[5], ev[9] = mal(2, "Test.Twice2"), mal(2, "Test.Twice2")   # in the same INSERT
+ev[15] = old
+print(json.dumps({"events": ev}))
+PY
+A30=$(agent pc2 POST /agent/events "$T/ev30.json")
+check "30-event batch acknowledged whole" test "$(echo "$A30" | j 'len(d["accepted"])')" = 30
+F=$(api GET "/findings?kind=malware" "" "$T/admin")
+check "... two new malware findings" test "$(echo "$F" | j 'd["total"]')" = 3
+check "... each interpreted once although named twice (counts 1, 1)" \
+  test "$(echo "$F" | j 'sorted(x["count"] for x in d["items"] if "Test.Twice" in json.dumps(x))')" = "[1, 1]"
+check "... the old event not interpreted again (count 2)" \
+  test "$(echo "$F" | j '[x["count"] for x in d["items"] if "Test.Twice" not in json.dumps(x)][0]')" = 2
 stop_server
 finish

@@ -155,18 +155,17 @@ static int finding(ctx *c, const char *kind, const char *severity, const char *k
     }
     kh_sval p[] = {KH_SV_I(c->r->host_id), KH_SV_I(c->r->host_unit), KH_SV_S(kind), KH_SV_S(severity), KH_SV_S(key),
                    KH_SV_S(tbuf), KH_SV_S(d), KH_SV_S(c->now)};
-    int rc = kh_store_exec(c->r->srv->st, NULL,
-                           "INSERT INTO findings (host_id, unit_id, kind, severity, key, title, detail_json, first_seen, last_seen)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (host_id, kind, key) DO UPDATE SET"
-                           " last_seen = excluded.last_seen, count = findings.count + 1, severity = excluded.severity,"
-                           " title = excluded.title, detail_json = excluded.detail_json,"
-                           " status = CASE WHEN findings.status = 'resolved' THEN 'open' ELSE findings.status END",
-                           p, 8);
+    /* one statement (one round trip to PostgreSQL): the upsert answers the row's id, new or not */
+    int rc = kh_store_query_int(c->r->srv->st, fid,
+                                "INSERT INTO findings (host_id, unit_id, kind, severity, key, title, detail_json, first_seen, last_seen)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (host_id, kind, key) DO UPDATE SET"
+                                " last_seen = excluded.last_seen, count = findings.count + 1, severity = excluded.severity,"
+                                " title = excluded.title, detail_json = excluded.detail_json,"
+                                " status = CASE WHEN findings.status = 'resolved' THEN 'open' ELSE findings.status END"
+                                " RETURNING id",
+                                p, 8);
     free(d);
-    if (rc < 0)
-        return rc;
-    kh_sval q[] = {KH_SV_I(c->r->host_id), KH_SV_S(kind), KH_SV_S(key)};
-    return kh_store_query_int(c->r->srv->st, fid, "SELECT id FROM findings WHERE host_id = ?1 AND kind = ?2 AND key = ?3", q, 3);
+    return rc;
 }
 
 static const char *norm_severity(const char *s)

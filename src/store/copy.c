@@ -222,7 +222,7 @@ static int insert_rows(kh_store *to, const char *table, char cols[][64], size_t 
         json_t *row = json_array_get(rows, from + r);
         rc = put(sql, &len, "%s", r ? ", (" : " (");
         for (size_t c = 0; !rc && c < ncols; c++) {
-            char alias[16];
+            char alias[24];
             snprintf(alias, sizeof(alias), "v%zu", c);
             p[k] = value_of(json_object_get(row, alias));
             k++;
@@ -288,7 +288,7 @@ static int copy_table(kh_store *from, kh_store *to, size_t t, int64_t *copied, c
         seterr(err, errsz, "%s: không có cột id / no id column", table);
         return KH_EFORMAT;
     }
-    char id_alias[16];
+    char id_alias[24];
     snprintf(id_alias, sizeof(id_alias), "v%zu", id_col);
     size_t per_insert = COPY_MAX_PARAMS / ncols;
     if (per_insert == 0)

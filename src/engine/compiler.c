@@ -462,6 +462,7 @@ static int include_path(const char *from, const char *name, kh_buf *p)
 typedef struct inc_scan {
     kh_buf *k;
     KH_VEC(char *) seen;
+    KH_VEC(unsigned) seen_depth; /* the least depth each was met at */
     int over; /* more than MAX_KEY_INCLUDES files */
     kh_buf text[KH_Y_MAX_INCLUDE_DEPTH + 1]; /* the file read at each depth */
 } inc_scan;
@@ -523,25 +524,39 @@ static int key_includes(inc_scan *is, const char *from, const char *text, size_t
         kh_buf p = KH_BUF_INIT(8192);
         rc = include_path(from, lx.text.data, &p);
         kh_ylex_dispose(&lx);
-        int dup = 0;
-        for (size_t i = 0; !rc && i < is->seen.n && !dup; i++)
-            dup = strcmp(is->seen.v[i], p.data) == 0;
-        if (rc || dup || !p.data) {
+        /* A path is followed once, and again only when met less deep than
+         * before: includes deeper than the parser reads are left out, and a
+         * file met first through a commented-out include can come deeper
+         * than the parser reads it. */
+        size_t dup = SIZE_MAX;
+        for (size_t i = 0; !rc && i < is->seen.n && dup == SIZE_MAX; i++)
+            if (strcmp(is->seen.v[i], p.data) == 0)
+                dup = i;
+        if (rc || !p.data || (dup != SIZE_MAX && depth + 1 >= is->seen_depth.v[dup])) {
             kh_buf_dispose(&p);
             rc = rc == KH_ELIMIT ? 0 : rc; /* a path too long: the parser cannot open it either */
             continue;
         }
-        if (is->seen.n >= MAX_KEY_INCLUDES) {
-            is->over = 1;
+        const char *path;
+        if (dup != SIZE_MAX) {
             kh_buf_dispose(&p);
-            break;
+            path = is->seen.v[dup];
+            is->seen_depth.v[dup] = depth + 1;
+        } else {
+            if (is->seen.n >= MAX_KEY_INCLUDES) {
+                is->over = 1;
+                kh_buf_dispose(&p);
+                break;
+            }
+            char *own = kh_buf_detach(&p, NULL);
+            if (!own || KH_VEC_RESERVE(is->seen, 1, MAX_KEY_INCLUDES) ||
+                KH_VEC_RESERVE(is->seen_depth, 1, MAX_KEY_INCLUDES)) {
+                free(own);
+                return KH_ENOMEM;
+            }
+            is->seen.v[is->seen.n++] = path = own;
+            is->seen_depth.v[is->seen_depth.n++] = depth + 1;
         }
-        char *path = kh_buf_detach(&p, NULL);
-        if (!path || KH_VEC_RESERVE(is->seen, 1, MAX_KEY_INCLUDES)) {
-            free(path);
-            return KH_ENOMEM;
-        }
-        is->seen.v[is->seen.n++] = path;
         kh_buf *t = &is->text[depth + 1 <= KH_Y_MAX_INCLUDE_DEPTH ? depth + 1 : KH_Y_MAX_INCLUDE_DEPTH];
         int mrc = read_rule_file(path, MAX_RULE_FILE, t);
         if (mrc) {
@@ -621,6 +636,7 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
     for (size_t i = 0; i < is.seen.n; i++)
         free(is.seen.v[i]);
     KH_VEC_FREE(is.seen);
+    KH_VEC_FREE(is.seen_depth);
     for (size_t i = 0; i <= KH_Y_MAX_INCLUDE_DEPTH; i++)
         kh_buf_dispose(&is.text[i]);
     if (!rc)
@@ -958,6 +974,8 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
         /* existence is all that is asked of a plain literal string: one report */
         lits[i].single = ys->mode == KH_YSM_EXACT && !atoms[i].before && !atoms[i].after;
         lits[i].mz_only = (uint8_t)kh_yrule_requires_mz(yb.exprs.v, (uint32_t)yb.exprs.n, &yb.rules.v[ys->rule]);
+        lits[i].max_len = kh_yrule_max_filesize(yb.exprs.v, (uint32_t)yb.exprs.n, &yb.rules.v[ys->rule]);
+        lits[i].max_len = lits[i].max_len == UINT64_MAX ? 0 : lits[i].max_len;
     }
     /* An atom shared with earlier ones is searched through the first of them:
      * one literal in the matcher, one report fanned out along the twins. */
@@ -967,6 +985,7 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
         for (uint32_t t = atoms[i].twin; t; t = atoms[t - 1].twin) {
             lits[i].single &= lits[t - 1].single;
             lits[i].mz_only &= lits[t - 1].mz_only;
+            lits[i].max_len = !lits[i].max_len || !lits[t - 1].max_len ? 0 : KH_MAX(lits[i].max_len, lits[t - 1].max_len);
             lits[t - 1].len = 0;
         }
     }

@@ -243,6 +243,13 @@ static void rule_gate(const kh_yexpr *ex, uint32_t nex, const kh_yrule *rule, yg
         find_gates(ex, nex, rule->cond, g, 0);
 }
 
+uint64_t kh_yrule_max_filesize(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule)
+{
+    ygate g;
+    rule_gate(ex, nex, rule, &g);
+    return g.fmax;
+}
+
 int kh_yrule_requires_mz(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule)
 {
     ygate g;

@@ -47,5 +47,8 @@ int kh_ycond_needs_string(const struct kh_rules *r, uint32_t cond);
  * gate kh_yscan_run checks first). Its strings need not be searched in
  * other objects (kh_mpm_lit.mz_only). */
 int kh_yrule_requires_mz(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule);
+/* The largest file for which the rule can be true (a `filesize < N`
+ * conjunct, as above), UINT64_MAX when there is none (kh_mpm_lit.max_len). */
+uint64_t kh_yrule_max_filesize(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule);
 
 #endif

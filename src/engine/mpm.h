@@ -32,6 +32,7 @@ typedef struct kh_mpm_lit {
     uint8_t caseless; /* ASCII letters match either case */
     uint8_t single;   /* one report per scan is enough */
     uint8_t mz_only;  /* needed only in buffers that start with "MZ" (may be reported in others) */
+    uint64_t max_len; /* needed only in buffers of at most this many bytes (0: no limit; may be reported in others) */
 } kh_mpm_lit;
 
 typedef struct kh_mpm_input {

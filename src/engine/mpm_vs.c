@@ -41,7 +41,7 @@
  * the other), for gaps from about 127 bytes (found by tests/compat; 20..100
  * were fine, `.*` and ranges were). Short gaps keep the prefilter exact. */
 #define KH_VS_EXACT_GAP 32u
-#define KH_VS_MAGIC 0x4b485634u /* "KHV4": block, MZ block and stream databases, byte literals, no expressions */
+#define KH_VS_MAGIC 0x4b485635u /* "KHV5": block, MZ block, big block and stream databases, byte literals */
 /* Shortest literal run searched for instead of a whole ClamAV pattern. */
 #define KH_VS_ATOM_MIN 4u
 
@@ -53,7 +53,16 @@
  * database, for large files, holds everything. A private bit of an
  * expression's flags says which block database it is in. */
 #define KH_VS_FLAG_MZ (1u << 30)
-enum { KH_VS_ALL = -1, KH_VS_COMMON = 0, KH_VS_MZ = 1 };
+/* Likewise, literals needed only in buffers smaller than KH_VS_BIG (the
+ * strings of rules gated on `filesize < N`, N up to 2 MiB) are left out
+ * of a third block database, used instead of the first for larger
+ * buffers: two thirds of the bytes of a Linux host's files are in files of
+ * 2 MiB or more, which most rules of signature-base never consider. It is
+ * built only when it leaves out at least one literal in KH_VS_BIG_GAIN. */
+#define KH_VS_FLAG_SMALL (1u << 29)
+#define KH_VS_BIG (2u << 20)
+#define KH_VS_BIG_GAIN 8u
+enum { KH_VS_ALL = -1, KH_VS_COMMON = 0, KH_VS_BIGDB = 1, KH_VS_MZ = 2 };
 
 /* A literal searched for by one byte, outside Vectorscan. Debian's
  * Vectorscan 5.4.9 misses matches of a pattern whose only fixed literal is
@@ -74,6 +83,7 @@ typedef struct kh_vs_blit {
 struct kh_mpm {
     hs_database_t *block;
     hs_database_t *block_mz; /* the mz_only literals, or NULL */
+    hs_database_t *block_big; /* block without the literals of small buffers, or NULL */
     hs_database_t *stream;
     int stream_failed;
     /* A loaded set keeps its streaming database serialized (in the mapped
@@ -685,6 +695,7 @@ static void vs_destroy(kh_mpm *m)
         return;
     hs_free_database(m->block);
     hs_free_database(m->block_mz);
+    hs_free_database(m->block_big);
     hs_free_database(m->stream);
     free_exprs(m);
     free(m->blit);
@@ -697,8 +708,8 @@ static int in_group(const kh_mpm *m, uint32_t i, int group)
 {
     if (group == KH_VS_ALL)
         return 1;
-    int mz = m->flags && (m->flags[i] & KH_VS_FLAG_MZ);
-    return group == KH_VS_MZ ? mz : !mz;
+    int mz = m->flags && (m->flags[i] & KH_VS_FLAG_MZ), small = m->flags && (m->flags[i] & KH_VS_FLAG_SMALL);
+    return group == KH_VS_MZ ? mz : group == KH_VS_BIGDB ? !mz && !small : !mz;
 }
 
 static uint32_t group_size(const kh_mpm *m, int group)
@@ -728,7 +739,7 @@ static int build_db(kh_mpm *m, unsigned mode, int group, hs_database_t **db, kh_
     for (uint32_t i = 0; i < m->nexpr; i++) {
         if (!in_group(m, i, group))
             continue;
-        flags[k] = m->flags ? m->flags[i] & ~KH_VS_FLAG_MZ : HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
+        flags[k] = m->flags ? m->flags[i] & ~(KH_VS_FLAG_MZ | KH_VS_FLAG_SMALL) : HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
         ids[k] = m->ids[i];
         exprs[k] = m->expr[i];
         at[k++] = i;
@@ -893,7 +904,7 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
             rc = 0; /* more than 16 values: Vectorscan after all */
         }
         unsigned fl = HS_FLAG_DOTALL | (l->caseless ? HS_FLAG_CASELESS : 0) | (l->single ? HS_FLAG_SINGLEMATCH : 0) |
-                      (l->mz_only ? KH_VS_FLAG_MZ : 0);
+                      (l->mz_only ? KH_VS_FLAG_MZ : 0) | (l->max_len && l->max_len < KH_VS_BIG ? KH_VS_FLAG_SMALL : 0);
         /* one expression, or one per value of the enumerated byte */
         for (unsigned v = 0; v < 256 && !rc; v++) {
             if (pi >= 0 ? (v & l->mask[pi]) != (l->p[pi] & l->mask[pi]) : v > 0)
@@ -914,13 +925,15 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
      * or makes its pattern unfiltered, and the set is compiled again. One it
      * proves can never match (yara's /a$b/) is simply dropped. */
     for (unsigned tries = 0, group = KH_VS_COMMON; group <= KH_VS_MZ; tries++) {
-        if (!group_size(m, (int)group)) {
+        uint32_t n = group_size(m, (int)group);
+        if (!n || (group == KH_VS_BIGDB && n > group_size(m, KH_VS_COMMON) - group_size(m, KH_VS_COMMON) / KH_VS_BIG_GAIN)) {
             group++;
             continue;
         }
         uint32_t bad = UINT32_MAX;
         kh_buf e2 = KH_BUF_INIT(4096);
-        rc = build_db(m, HS_MODE_BLOCK, (int)group, group == KH_VS_MZ ? &m->block_mz : &m->block, &e2, &bad);
+        hs_database_t **db = group == KH_VS_MZ ? &m->block_mz : group == KH_VS_BIGDB ? &m->block_big : &m->block;
+        rc = build_db(m, HS_MODE_BLOCK, (int)group, db, &e2, &bad);
         if (rc == 0) {
             kh_buf_dispose(&e2);
             group++;
@@ -991,33 +1004,38 @@ fail:
 }
 
 /* Layout: u32 magic, nexpr, nunfilt, stream_failed; u64 block length, the
- * block database; u64 length, the MZ block database; u64 stream length,
+ * block database; u64 length, the MZ block database; u64 length, the big
+ * buffers' block database; u64 stream length,
  * the stream database; nunfilt u32
  * pattern indices; u32 nblit, the byte literals. The expressions are not
  * kept: nothing is compiled after a load. */
 static int vs_serialize(const kh_mpm *m, kh_buf *out)
 {
-    char *db = NULL, *sdb = NULL, *mzdb = NULL;
-    size_t dblen = 0, sdblen = 0, mzlen = 0;
+    char *db = NULL, *sdb = NULL, *mzdb = NULL, *bigdb = NULL;
+    size_t dblen = 0, sdblen = 0, mzlen = 0, biglen = 0;
     if (m->block && hs_serialize_database(m->block, &db, &dblen) != HS_SUCCESS)
         return KH_EINTERNAL;
     if ((m->stream && hs_serialize_database(m->stream, &sdb, &sdblen) != HS_SUCCESS) ||
-        (m->block_mz && hs_serialize_database(m->block_mz, &mzdb, &mzlen) != HS_SUCCESS)) {
+        (m->block_mz && hs_serialize_database(m->block_mz, &mzdb, &mzlen) != HS_SUCCESS) ||
+        (m->block_big && hs_serialize_database(m->block_big, &bigdb, &biglen) != HS_SUCCESS)) {
         free(db);
         free(sdb);
+        free(mzdb);
+        free(bigdb);
         return KH_EINTERNAL;
     }
     if (!m->stream && m->sbytes && !m->stream_failed) {
         if (!(sdb = malloc(m->slen ? m->slen : 1))) {
             free(db);
             free(mzdb);
+            free(bigdb);
             return KH_ENOMEM;
         }
         memcpy(sdb, m->sbytes, m->slen);
         sdblen = m->slen;
     }
     uint32_t hdr[4] = {KH_VS_MAGIC, m->nexpr, m->nunfilt, (uint32_t)(m->stream_failed || (m->nexpr && !sdblen))};
-    uint64_t l64 = dblen, s64 = sdblen, z64 = mzlen;
+    uint64_t l64 = dblen, s64 = sdblen, z64 = mzlen, b64 = biglen;
     int rc = kh_buf_append(out, hdr, sizeof(hdr));
     if (!rc)
         rc = kh_buf_append(out, &l64, 8);
@@ -1028,11 +1046,16 @@ static int vs_serialize(const kh_mpm *m, kh_buf *out)
     if (!rc && mzlen)
         rc = kh_buf_append(out, mzdb, mzlen);
     if (!rc)
+        rc = kh_buf_append(out, &b64, 8);
+    if (!rc && biglen)
+        rc = kh_buf_append(out, bigdb, biglen);
+    if (!rc)
         rc = kh_buf_append(out, &s64, 8);
     if (!rc && sdblen)
         rc = kh_buf_append(out, sdb, sdblen);
     free(db);
     free(mzdb);
+    free(bigdb);
     free(sdb);
     if (!rc && m->nunfilt)
         rc = kh_buf_append(out, m->unfilt, m->nunfilt * 4u);
@@ -1072,6 +1095,15 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
         (mzlen && hs_deserialize_database((const char *)p, mzlen, &m->block_mz) != HS_SUCCESS))
         goto fail;
     p += mzlen;
+    uint64_t biglen;
+    if (end - p < 8)
+        goto fail;
+    memcpy(&biglen, p, 8);
+    p += 8;
+    if (biglen > (uint64_t)(end - p) ||
+        (biglen && hs_deserialize_database((const char *)p, biglen, &m->block_big) != HS_SUCCESS))
+        goto fail;
+    p += biglen;
     if (end - p < 8)
         goto fail;
     memcpy(&sdblen, p, 8);
@@ -1129,6 +1161,7 @@ static int vs_scratch_create(kh_mpm_scratch **out, const kh_mpm *m)
         return KH_ENOMEM;
     if ((m->block && hs_alloc_scratch(m->block, &s->hs) != HS_SUCCESS) ||
         (m->block_mz && hs_alloc_scratch(m->block_mz, &s->hs) != HS_SUCCESS) ||
+        (m->block_big && hs_alloc_scratch(m->block_big, &s->hs) != HS_SUCCESS) ||
         (m->nblit && !(s->bdone = malloc(m->nblit)))) {
         hs_free_scratch(s->hs);
         free(s);
@@ -1183,8 +1216,10 @@ static int vs_scan(const kh_mpm *m, kh_mpm_scratch *s, const uint8_t *buf, size_
     if (len > UINT32_MAX)
         return KH_ELIMIT;
     int mz = buf && len >= 2 && buf[0] == 'M' && buf[1] == 'Z';
-    for (int g = KH_VS_COMMON; g <= KH_VS_MZ; g++) {
-        const hs_database_t *db = g == KH_VS_MZ ? (mz ? m->block_mz : NULL) : m->block;
+    for (int g = KH_VS_COMMON; g <= KH_VS_MZ; g += KH_VS_MZ - KH_VS_COMMON) {
+        const hs_database_t *db = g == KH_VS_MZ ? (mz ? m->block_mz : NULL)
+                                  : len >= KH_VS_BIG && m->block_big ? m->block_big
+                                                                      : m->block;
         if (!db)
             continue;
         /* an empty object may come without a buffer; hs_scan refuses NULL data */
@@ -1308,6 +1343,10 @@ static size_t vs_size(const kh_mpm *m)
         hs_database_size(m->block, &a);
     if (m->block_mz)
         hs_database_size(m->block_mz, &c);
+    size_t d = 0;
+    if (m->block_big)
+        hs_database_size(m->block_big, &d);
+    c += d;
     if (m->stream)
         hs_database_size(m->stream, &b);
     else if (m->sbytes)

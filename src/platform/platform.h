@@ -19,6 +19,10 @@ typedef struct kh_map {
 /* Maps fd's first len bytes read-only, hinting sequential access.
  * Returns 0, KH_EIO, KH_ENOMEM. */
 int kh_map_fd(kh_map *m, int fd, size_t len);
+/* The same, every page mapped at once: for data about to be read whole (a
+ * scanned file), one call instead of a page fault per few pages, which
+ * costs much more in a virtual machine. */
+int kh_map_fd_whole(kh_map *m, int fd, size_t len);
 void kh_map_release(kh_map *m);
 void kh_unmap(void *p, size_t len);
 

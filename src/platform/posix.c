@@ -39,7 +39,7 @@ int kh_errno_to_kh(int e)
     }
 }
 
-int kh_map_fd(kh_map *m, int fd, size_t len)
+static int map_fd(kh_map *m, int fd, size_t len, int flags)
 {
     memset(m, 0, sizeof(*m));
     if (len == 0) {
@@ -47,15 +47,20 @@ int kh_map_fd(kh_map *m, int fd, size_t len)
         m->data = empty;
         return 0;
     }
-    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | flags, fd, 0);
     if (p == MAP_FAILED)
         return kh_errno_to_kh(errno);
-    madvise(p, len, MADV_SEQUENTIAL | MADV_WILLNEED);
+    if (!flags)
+        madvise(p, len, MADV_SEQUENTIAL | MADV_WILLNEED);
     m->data = p;
     m->len = len;
     m->mapped = 1;
     return 0;
 }
+
+int kh_map_fd(kh_map *m, int fd, size_t len) { return map_fd(m, fd, len, 0); }
+
+int kh_map_fd_whole(kh_map *m, int fd, size_t len) { return map_fd(m, fd, len, MAP_POPULATE); }
 
 void kh_map_release(kh_map *m)
 {

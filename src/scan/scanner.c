@@ -37,6 +37,7 @@
 #define STREAM_CHUNK (1u << 20)
 #define SMALL_FILE (2u << 20) /* read, not mapped, up to this size */
 #define YARA_BLOCK_MAX (64ull << 20)
+#define POPULATE_MAX (12u << 20)
 
 const char *kh_detection_kind_name(kh_detection_kind k)
 {
@@ -699,7 +700,10 @@ int kh_scanner_scan_fd(kh_scanner *s, int fd, kh_detection_cb on_detect, kh_warn
         return end_file(kh_scan_object(s, s->readbuf, got, 0));
     }
     kh_map m;
-    rc = kh_map_fd(&m, fd, (size_t)size);
+    /* Mapped at once up to POPULATE_MAX (cheaper than a page fault every few
+     * pages); larger files are mapped as they are read, so that two threads
+     * do not hold two whole large files at the same time (peak RSS). */
+    rc = size <= POPULATE_MAX ? kh_map_fd_whole(&m, fd, (size_t)size) : kh_map_fd(&m, fd, (size_t)size);
     if (rc) {
         snprintf(s->err, sizeof(s->err), "cannot map file: %s", kh_strerror(rc));
         return rc;

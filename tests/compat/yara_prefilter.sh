@@ -4,7 +4,8 @@
 # for rules gated on uint16(0) == 0x5a4d (searched only in files that start
 # with "MZ"), atoms without two adjacent exact bytes enumerated into literals
 # (`C6 0? E9`), the byte literals of unfiltered strings followed with memchr
-# (many key bytes, few, one) and an atom keyed on a rare byte. Matches are
+# (many key bytes, few, one), an atom keyed on a rare byte, and the block
+# database without the strings of rules on files under 2 MiB. Matches are
 # placed past offset 64 (where Vectorscan 5.4.9 loses one-byte literals) and
 # in files with and without "MZ" in front; `-s` output must be identical.
 . "$SRC/tests/lib.sh"
@@ -22,6 +23,10 @@ rule case_pair { strings: $a = { 4? [1] 7A 5? } condition: #a > 0 and @a[1] > 64
 rule unfiltered_e { strings: $a = /(e|\\x65)(v|\\x76)al\(/ nocase condition: $a }
 rule unfiltered_tick { strings: $a = /`\s*\$_(POST|GET)/ condition: $a }
 rule unfiltered_many { strings: $a = /[!#%&]z[0-9]/ $b = /q[,;]w/ condition: any of them }
+rule small_gate { strings: $a = "small-gate-text" condition: filesize < 100KB and $a }
+rule mid_gate { strings: $a = "mid-gate-text" condition: $a and filesize <= 3MB }
+rule edge_gate { strings: $a = "edge-gate-text" condition: filesize < 2097153 and $a }
+rule small_gate_mz { strings: $a = "small-gate-mz" condition: uint16(0) == 0x5a4d and filesize < 1MB and $a }
 R
 python3 - <<'P'
 import random
@@ -38,9 +43,16 @@ open('mz_short.bin', 'wb').write(b'M')
 open('z.bin', 'wb').write(b'ZM' + body)
 # hits only far into a larger file, and the same strings twice
 open('far.bin', 'wb').write(b'MZ' + noise(300000) + body + noise(1000) + body)
+# the filesize-gated rules: small files, a file of exactly 2 MiB (the size
+# from which the matcher leaves out strings of rules on smaller files), larger
+gated = b'small-gate-text mid-gate-text edge-gate-text small-gate-mz '
+open('small.bin', 'wb').write(b'MZ' + noise(5000) + gated + body)
+for name, size in (('edge.bin', 2 << 20), ('edge1.bin', (2 << 20) + 1), ('big.bin', (5 << 19) + 7)):
+    head = b'MZ' + noise(4000) + gated + body
+    open(name, 'wb').write(head + noise(size - len(head) - len(gated)) + gated)
 P
 mkdir d && cp ./*.bin d/
-for f in plain.bin mz.bin mz_short.bin z.bin far.bin; do
+for f in plain.bin mz.bin mz_short.bin z.bin far.bin small.bin edge.bin edge1.bin big.bin; do
   yara -w -s r.yar "$f" 2>/dev/null | sort > y.out; "$KHIEN" yara -w -s r.yar "$f" 2>/dev/null | sort > k.out
   check "$f: same rules and strings as yara" cmp -s y.out k.out
   cmp -s y.out k.out || diff y.out k.out | head -20
@@ -50,4 +62,5 @@ check "folder, -p 2: same rules as yara" cmp -s y.out k.out
 # the MZ-gated rules match only where yara says so, and the test means it
 check "gated rules match in mz.bin" grep -q '^mz_hex ' y.out
 check "gated rules do not match in plain.bin" sh -c '! grep -q "^mz_text .*plain.bin" y.out'
+check "filesize-gated rules match in small.bin, not in big.bin" sh -c 'grep -q "^small_gate d/small.bin" y.out && grep -q "^mid_gate d/big.bin" y.out && ! grep -q "^small_gate d/big.bin" y.out'
 finish

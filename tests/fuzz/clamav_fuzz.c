@@ -1,11 +1,12 @@
 /* Khiên — tests/fuzz: libFuzzer target for the ClamAV signature line parsers.
  *
  * The first byte of each input picks a database kind (.ndb, .hdb, .hsb,
- * .fp, .sfp, .ign2, .ldb, .mdb, .imp, and a format loaded later), the rest
+ * .fp, .sfp, .ign2, .ldb, .mdb, .imp, .ndu, .cdb, .ftm), the rest
  * is the database text, parsed by kh_clamav_load() as a file of that kind
  * would be: body signatures with every hex construct and offset form
  * (hex.c), hash lines, logical signatures with their subsignatures and
- * expressions (ldb.c), section and import hashes (mdb.c), ignore lists.
+ * expressions (ldb.c), section and import hashes (mdb.c), ignore lists,
+ * container metadata and file type magic (ftmcdb.c).
  * Invariants beyond "no crash, no leak, no undefined behaviour, no hang":
  * the loader only fails with KH_ESYNTAX (strict mode, chosen by the low bit
  * of the first byte) or KH_ENOMEM, and every diagnostic has a message.
@@ -34,7 +35,7 @@ static void diag(void *ud, kh_diag_severity sev, unsigned line, unsigned col, co
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-    static const char *const exts[] = {"ndb", "hdb", "hsb", "fp", "sfp", "ign2", "ldb", "mdb", "imp", "ndu", "cdb"};
+    static const char *const exts[] = {"ndb", "hdb", "hsb", "fp", "sfp", "ign2", "ldb", "mdb", "imp", "ndu", "cdb", "ftm"};
     if (len < 1 || len > 1u << 16)
         return 0;
     const char *ext = exts[(data[0] >> 1) % (sizeof(exts) / sizeof(exts[0]))];

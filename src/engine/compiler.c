@@ -554,7 +554,8 @@ static int key_includes(inc_scan *is, const char *from, const char *text, size_t
                 free(own);
                 return KH_ENOMEM;
             }
-            is->seen.v[is->seen.n++] = path = own;
+            is->seen.v[is->seen.n++] = own;
+            path = own;
             is->seen_depth.v[is->seen_depth.n++] = depth + 1;
         }
         kh_buf *t = &is->text[depth + 1 <= KH_Y_MAX_INCLUDE_DEPTH ? depth + 1 : KH_Y_MAX_INCLUDE_DEPTH];

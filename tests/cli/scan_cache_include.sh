@@ -74,4 +74,20 @@ expect_rc 1 "an include named in a comment" timeout 60 "$KHIEN" scan --no-summar
 expect_rc 2 "circular includes: the set does not load, no hang" timeout 60 "$KHIEN" scan --no-summary -r "$R/loop-a.yar" "$C"
 check "circular includes: said so" has_err "include"
 
+# A file met first deep down a chain of commented-out includes (15 files),
+# then really included at the top: what it includes is part of the identity.
+D=$T/deep
+mkdir -p "$D"
+for i in $(seq 1 14); do echo "// include \"c$((i + 1)).yar\"" > "$D/c$i.yar"; done
+echo '// include "x.yar"' > "$D/c15.yar"
+{ echo 'include "y.yar"'; rule X NOT_IN_ANY_FILE_8; } > "$D/x.yar"
+rule Y NOT_IN_ANY_FILE_9 > "$D/y.yar"
+{ echo '// include "c1.yar"'; echo 'include "x.yar"'; rule Top3 NOT_IN_ANY_FILE_10; } > "$D/top.yar"
+expect_rc 0 "deep chain: first scan" "$KHIEN" scan --json -r "$D/top.yar" "$C"
+expect_rc 0 "deep chain: warm" "$KHIEN" scan --json -r "$D/top.yar" "$C"
+check "deep chain: 4 unchanged" test "$(jnum cached)" -eq 4
+rule Y2 MARKER_TWO_42 > "$D/y.yar"
+expect_rc 1 "deep chain: the file x.yar includes changed: found" "$KHIEN" scan --no-summary -r "$D/top.yar" "$C"
+check "deep chain: its rule reported" has "$C/b.txt: Y2 FOUND"
+
 finish

@@ -29,6 +29,12 @@ hasre() { grep -qE -- "$1" "$T/out"; }
 has_err() { grep -qF -- "$1" "$T/err"; }
 finish() { echo "$kt_pass passed, $kt_fail failed"; [ "$kt_fail" -eq 0 ] && [ "$kt_pass" -gt 0 ]; }
 
+# flip_byte FILE OFFSET: inverts one byte in place (a damage that always changes the file; writing a
+# fixed character left it unchanged whenever the byte already was that character, 1 run in 256)
+flip_byte() {
+  python3 -c 'import sys; p, o = sys.argv[1], int(sys.argv[2]); d = bytearray(open(p, "rb").read()); d[o] ^= 0xff; open(p, "wb").write(d)' "$1" "$2"
+}
+
 # The EICAR test file, kept XOR-scrambled (0x5a) in tests/data so that the
 # repository never trips a virus scanner; decoded here at run time.
 unscramble() { # unscramble SRC DST

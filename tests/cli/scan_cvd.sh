@@ -68,7 +68,7 @@ check "--unsigned-ok: same detections" cmp -s <(sort "$T/out") <(sort "$T/k-cvd.
 
 # Damage: one byte of the body, a file changed inside, a truncated file.
 cp "$T/main.cvd" "$T/bad.cvd"
-printf 'X' | dd of="$T/bad.cvd" bs=1 seek=700 conv=notrunc 2>/dev/null
+flip_byte "$T/bad.cvd" 700
 KHIEN_TEST_CLAMAV_KEYS="$TESTKEYS" expect_rc 2 "a .cvd with one byte changed is refused" \
     "$KHIEN" scan --no-summary --no-cache -d "$T/bad.cvd" "$G/files"
 check "message: MD5 differs" has_err "MD5 of the content"

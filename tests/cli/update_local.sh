@@ -92,9 +92,9 @@ check "nothing changed" test "$before" = "$(sums)"
 
 # 4. A damaged mirror: daily 7 with one byte changed, its .cdiff wrongly signed.
 cp "$T/b/daily-7/daily.cvd" "$M/daily.cvd"
-printf 'Z' | dd of="$M/daily.cvd" bs=1 seek=800 conv=notrunc 2>/dev/null
+flip_byte "$M/daily.cvd" 800
 cp "$T/b/daily-7.cdiff" "$M/daily-7.cdiff"
-printf 'Q' | dd of="$M/daily-7.cdiff" bs=1 seek=60 conv=notrunc 2>/dev/null
+flip_byte "$M/daily-7.cdiff" 60
 expect_rc 2 "damaged mirror refused" up
 check "the .cdiff's signature is named" has_err "digital signature is not valid"
 check "the .cvd's MD5 is named" has_err "MD5 of the content"

@@ -484,44 +484,6 @@ static uint32_t *seen_slot(inc_scan *is, const char *path)
     }
 }
 
-/* A rule file read whole into b: the key's files are small and many (1,040
- * in protections-artifacts), and mapping each cost page faults and an
- * unmap, a third of the CPU time of a cached start. Errors as kh_map_path. */
-static int read_rule_file(const char *path, uint64_t limit, kh_buf *b)
-{
-    kh_buf_clear(b);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
-    if (fd < 0)
-        return kh_errno_to_kh(errno);
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) != 0)
-        rc = kh_errno_to_kh(errno);
-    else if (!S_ISREG(st.st_mode))
-        rc = KH_EINVAL;
-    else if ((uint64_t)st.st_size > limit)
-        rc = KH_ELIMIT;
-    else
-        rc = kh_buf_reserve(b, (size_t)st.st_size + 1);
-    while (!rc) {
-        ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = kh_errno_to_kh(errno);
-        if (n <= 0)
-            break;
-        b->len += (size_t)n;
-        b->data[b->len] = 0;
-        if (b->len + 1 == b->cap && (uint64_t)b->len < limit)
-            rc = kh_buf_reserve(b, 65536); /* the file grew */
-        else if (b->len + 1 == b->cap)
-            rc = KH_ELIMIT;
-    }
-    close(fd);
-    return rc;
-}
-
 static int key_includes(inc_scan *is, const char *from, const char *text, size_t len, unsigned depth)
 {
     static const char kw[] = "include";
@@ -581,7 +543,7 @@ static int key_includes(inc_scan *is, const char *from, const char *text, size_t
             is->seen_depth.v[is->seen_depth.n++] = depth + 1;
         }
         kh_buf *t = &is->text[depth + 1 <= KH_Y_MAX_INCLUDE_DEPTH ? depth + 1 : KH_Y_MAX_INCLUDE_DEPTH];
-        int mrc = read_rule_file(path, MAX_RULE_FILE, t);
+        int mrc = kh_read_path(path, MAX_RULE_FILE, t);
         if (mrc) {
             rc = kh_buf_printf(is->k, "include %s unreadable %d\n", path, mrc);
             continue;
@@ -621,7 +583,7 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
             kh_buf *t = &is.text[0];
             uint8_t h[32];
             char hex[65];
-            if ((rc = read_rule_file(s->path, 1ull << 30, t))) {
+            if ((rc = kh_read_path(s->path, 1ull << 30, t))) {
                 cdiag(c, KH_DIAG_ERROR, s->path, "cannot read rules: %s", kh_strerror(rc));
                 break;
             }

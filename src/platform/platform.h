@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/util.h" /* kh_buf */
+
 /* A read-only view of a whole file. */
 typedef struct kh_map {
     const uint8_t *data;
@@ -29,6 +31,11 @@ void kh_unmap(void *p, size_t len);
 /* Maps a whole file by path (for database files). Returns 0, KH_ENOENT,
  * KH_EACCES, KH_EIO, KH_ELIMIT (bigger than limit), KH_EINVAL (not a regular file). */
 int kh_map_path(kh_map *m, const char *path, uint64_t limit);
+
+/* Reads a whole file by path into b (NUL-terminated; cleared first): for
+ * many small files (rule files), where a mapping costs page faults and an
+ * unmap. Errors as kh_map_path. */
+int kh_read_path(const char *path, uint64_t limit, kh_buf *b);
 
 /* Maps errno to a KH_E* code. */
 int kh_errno_to_kh(int e);

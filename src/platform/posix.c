@@ -75,10 +75,11 @@ void kh_unmap(void *p, size_t len)
         munmap(p, len);
 }
 
-int kh_map_path(kh_map *m, const char *path, uint64_t limit)
+/* Opens path for a whole-file read: a regular file of at most limit bytes.
+ * O_NONBLOCK: a FIFO in place of the file must not block the open (it is
+ * then refused as not regular); regular files ignore the flag. */
+static int open_regular(const char *path, uint64_t limit, int *fd_out, size_t *size_out)
 {
-    /* O_NONBLOCK: a FIFO in place of the file must not block the open (it
-     * is then refused as not regular); regular files ignore the flag. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return kh_errno_to_kh(errno);
@@ -88,10 +89,53 @@ int kh_map_path(kh_map *m, const char *path, uint64_t limit)
         rc = kh_errno_to_kh(errno);
     else if (!S_ISREG(st.st_mode))
         rc = KH_EINVAL;
-    else if ((uint64_t)st.st_size > limit || (uint64_t)st.st_size > SIZE_MAX)
+    else if ((uint64_t)st.st_size > limit || (uint64_t)st.st_size >= SIZE_MAX)
         rc = KH_ELIMIT;
-    else
-        rc = kh_map_fd(m, fd, (size_t)st.st_size);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    *size_out = (size_t)st.st_size;
+    return 0;
+}
+
+int kh_map_path(kh_map *m, const char *path, uint64_t limit)
+{
+    int fd;
+    size_t size;
+    int rc = open_regular(path, limit, &fd, &size);
+    if (rc)
+        return rc;
+    rc = kh_map_fd(m, fd, size);
+    close(fd);
+    return rc;
+}
+
+int kh_read_path(const char *path, uint64_t limit, kh_buf *b)
+{
+    kh_buf_clear(b);
+    int fd;
+    size_t size;
+    int rc = open_regular(path, limit, &fd, &size);
+    if (rc)
+        return rc;
+    rc = kh_buf_reserve(b, size + 1);
+    while (!rc) {
+        ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = kh_errno_to_kh(errno);
+        if (n <= 0)
+            break;
+        b->len += (size_t)n;
+        b->data[b->len] = 0;
+        if (b->len + 1 == b->cap && (uint64_t)b->len < limit)
+            rc = kh_buf_reserve(b, 65536); /* the file grew */
+        else if (b->len + 1 == b->cap)
+            rc = KH_ELIMIT;
+    }
     close(fd);
     return rc;
 }

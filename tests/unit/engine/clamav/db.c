@@ -15,71 +15,19 @@
  *
  * Digests are the published test vectors of "abc" (RFC 1321, FIPS 180).
  */
-#include "kt_engine.h"
+#include "kt_clamav_load.h"
 
 #define MD5_ABC "900150983cd24fb0d6963f7d28e17f72"
 #define SHA1_ABC "a9993e364706816aba3e25717850c26c9cd0d89d"
 #define SHA256_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 #define MD5_EMPTY "d41d8cd98f00b204e9800998ecf8427e"
 
-/* ---- Loading helpers ---------------------------------------------------- */
-
-typedef struct src {
-    const char *kind;
-    const char *text;
-    size_t len; /* 0: strlen */
-} src;
-
-typedef struct loaded {
-    int add_rc, rc;
-    kh_compiler *c;
-    kh_rules *r;
-    kh_rules_stats st;
-} loaded;
-
-static void load_n(loaded *L, unsigned flags, unsigned max_diags, const src *s, size_t n)
-{
-    kh_compiler_options o = KH_COMPILER_OPTIONS_INIT;
-    o.flags = flags | KH_COMPILE_NO_BUILTIN;
-    if (max_diags)
-        o.max_diags = max_diags;
-    memset(L, 0, sizeof(*L));
-    L->rc = kh_compiler_create(&L->c, &o);
-    if (L->rc)
-        return;
-    for (size_t i = 0; i < n && !L->add_rc; i++) {
-        char origin[64];
-        snprintf(origin, sizeof(origin), "test%zu.%s", i, s[i].kind);
-        L->add_rc = kh_compiler_add_text(L->c, s[i].kind, origin, s[i].text, s[i].len ? s[i].len : strlen(s[i].text));
-    }
-    if (!L->add_rc)
-        L->rc = kh_compiler_build(L->c, &L->r);
-    if (L->r)
-        kh_rules_get_stats(L->r, &L->st);
-}
+/* ---- Loading helpers (and kt_clamav_load.h) ------------------------------ */
 
 static void load1(loaded *L, unsigned flags, const char *kind, const char *text, size_t len)
 {
     src s = {kind, text, len};
     load_n(L, flags, 0, &s, 1);
-}
-
-static void unload(loaded *L)
-{
-    kh_rules_destroy(L->r);
-    kh_compiler_destroy(L->c);
-    memset(L, 0, sizeof(*L));
-}
-
-/* The i-th diagnostic of a severity, or NULL. */
-static const kh_diag *diag_of(const loaded *L, kh_diag_severity sev, size_t i)
-{
-    for (size_t k = 0; k < kh_compiler_diag_count(L->c); k++) {
-        const kh_diag *d = kh_compiler_diag(L->c, k);
-        if (d->severity == sev && i-- == 0)
-            return d;
-    }
-    return NULL;
 }
 
 static size_t count_diags(const loaded *L, kh_diag_severity sev)
@@ -90,14 +38,6 @@ static size_t count_diags(const loaded *L, kh_diag_severity sev)
     return n;
 }
 
-/* A warning whose message contains `needle`. */
-static const kh_diag *warning_with(const loaded *L, const char *needle)
-{
-    for (size_t i = 0; diag_of(L, KH_DIAG_WARNING, i); i++)
-        if (strstr(diag_of(L, KH_DIAG_WARNING, i)->message, needle))
-            return diag_of(L, KH_DIAG_WARNING, i);
-    return NULL;
-}
 
 static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
 

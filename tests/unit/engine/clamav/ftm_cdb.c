@@ -14,64 +14,9 @@
  *    row was checked against clamscan 1.4.6 by hand;
  *  - the CL_TYPE_* name table.
  */
-#include "kt_engine.h"
+#include "kt_clamav_load.h"
 #include "engine/clamav/cav.h"
 
-typedef struct src {
-    const char *kind;
-    const char *text;
-} src;
-
-typedef struct loaded {
-    int add_rc, rc;
-    kh_compiler *c;
-    kh_rules *r;
-    kh_rules_stats st;
-} loaded;
-
-static void load_n(loaded *L, unsigned flags, const src *s, size_t n)
-{
-    kh_compiler_options o = KH_COMPILER_OPTIONS_INIT;
-    o.flags = flags | KH_COMPILE_NO_BUILTIN;
-    memset(L, 0, sizeof(*L));
-    L->rc = kh_compiler_create(&L->c, &o);
-    if (L->rc)
-        return;
-    for (size_t i = 0; i < n && !L->add_rc; i++) {
-        char origin[64];
-        snprintf(origin, sizeof(origin), "test%zu.%s", i, s[i].kind);
-        L->add_rc = kh_compiler_add_text(L->c, s[i].kind, origin, s[i].text, strlen(s[i].text));
-    }
-    if (!L->add_rc)
-        L->rc = kh_compiler_build(L->c, &L->r);
-    if (L->r)
-        kh_rules_get_stats(L->r, &L->st);
-}
-
-static void unload(loaded *L)
-{
-    kh_rules_destroy(L->r);
-    kh_compiler_destroy(L->c);
-    memset(L, 0, sizeof(*L));
-}
-
-static const kh_diag *diag_of(const loaded *L, kh_diag_severity sev, size_t i)
-{
-    for (size_t k = 0; k < kh_compiler_diag_count(L->c); k++) {
-        const kh_diag *d = kh_compiler_diag(L->c, k);
-        if (d->severity == sev && i-- == 0)
-            return d;
-    }
-    return NULL;
-}
-
-static const kh_diag *warning_with(const loaded *L, const char *needle)
-{
-    for (size_t i = 0; diag_of(L, KH_DIAG_WARNING, i); i++)
-        if (strstr(diag_of(L, KH_DIAG_WARNING, i)->message, needle))
-            return diag_of(L, KH_DIAG_WARNING, i);
-    return NULL;
-}
 
 /* ---- Valid lines ------------------------------------------------------------------ */
 
@@ -132,8 +77,8 @@ KT_TEST(test_engine_clamav_ftm_cdb__valid_lines)
         char text[512];
         snprintf(text, sizeof(text), "# comment\n\n%s\r\n", g->line);
         loaded L;
-        src s = {g->kind, text};
-        load_n(&L, KH_COMPILE_STRICT, &s, 1);
+        src s = {g->kind, text, 0};
+        load_n(&L, KH_COMPILE_STRICT, 0, &s, 1);
         if (L.rc || L.add_rc || !L.r) {
             KT_FAIL_("row %zu (%s): build returned %d/%d", i, g->line, L.add_rc, L.rc);
         } else if (L.st.ftm_types != g->types || L.st.ftm_other != g->other || L.st.ftm_unused != g->unused ||
@@ -221,8 +166,8 @@ static void check_bad_row(size_t i, const bad_row *b, int strict)
     const char *good = strcmp(b->kind, "ftm") == 0 ? "0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE\n" : "C.Good:*:*:*:*:*:*:*:*:*\n";
     snprintf(text, sizeof(text), "# line 1\n%s%s\n", good, b->line);
     loaded L;
-    src s = {b->kind, text};
-    load_n(&L, strict ? KH_COMPILE_STRICT : 0, &s, 1);
+    src s = {b->kind, text, 0};
+    load_n(&L, strict ? KH_COMPILE_STRICT : 0, 0, &s, 1);
     char origin[32];
     snprintf(origin, sizeof(origin), "test0.%s", b->kind);
     const kh_diag *e = diag_of(&L, KH_DIAG_ERROR, 0);
@@ -335,9 +280,9 @@ KT_TEST(test_engine_clamav_ftm_cdb__typing)
 {
     for (size_t i = 0; i < KH_ARRAY_LEN(type_rows); i++) {
         const type_row *t = &type_rows[i];
-        src s[2] = {{"ndb", NDB}, {"ftm", t->ftm}};
+        src s[2] = {{"ndb", NDB, 0}, {"ftm", t->ftm, 0}};
         loaded L;
-        load_n(&L, KH_COMPILE_STRICT, s, t->ftm ? 2 : 1);
+        load_n(&L, KH_COMPILE_STRICT, 0, s, t->ftm ? 2 : 1);
         if (L.rc || !L.r) {
             KT_FAIL_("row %zu: build %d", i, L.rc);
             unload(&L);

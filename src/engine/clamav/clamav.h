@@ -60,6 +60,16 @@ int kh_clamav_load(kh_dbctx *ctx, kh_dbkind kind, const char *ext, const char *t
 
 /* Helpers shared by the line parsers (db.c). */
 void kh_clamav_diagf(kh_dbctx *c, kh_diag_severity sev, unsigned line, size_t col, const char *fmt, ...) KH_PRINTF(5, 6);
+
+/* One ':'-separated field of a database line. */
+typedef struct kh_cfield {
+    const char *s;
+    size_t n;
+    size_t col; /* 0-based column in the line */
+} kh_cfield;
+/* Splits a line on ':' into at most max fields; returns the count, or
+ * max + 1 when there are more. */
+size_t kh_clamav_split(const char *line, size_t n, kh_cfield *f, size_t max);
 int kh_clamav_check_name(const char *s, size_t n);
 /* Is the signature `name` of database line `line` dropped by the .ign2 lists? */
 int kh_clamav_ignored(const kh_dbctx *c, const char *name, size_t name_n, const char *line, size_t n);

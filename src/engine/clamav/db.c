@@ -48,15 +48,9 @@ kh_dbkind kh_clamav_kind(const char *ext, int *pua)
     return KH_DB_UNKNOWN;
 }
 
-typedef struct field {
-    const char *s;
-    size_t n;
-    size_t col; /* 0-based column in the line */
-} field;
+typedef kh_cfield field;
 
-/* Splits a line on ':' into at most max fields; returns the count, or
- * max + 1 when there are more. */
-static size_t split(const char *line, size_t n, field *f, size_t max)
+size_t kh_clamav_split(const char *line, size_t n, kh_cfield *f, size_t max)
 {
     size_t k = 0, st = 0;
     for (size_t i = 0; i <= n; i++) {
@@ -174,7 +168,7 @@ int kh_clamav_add_sig(kh_dbctx *c, const char *name_s, size_t name_n, uint8_t ki
 static int hash_line(kh_dbctx *c, int allow, const char *line, size_t n, unsigned ln)
 {
     field f[6];
-    size_t nf = split(line, n, f, 5);
+    size_t nf = kh_clamav_split(line, n, f, 5);
     if (nf < 3 || nf > 5) {
         diagf(c, KH_DIAG_ERROR, ln, 0, "expected HASH:SIZE:NAME[:MINFL[:MAXFL]], found %zu field%s", nf > 5 ? (size_t)6 : nf,
               nf == 1 ? "" : "s");
@@ -246,7 +240,7 @@ static int ndb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64
                     uint64_t *unsup_offset, uint64_t *unsup_macho)
 {
     field f[7];
-    size_t nf = split(line, n, f, 6);
+    size_t nf = kh_clamav_split(line, n, f, 6);
     if (nf < 4 || nf > 6) {
         diagf(c, KH_DIAG_ERROR, ln, 0,
               "expected NAME:TARGETTYPE:OFFSET:HEXSIGNATURE[:MINFL[:MAXFL]], found %zu field%s",
@@ -490,7 +484,7 @@ int kh_clamav_ign_collect(kh_dbctx *c, const char *text, size_t len, char ***nam
             continue;
         /* .ign2: "Name" or "Name:md5"; old .ign: "db:line:Name". */
         field f[4];
-        size_t nf = split(line, m, f, 3);
+        size_t nf = kh_clamav_split(line, m, f, 3);
         const field *name = nf == 3 ? &f[2] : &f[0];
         if (nf > 3 || !check_name(name)) {
             diagf(c, KH_DIAG_ERROR, ln, 1, "expected a signature name");

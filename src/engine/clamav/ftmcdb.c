@@ -100,24 +100,7 @@ static uint8_t target_of(unsigned code)
     }
 }
 
-typedef struct fld {
-    const char *s;
-    size_t n, col;
-} fld;
-
-static size_t split(const char *line, size_t n, fld *f, size_t max)
-{
-    size_t k = 0, st = 0;
-    for (size_t i = 0; i <= n; i++)
-        if (i == n || line[i] == ':') {
-            if (k == max)
-                return max + 1;
-            f[k].s = line + st, f[k].n = i - st, f[k].col = st;
-            k++;
-            st = i + 1;
-        }
-    return k;
-}
+typedef kh_cfield fld;
 
 static int is_num(const fld *f, uint64_t *v) { return f->n && !kh_parse_u64(f->s, f->n, v); }
 
@@ -150,7 +133,7 @@ static int type_field(kh_dbctx *c, const fld *f, unsigned ln, const char *what, 
 int kh_ftm_line(kh_dbctx *c, const char *line, size_t n, unsigned ln, uint64_t *inert)
 {
     fld f[9];
-    size_t nf = split(line, n, f, 8);
+    size_t nf = kh_clamav_split(line, n, f, 8);
     if (nf < 6 || nf > 8) {
         diagf(c, KH_DIAG_ERROR, ln, 0,
               "expected MAGICTYPE:OFFSET:MAGICBYTES:NAME:RTYPE:TYPE[:MINFL[:MAXFL]], found %zu field%s",
@@ -407,7 +390,7 @@ static size_t ere_rewrite(const char *re, size_t n, char *out)
 int kh_cdb_line(kh_dbctx *c, const char *line, size_t n, unsigned ln)
 {
     fld f[13];
-    size_t nf = split(line, n, f, 12);
+    size_t nf = kh_clamav_split(line, n, f, 12);
     if (nf < 10 || nf > 12) {
         diagf(c, KH_DIAG_ERROR, ln, 0,
               "expected NAME:CONTAINERTYPE:CONTAINERSIZE:FILENAMEREGEX:FILESIZEINCONTAINER:FILESIZEREAL:"

@@ -29,6 +29,14 @@ hasre() { grep -qE -- "$1" "$T/out"; }
 has_err() { grep -qF -- "$1" "$T/err"; }
 finish() { echo "$kt_pass passed, $kt_fail failed"; [ "$kt_fail" -eq 0 ] && [ "$kt_pass" -gt 0 ]; }
 
+# need PACKAGE TOOL...: skips the test (exit 0, "SKIP ...") unless every tool is on PATH
+need() {
+  local pkg=$1 t; shift
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || { echo "SKIP $t is not installed (apt-get install $pkg)"; exit 0; }
+  done
+}
+
 # flip_byte FILE OFFSET: inverts one byte in place (a damage that always changes the file; writing a
 # fixed character left it unchanged whenever the byte already was that character, 1 run in 256)
 flip_byte() {

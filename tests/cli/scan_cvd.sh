@@ -6,12 +6,7 @@
 # unless --unsigned-ok.
 . "$SRC/tests/lib.sh"
 
-for tool in sigtool clamscan; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        echo "SKIP $tool is not installed (apt-get install clamav)"
-        exit 0
-    fi
-done
+need clamav sigtool clamscan
 PY=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 S="$SRC/tests/tools/clamav_sign.py"
 TESTKEYS=$("$PY" "$S" keys)

@@ -4,10 +4,7 @@
 # patch falling back to the whole .cvd, a mirror that answers 404.
 . "$SRC/tests/lib.sh"
 
-if ! command -v sigtool >/dev/null 2>&1; then
-    echo "SKIP sigtool is not installed (apt-get install clamav)"
-    exit 0
-fi
+need clamav sigtool
 PY=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 S="$SRC/tests/tools/clamav_sign.py"
 export KHIEN_TEST_CLAMAV_KEYS="$("$PY" "$S" keys)"

@@ -8,10 +8,7 @@
 # signatures.
 . "$SRC/tests/lib.sh"
 
-if ! command -v sigtool >/dev/null 2>&1; then
-    echo "SKIP sigtool is not installed (apt-get install clamav)"
-    exit 0
-fi
+need clamav sigtool
 PY=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 S="$SRC/tests/tools/clamav_sign.py"
 TESTKEYS=$("$PY" "$S" keys)

@@ -16,12 +16,7 @@
 #        members and not others.
 . "$SRC/tests/lib.sh"
 
-for tool in clamscan sigtool; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        echo "SKIP $tool is not installed (apt-get install clamav)"
-        exit 0
-    fi
-done
+need clamav clamscan sigtool
 PY=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 SEED=${KH_FTM_CDB_SEED:-26}
 

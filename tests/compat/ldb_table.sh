@@ -5,10 +5,7 @@
 # row, so that the table's expectations are clamscan's, not khien's.
 . "$SRC/tests/lib.sh"
 
-if ! command -v clamscan >/dev/null 2>&1; then
-    echo "SKIP clamscan is not installed (apt-get install clamav)"
-    exit 0
-fi
+need clamav clamscan
 UNIT=$(dirname "$KHIEN")/tests/unit_engine_clamav_ldb
 if [ ! -x "$UNIT" ]; then
     echo "SKIP $UNIT not built"

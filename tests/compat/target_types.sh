@@ -10,10 +10,7 @@
 # loaded, never silently dropped, and so must a Mach-O entry-point offset.
 . "$SRC/tests/lib.sh"
 
-if ! command -v clamscan >/dev/null 2>&1; then
-    echo "SKIP clamscan is not installed (apt-get install clamav)"
-    exit 0
-fi
+need clamav clamscan
 PY=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 
 mkdir -p "$T/f" "$T/db"

@@ -69,4 +69,44 @@ static inline const kh_diag *warning_with(const loaded *L, const char *needle)
     return NULL;
 }
 
+/* A malformed-line row: loads text (its line 3 is the bad line) as `kind`,
+ * in strict or lenient mode, and checks what every format shares: one
+ * error, at test0.<kind>:3:col with msg in its message; strict: KH_ESYNTAX
+ * and no rules; lenient: a set with the line counted malformed. Returns 1
+ * with L loaded for the caller's own checks when the lenient set is there
+ * (the caller unloads it), 0 when there is nothing more to check (L is
+ * unloaded then). `shown` names the row in failure messages. */
+static inline int check_bad_line(loaded *L, size_t row, const char *shown, const char *kind, const char *text,
+                                 size_t len, unsigned col, const char *msg, int strict)
+{
+    src s = {kind, text, len};
+    load_n(L, strict ? KH_COMPILE_STRICT : 0, 0, &s, 1);
+    char origin[32];
+    snprintf(origin, sizeof(origin), "test0.%s", kind);
+    const kh_diag *e = diag_of(L, KH_DIAG_ERROR, 0);
+    if (!e) {
+        KT_FAIL_("row %zu (%s, \"%s\", %s): no error diagnostic (rc %d)", row, kind, shown,
+                 strict ? "strict" : "lenient", L->rc);
+        unload(L);
+        return 0;
+    }
+    if (e->line != 3 || e->column != col || strcmp(e->file, origin) != 0 || !strstr(e->message, msg))
+        KT_FAIL_("row %zu (%s, \"%s\"): got %s:%u:%u \"%s\", want %s:3:%u \"...%s...\"", row, kind, shown, e->file,
+                 e->line, e->column, e->message, origin, col, msg);
+    if (diag_of(L, KH_DIAG_ERROR, 1))
+        KT_FAIL_("row %zu: more than one error", row);
+    if (strict) {
+        if (L->rc != KH_ESYNTAX || L->r != NULL)
+            KT_FAIL_("row %zu: strict build returned %d, want KH_ESYNTAX and no rules", row, L->rc);
+    } else if (L->rc != 0 || !L->r) {
+        KT_FAIL_("row %zu: lenient build returned %d", row, L->rc);
+    } else {
+        if (L->st.malformed != 1)
+            KT_FAIL_("row %zu: malformed = %llu, want 1", row, (unsigned long long)L->st.malformed);
+        return 1;
+    }
+    unload(L);
+    return 0;
+}
+
 #endif

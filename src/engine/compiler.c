@@ -768,35 +768,28 @@ static void yara_diag(void *ud, kh_diag_severity sev, const char *file, unsigned
 }
 
 /* Reads an included rule file, relative to the including file's folder,
- * and remembers its content hash as a dependency of the compiled set. */
+ * and remembers its path as a dependency of the compiled set. Its content
+ * is not hashed here: the set's key already holds the SHA-256 of every
+ * included file (make_key, key_includes), and that is what a cached set is
+ * found under. */
 static int yara_include(void *ud, const char *from, const char *name, char **text, size_t *len, char **path)
 {
     kh_compiler *c = ud;
-    kh_buf p = KH_BUF_INIT(8192);
+    kh_buf p = KH_BUF_INIT(8192), t = KH_BUF_INIT(MAX_RULE_FILE + 1);
     int rc = include_path(from, name, &p);
-    if (rc) {
-        kh_buf_dispose(&p);
-        return rc;
-    }
-    kh_map m;
-    if ((rc = kh_map_path(&m, p.data, MAX_RULE_FILE))) {
-        kh_buf_dispose(&p);
-        return rc;
-    }
-    char *t = malloc(m.len + 1);
+    if (!rc)
+        rc = kh_read_path(p.data, MAX_RULE_FILE, &t);
     kh_dep d = {0};
-    if (!t || KH_VEC_RESERVE(c->deps, 1, 1u << 20) || kh_sha256(m.data, m.len, d.sum) || !(d.path = kh_strdup(p.data))) {
-        free(t);
-        kh_map_release(&m);
+    if (!rc && (KH_VEC_RESERVE(c->deps, 1, 1u << 20) || !(d.path = kh_strdup(p.data))))
+        rc = KH_ENOMEM;
+    if (rc) {
+        kh_buf_dispose(&t);
         kh_buf_dispose(&p);
-        return KH_ENOMEM;
+        return rc;
     }
-    memcpy(t, m.data, m.len);
-    t[m.len] = 0;
-    *len = m.len;
-    kh_map_release(&m);
     c->deps.v[c->deps.n++] = d;
-    *text = t;
+    *len = t.len;
+    *text = kh_buf_detach(&t, NULL);
     *path = kh_buf_detach(&p, NULL);
     return 0;
 }

@@ -20,7 +20,7 @@ void kh_diagv_free(kh_diagv *d);
  * the compiled set is valid only while its content is unchanged. */
 typedef struct kh_dep {
     char *path;
-    uint8_t sum[32]; /* SHA-256 of the content */
+    uint8_t sum[32]; /* zero: the set's key holds each include's SHA-256 (compiler.c make_key); kept for the format */
 } kh_dep;
 
 /* Writes the compiled set to `path` (atomically). */

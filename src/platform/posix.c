@@ -121,6 +121,8 @@ int kh_read_path(const char *path, uint64_t limit, kh_buf *b)
     if (rc)
         return rc;
     rc = kh_buf_reserve(b, size + 1);
+    if (!rc)
+        b->data[b->len] = 0; /* an empty file is "" */
     while (!rc) {
         ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
         if (n < 0 && errno == EINTR)

@@ -286,6 +286,17 @@ static entry *new_entry(const char *path)
     return e;
 }
 
+/* The report of an entry that needs no worker; neither skipped nor an
+ * error means known clean from the cache. */
+static void finished_rep(kh_file_report *r, const struct stat *st, kh_skip_reason why, int err)
+{
+    if (st)
+        r->size = (uint64_t)st->st_size;
+    r->skipped = why;
+    r->status = err;
+    r->cached = !why && !err;
+}
+
 /* An entry that needs no worker (skipped, an error, known clean). */
 static int finished(job *j, const char *path, const struct stat *st, kh_skip_reason why, int err, const char *msg)
 {
@@ -298,11 +309,7 @@ static int finished(job *j, const char *path, const struct stat *st, kh_skip_rea
         entry e;
         memset(&e, 0, sizeof(e));
         e.path = (char *)path;
-        if (st)
-            e.rep.size = (uint64_t)st->st_size;
-        e.rep.skipped = why;
-        e.rep.status = err;
-        e.rep.cached = !why && !err;
+        finished_rep(&e.rep, st, why, err);
         e.rep.error = msg;
         int stop = deliver_one(j, &e);
         pthread_mutex_lock(&j->mu);
@@ -318,13 +325,9 @@ static int finished(job *j, const char *path, const struct stat *st, kh_skip_rea
         return KH_ENOMEM;
     e->kind = 1;
     e->done = 1;
-    if (st) {
+    if (st)
         e->st = *st;
-        e->rep.size = (uint64_t)st->st_size;
-    }
-    e->rep.skipped = why;
-    e->rep.status = err;
-    e->rep.cached = !why && !err; /* known clean from the cache */
+    finished_rep(&e->rep, st, why, err);
     if (msg && !(e->rep.error = kh_strdup(msg))) {
         entry_free(e);
         return KH_ENOMEM;

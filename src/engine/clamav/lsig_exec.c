@@ -219,9 +219,10 @@ static void file_info(kh_cavscan *cs)
     size_t n = cs->len;
     /* The built-in typing, or the .ftm lines of the set (ftmcdb.c). */
     int mz = n >= 2 && d[0] == 'M' && d[1] == 'Z', elf = n >= 4 && memcmp(d, "\177ELF", 4) == 0;
+    uint8_t builtin = mz || elf ? 0 : file_type(d, n); /* the other built-in types, once */
     unsigned want = KH_FTM_BUILTIN;
     if (cs->cv->nftms && cs->cx)
-        want = kh_ftm_type(cs->r, cs->cx, d, n, (unsigned)(mz || elf || file_type(d, n)));
+        want = kh_ftm_type(cs->r, cs->cx, d, n, (unsigned)(mz || elf || builtin));
     if (want == KH_FTM_BUILTIN)
         want = mz ? 1u : elf ? 6u : KH_FTM_BUILTIN;
     if (want == 1) {
@@ -286,7 +287,7 @@ static void file_info(kh_cavscan *cs)
             cs->nsect++;
         }
     } else {
-        cs->ftype = want == KH_FTM_BUILTIN ? file_type(d, n) : (uint8_t)want;
+        cs->ftype = want == KH_FTM_BUILTIN ? builtin : (uint8_t)want;
     }
 }
 

@@ -37,6 +37,15 @@ int kh_map_path(kh_map *m, const char *path, uint64_t limit);
  * unmap. Errors as kh_map_path. */
 int kh_read_path(const char *path, uint64_t limit, kh_buf *b);
 
+/* A zeroed allocation of `bytes`; from KH_ALLOC_MAP_MIN up, anonymous
+ * memory with its pages populated at once (for a table filled right away:
+ * one call instead of a page fault per page, dear in a virtual machine).
+ * *mapped says how to free it: kh_free_zeroed(p, bytes, mapped). NULL when
+ * out of memory. */
+#define KH_ALLOC_MAP_MIN (64u << 10)
+void *kh_alloc_zeroed(size_t bytes, int *mapped);
+void kh_free_zeroed(void *p, size_t bytes, int mapped);
+
 /* Maps errno to a KH_E* code. */
 int kh_errno_to_kh(int e);
 

@@ -142,6 +142,27 @@ int kh_read_path(const char *path, uint64_t limit, kh_buf *b)
     return rc;
 }
 
+void *kh_alloc_zeroed(size_t bytes, int *mapped)
+{
+    *mapped = 0;
+    if (bytes >= KH_ALLOC_MAP_MIN) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (p != MAP_FAILED) {
+            *mapped = 1;
+            return p;
+        }
+    }
+    return calloc(1, bytes ? bytes : 1);
+}
+
+void kh_free_zeroed(void *p, size_t bytes, int mapped)
+{
+    if (mapped)
+        munmap(p, bytes);
+    else
+        free(p);
+}
+
 unsigned kh_ncpu(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -44,7 +44,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,7 +80,7 @@ struct kh_cache {
     pthread_mutex_t mu;
     centry *slot;
     size_t cap, n; /* cap is a power of two; n counts occupied slots */
-    int slot_mapped; /* slot came from mmap (slot_alloc), not calloc */
+    int slot_mapped; /* how slot was allocated (kh_alloc_zeroed) */
     size_t ndropped; /* tombstones among the n */
     int dirty;
     uint32_t now; /* minutes since the epoch, when opened */
@@ -111,30 +110,17 @@ static centry *find(kh_cache *c, uint64_t dev, uint64_t ino)
     }
 }
 
-/* Large tables are mapped with their pages populated at once: faulting
- * them in one by one as entries land on them cost more than the loading
- * (a table for 12,000 files has 200 pages). */
-#define SLOT_MAP_MIN (64u << 10)
+/* Large tables come with their pages populated at once (kh_alloc_zeroed):
+ * faulting them in one by one as entries land on them cost more than the
+ * loading (a table for 12,000 files has 200 pages). */
 static centry *slot_alloc(size_t n, int *mapped)
 {
-    size_t bytes = n * sizeof(centry);
-    *mapped = 0;
-    if (bytes >= SLOT_MAP_MIN) {
-        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-        if (p != MAP_FAILED) {
-            *mapped = 1;
-            return p;
-        }
-    }
-    return calloc(n, sizeof(centry));
+    return n > SIZE_MAX / sizeof(centry) ? NULL : kh_alloc_zeroed(n * sizeof(centry), mapped);
 }
 
 static void slot_free(centry *s, size_t n, int mapped)
 {
-    if (mapped)
-        munmap(s, n * sizeof(centry));
-    else
-        free(s);
+    kh_free_zeroed(s, n * sizeof(centry), mapped);
 }
 
 /* Rehashes into a table of at least 1024 slots that holds `want` entries under 3/4 full. */

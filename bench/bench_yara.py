@@ -36,6 +36,7 @@ Environment (beside benchlib's BENCH_OUT, BENCH_BUILD, BENCH_NO_BUILD):
 Exits 1 if any two outputs differ.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -118,15 +119,64 @@ def ygen_files(name, idx, count):
     return out
 
 
-def compare_runs(runs, what):
-    """True if every run printed the same lines as yara -p 1 (sorted)."""
+ASCII_WIDE = re.compile(rb"(/[is]*)([ \t]+)(?:ascii[ \t]+wide|wide[ \t]+ascii)\b")
+
+
+def yara_1933(idx, line):
+    """Whether a match khien reports and yara 4.2.3 does not is yara's bug
+    VirusTotal/yara#1933 (fixed after 4.2.3; docs/YARA.md, "Compatibility"):
+    yara misses some wide matches of `ascii wide` regexes, and gets `wide`
+    alone right. The set is copied with every `ascii wide` regex made
+    `wide` alone, and yara run on the one file: the line counts as
+    explained only if yara then reports it."""
+    rule, _, path = line.partition(b" ")
+    tmp = os.path.join(bl.OUT, "yara-1933")
+    shutil.rmtree(tmp, ignore_errors=True)
+    base = os.path.dirname(idx)
+    name = os.path.basename(idx)[:-len(".index.yar")]
+    os.makedirs(tmp)
+    shutil.copy(idx, os.path.join(tmp, os.path.basename(idx)))
+    shutil.copytree(os.path.join(base, name), os.path.join(tmp, name))
+    for d, _, files in os.walk(os.path.join(tmp, name)):
+        for f in files:
+            if f.endswith((".yar", ".yara")):
+                fp = os.path.join(d, f)
+                with open(fp, "rb") as fh:
+                    text = fh.read()
+                new = ASCII_WIDE.sub(rb"\1\2wide", text)
+                if new != text:
+                    with open(fp, "wb") as fh:
+                        fh.write(new)
+    r = subprocess.run(["yara", "-w"] + DEFINES + [os.path.join(tmp, os.path.basename(idx)), path.decode()],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return line in r.stdout.splitlines()
+
+
+def compare_runs(runs, what, idx=None):
+    """True if every run printed the same lines as yara -p 1 (sorted). A
+    line only khien printed counts as the same when yara_1933 explains it
+    (said in the output)."""
     ref = sorted_lines(runs[("yara", 1)].stdout)
     same = True
+    explained = {}
     for key, r in runs.items():
         if r.rc != 0:
             same = False
             bl.say("  %s -p %d exited with status %d" % (key[0], key[1], r.rc))
         lines = sorted_lines(r.stdout)
+        if lines != ref and key[0] == "khien" and idx and set(ref) <= set(lines):
+            extra = set(lines) - set(ref)
+            if len(extra) <= 20:
+                for x in extra:
+                    if x not in explained:
+                        explained[x] = yara_1933(idx, x)
+                if all(explained[x] for x in extra):
+                    for x in sorted(extra):
+                        bl.say("  %s -p %d also reports %s: yara 4.2.3 misses it (VirusTotal/yara#1933; "
+                               "yara reports it with its `ascii wide` regexes made `wide`)" %
+                               (key[0], key[1], x.decode("utf-8", "replace")))
+                    continue
         if lines != ref:
             same = False
             a, b = set(ref), set(lines)
@@ -198,7 +248,7 @@ def main():
                                    env=kenv, n=3, tag="kcached-" + name)
         # scans
         runs = scans(name, idx, sample, kenv, repeat, "sample")
-        same, nmatch = compare_runs(runs, "the sample")
+        same, nmatch = compare_runs(runs, "the sample", idx)
         sample_same = same
         ngen = bl.env_int("BENCH_YARA_GEN", 300)
         gen_note = "-"
@@ -206,7 +256,7 @@ def main():
             gdir = ygen_files(name, idx, ngen)
             if gdir:
                 gruns = scans(name, idx, gdir, kenv, 1, "generated")
-                gsame, gmatch = compare_runs(gruns, "generated files")
+                gsame, gmatch = compare_runs(gruns, "generated files", idx)
                 same &= gsame
                 gen_note = "%d %s" % (gmatch, "identical" if gsame else "DIFFER")
                 bl.say("  generated files: yara -p 1 %.2f s (CPU %.2f), khien -p 1 %.2f s (CPU %.2f)" %

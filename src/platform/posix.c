@@ -124,7 +124,8 @@ int kh_read_path(const char *path, uint64_t limit, kh_buf *b)
     if (!rc)
         b->data[b->len] = 0; /* an empty file is "" */
     while (!rc) {
-        ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
+        size_t want = b->cap - b->len - 1;
+        ssize_t n = read(fd, b->data + b->len, want);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -133,6 +134,8 @@ int kh_read_path(const char *path, uint64_t limit, kh_buf *b)
             break;
         b->len += (size_t)n;
         b->data[b->len] = 0;
+        if ((size_t)n < want)
+            break; /* a regular file read short: its end (no second read to hear it) */
         if (b->len + 1 == b->cap && (uint64_t)b->len < limit)
             rc = kh_buf_reserve(b, 65536); /* the file grew */
         else if (b->len + 1 == b->cap)

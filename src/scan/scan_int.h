@@ -61,6 +61,10 @@ struct kh_scanner {
 /* Scans one object (a file's bytes or an archive member) at `depth`. The
  * member path of the object is s->member. Returns 0, KH_STOP, KH_EUSER or an error. */
 int kh_scan_object(kh_scanner *s, const uint8_t *buf, size_t len, unsigned depth);
+/* kh_scanner_scan_fd for a caller that has just fstat'ed fd (the walker):
+ * one system call less per file. */
+int kh_scanner_scan_fd_st(kh_scanner *s, int fd, const struct stat *st, kh_detection_cb on_detect,
+                          kh_warning_cb on_warn, void *payload);
 
 /* Emits a heuristic result (limits) for the current object. */
 int kh_scan_heuristic(kh_scanner *s, const char *name);

@@ -653,17 +653,26 @@ int kh_scanner_scan_fd(kh_scanner *s, int fd, kh_detection_cb on_detect, kh_warn
 {
     if (!s || fd < 0)
         return KH_EINVAL;
-    begin_file(s, on_detect, on_warn, payload);
     struct stat st;
     if (fstat(fd, &st) != 0) {
+        begin_file(s, on_detect, on_warn, payload);
         snprintf(s->err, sizeof(s->err), "%s", strerror(errno));
         return kh_errno_to_kh(errno);
     }
-    if (!S_ISREG(st.st_mode)) {
+    return kh_scanner_scan_fd_st(s, fd, &st, on_detect, on_warn, payload);
+}
+
+int kh_scanner_scan_fd_st(kh_scanner *s, int fd, const struct stat *st, kh_detection_cb on_detect,
+                          kh_warning_cb on_warn, void *payload)
+{
+    if (!s || fd < 0 || !st)
+        return KH_EINVAL;
+    begin_file(s, on_detect, on_warn, payload);
+    if (!S_ISREG(st->st_mode)) {
         snprintf(s->err, sizeof(s->err), "not a regular file");
         return KH_EINVAL;
     }
-    uint64_t size = (uint64_t)st.st_size;
+    uint64_t size = (uint64_t)st->st_size;
     /* YARA conditions need the whole file at once: with YARA rules, files
      * up to YARA_BLOCK_MAX are scanned in one block whatever the streaming
      * threshold (streaming would read them twice). */

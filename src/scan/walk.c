@@ -457,7 +457,7 @@ static void scan_entry(job *j, kh_scanner *s, entry *e)
     uint64_t before = kh_scanner_bytes_scanned(s);
     s->name_hint = e->path;
     kh_scanner_set_log(s, on_log, e);
-    int rc = kh_scanner_scan_fd(s, fd, on_detect, on_warn, e);
+    int rc = kh_scanner_scan_fd_st(s, fd, &st, on_detect, on_warn, e);
     s->name_hint = NULL;
     close(fd);
     r->bytes_scanned = kh_scanner_bytes_scanned(s) - before;

@@ -70,4 +70,20 @@ void kh_self_id(char *out, size_t n);
 /* Creates dir and its parents with the given mode (kh_platform_mkdir_p). */
 int kh_mkdir_p(const char *dir, unsigned mode);
 
+/* What a folder entry is, as the folder itself says (no stat): */
+enum { KH_DT_UNKNOWN = 0, KH_DT_REG, KH_DT_DIR, KH_DT_LNK, KH_DT_OTHER };
+
+/* Reads the entries of the open folder dfd in batches of up to buflen
+ * bytes of buf (one system call for many names on Linux, getdents64, where
+ * readdir() would also allocate its own stream), calling fn with each name
+ * other than "." and ".." and its KH_DT_* type. Returns 0 at the end of the
+ * folder, what fn returned when that was nonzero (the read stops), or a
+ * negative KH_E* when the folder cannot be read. buf must be aligned to 8
+ * bytes; buflen at least 4096. */
+typedef int (*kh_dir_fn)(void *ud, const char *name, unsigned type);
+int kh_dir_read(int dfd, void *buf, size_t buflen, kh_dir_fn fn, void *ud);
+
+/* A hint to the processor inside a busy-wait loop (x86 PAUSE, ARM YIELD). */
+void kh_cpu_relax(void);
+
 #endif

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "platform/platform.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -205,4 +206,42 @@ void kh_self_id(char *out, size_t n)
     if (stat("/proc/self/exe", &st) == 0)
         snprintf(out, n, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
                  (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+int kh_dir_read(int dfd, void *buf, size_t buflen, kh_dir_fn fn, void *ud)
+{
+    if (dfd < 0 || !buf || buflen < 4096 || ((uintptr_t)buf & 7u) || !fn)
+        return KH_EINVAL;
+    for (;;) {
+        ssize_t nread = getdents64(dfd, buf, buflen);
+        if (nread < 0 && errno == EINTR)
+            continue;
+        if (nread < 0)
+            return kh_errno_to_kh(errno);
+        if (nread == 0)
+            return 0;
+        for (ssize_t at = 0; at < nread;) {
+            const struct dirent64 *de = (const struct dirent64 *)((const char *)buf + at);
+            at += de->d_reclen;
+            if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+                continue;
+            unsigned t = de->d_type == DT_REG   ? KH_DT_REG
+                         : de->d_type == DT_DIR ? KH_DT_DIR
+                         : de->d_type == DT_LNK ? KH_DT_LNK
+                         : de->d_type == DT_UNKNOWN ? KH_DT_UNKNOWN
+                                                    : KH_DT_OTHER;
+            int rc = fn(ud, de->d_name, t);
+            if (rc)
+                return rc;
+        }
+    }
+}
+
+void kh_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
 }

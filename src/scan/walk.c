@@ -18,9 +18,10 @@
  * checking ClamAV's official set (720 MB compiled), nor threads that would
  * only pass cached entries along.
  *
- * Folders are read with getdents64 and opened relative to their parent,
- * and with more than one thread the walker shares the lstats of a large
- * folder with a stat helper thread (see sbatch): a scan of unchanged files
+ * Folders are read in batches (kh_dir_read: getdents64 on Linux) and
+ * opened relative to their parent, and with more than one thread the
+ * walker shares the lstats of a large folder with a stat helper thread
+ * (see sbatch): a scan of unchanged files
  * is nothing but this walk and the cache lookups, most of it kernel path
  * lookups. The walk order, what each entry is taken for and when it is
  * stat'ed relative to the folders around it stay as with one thread.
@@ -44,7 +45,6 @@
  * not trust a partial one.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -162,7 +162,7 @@ typedef struct job {
     _Atomic int sh_quit;
     long sh_gen;             /* counts offers (the walker's) */
 
-    /* getdents64's buffer (a folder's names are all read before its entries are walked) */
+    /* kh_dir_read's buffer (a folder's names are all read before its entries are walked) */
     _Alignas(8) char dents[32768];
 } job;
 
@@ -608,15 +608,6 @@ static int seen_dir(job *j, const struct stat *st)
 
 /* ---- The stat helper ------------------------------------------------------------ */
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static void *stat_helper(void *arg)
 {
     job *j = arg;
@@ -630,7 +621,7 @@ static void *stat_helper(void *arg)
             for (unsigned k = 1; (cur < 0 || cur == done) && !atomic_load(&j->sh_quit); k++) {
                 if (k % 64 == 0 && kh_now() > until)
                     break;
-                cpu_relax();
+                kh_cpu_relax();
                 cur = atomic_load(&j->sh_cur);
             }
         }
@@ -700,7 +691,7 @@ static void stat_helper_stop(job *j)
 
 typedef struct dname {
     const char *name;   /* in walk_dir's arena (an offset while it grows) */
-    unsigned char type; /* d_type */
+    unsigned char type; /* KH_DT_* */
 } dname;
 
 /* Offers names[from, from + n) to the helper; returns the batch. */
@@ -734,7 +725,28 @@ static void stat_retract(job *j) { atomic_store(&j->sh_cur, -1); }
 /* Folders need no lstat when symbolic links are not followed: nothing of
  * their stat is used then (seen_dir() needs it), so one that getdents64 says
  * is a folder is opened at once (walk_subdir()). */
-static int skips_dir_stat(const job *j, unsigned char type) { return type == DT_DIR && !j->wopts->follow_symlinks; }
+static int skips_dir_stat(const job *j, unsigned char type) { return type == KH_DT_DIR && !j->wopts->follow_symlinks; }
+
+/* A folder's names as kh_dir_read gives them: offsets in the arena until
+ * the folder is read (the arena moves as it grows). */
+typedef struct dlist {
+    dname *v;
+    size_t n, cap;
+    kh_buf arena;
+} dlist;
+
+static int dlist_add(void *ud, const char *name, unsigned type)
+{
+    dlist *d = ud;
+    size_t off = d->arena.len;
+    if (kh_grow((void **)&d->v, &d->cap, d->n + 1, sizeof(*d->v), 0) ||
+        kh_buf_append(&d->arena, name, strlen(name) + 1))
+        return KH_ENOMEM;
+    d->v[d->n].name = (const char *)(uintptr_t)off;
+    d->v[d->n].type = (unsigned char)type;
+    d->n++;
+    return 0;
+}
 
 /* The run of names from `from` a batch covers: up to the first that may be
  * a folder (walking it takes long: the names after it are stat'ed after it,
@@ -747,7 +759,7 @@ static unsigned batch_len(const job *j, const dname *names, size_t from, size_t 
         if (skips_dir_stat(j, t))
             break;
         k++;
-        if (t == DT_DIR || t == DT_UNKNOWN || (t == DT_LNK && j->wopts->follow_symlinks))
+        if (t == KH_DT_DIR || t == KH_DT_UNKNOWN || (t == KH_DT_LNK && j->wopts->follow_symlinks))
             break;
     }
     return k;
@@ -784,28 +796,13 @@ static int walk_dir(job *j, const char *path, const struct stat *st, unsigned de
         return finished(j, path, st, KH_SKIP_NONE, kh_errno_to_kh(e), strerror(e));
     }
     j->stats.dirs++;
-    dname *names = NULL;
-    size_t n = 0, cap = 0;
-    kh_buf arena = KH_BUF_INIT(0);
-    int rc = 0;
-    ssize_t nread;
-    while (!rc && (nread = getdents64(dfd, j->dents, sizeof(j->dents))) > 0) {
-        for (ssize_t at = 0; at < nread;) {
-            const struct dirent64 *de = (const struct dirent64 *)(j->dents + at);
-            at += de->d_reclen;
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            size_t off = arena.len;
-            if (kh_grow((void **)&names, &cap, n + 1, sizeof(*names), 0) ||
-                kh_buf_append(&arena, de->d_name, strlen(de->d_name) + 1)) {
-                rc = KH_ENOMEM;
-                break;
-            }
-            names[n].name = (const char *)(uintptr_t)off;
-            names[n].type = de->d_type;
-            n++;
-        }
-    }
+    dlist dl = {NULL, 0, 0, KH_BUF_INIT(0)};
+    /* A folder that fails part way is walked as far as it was read. */
+    int rc = kh_dir_read(dfd, j->dents, sizeof(j->dents), dlist_add, &dl);
+    rc = rc == KH_ENOMEM ? rc : 0;
+    dname *names = dl.v;
+    size_t n = dl.n;
+    kh_buf arena = dl.arena;
     for (size_t i = 0; i < n; i++)
         names[i].name = arena.data + (uintptr_t)names[i].name;
     if (depth >= DIRFD_DEPTH) {

@@ -1,6 +1,7 @@
 /* Tests of src/platform/posix.c: mapping files by path (errors, limits,
  * empty files, never blocking on a FIFO), opening files for scanning
- * (O_NOFOLLOW, never blocking), atomic writes and mkdir -p. */
+ * (O_NOFOLLOW, never blocking), atomic writes, mkdir -p and reading
+ * folders in batches. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -173,6 +174,85 @@ KT_TEST(test_platform_posix__write_atomic_and_mkdir)
     teardown();
 }
 
+/* kh_dir_read: every name but "." and "..", each with its type, over more
+ * than one batch; a callback's nonzero return stops the read and is
+ * returned. */
+typedef struct seen_names {
+    char names[400][32];
+    unsigned types[400];
+    int n, stop_at;
+} seen_names;
+
+static int on_name(void *ud, const char *name, unsigned type)
+{
+    seen_names *s = ud;
+    if (s->n == s->stop_at)
+        return 42;
+    if (s->n < 400) {
+        snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+        s->types[s->n] = type;
+    }
+    s->n++;
+    return 0;
+}
+
+static unsigned type_of(const seen_names *s, const char *name)
+{
+    for (int i = 0; i < s->n && i < 400; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return s->types[i];
+    return 99;
+}
+
+KT_TEST(test_platform_posix__dir_read)
+{
+    setup();
+    KT_EQ_INT(mkdir(at("d"), 0700), 0);
+    char rel[64];
+    for (int i = 0; i < 300; i++) { /* names of 20+ bytes: more than one 4096-byte batch */
+        snprintf(rel, sizeof(rel), "d/file-with-a-long-name-%03d", i);
+        put(rel, "x");
+    }
+    KT_EQ_INT(mkdir(at("d/sub"), 0700), 0);
+    KT_EQ_INT(symlink("sub", at("d/link")), 0);
+    KT_EQ_INT(mkfifo(at("d/fifo"), 0600), 0);
+    int dfd = open(at("d"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    KT_CHECK(dfd >= 0);
+    static _Alignas(8) char buf[4096];
+    static seen_names s;
+    memset(&s, 0, sizeof(s));
+    s.stop_at = -1;
+    KT_EQ_INT(kh_dir_read(dfd, buf, sizeof(buf), on_name, &s), 0);
+    KT_EQ_INT(s.n, 303);
+    KT_EQ_INT(type_of(&s, "."), 99);
+    KT_EQ_INT(type_of(&s, ".."), 99);
+    unsigned t = type_of(&s, "file-with-a-long-name-123");
+    KT_CHECK(t == KH_DT_REG || t == KH_DT_UNKNOWN); /* some file systems do not say */
+    t = type_of(&s, "sub");
+    KT_CHECK(t == KH_DT_DIR || t == KH_DT_UNKNOWN);
+    t = type_of(&s, "link");
+    KT_CHECK(t == KH_DT_LNK || t == KH_DT_UNKNOWN);
+    t = type_of(&s, "fifo");
+    KT_CHECK(t == KH_DT_OTHER || t == KH_DT_UNKNOWN);
+    /* stopped by the callback */
+    KT_EQ_INT(lseek(dfd, 0, SEEK_SET), 0);
+    memset(&s, 0, sizeof(s));
+    s.stop_at = 5;
+    KT_EQ_INT(kh_dir_read(dfd, buf, sizeof(buf), on_name, &s), 42);
+    KT_EQ_INT(s.n, 5);
+    /* bad arguments, and a descriptor that is not a folder */
+    KT_EQ_INT(kh_dir_read(-1, buf, sizeof(buf), on_name, &s), KH_EINVAL);
+    KT_EQ_INT(kh_dir_read(dfd, buf, 100, on_name, &s), KH_EINVAL);
+    KT_EQ_INT(kh_dir_read(dfd, buf + 1, sizeof(buf) - 8, on_name, &s), KH_EINVAL);
+    close(dfd);
+    int ffd = open(at("d/file-with-a-long-name-000"), O_RDONLY | O_CLOEXEC);
+    KT_CHECK(ffd >= 0);
+    KT_CHECK(kh_dir_read(ffd, buf, sizeof(buf), on_name, &s) < 0);
+    close(ffd);
+    kh_cpu_relax(); /* no effect to check: it must simply be callable */
+    teardown();
+}
+
 KT_TEST(test_platform_posix__errno_and_cpus)
 {
     KT_EQ_INT(kh_errno_to_kh(ENOENT), KH_ENOENT);
@@ -191,4 +271,5 @@ KT_MAIN({
     KT_CASE(test_platform_posix__open_scan),
     KT_CASE(test_platform_posix__write_atomic_and_mkdir),
     KT_CASE(test_platform_posix__errno_and_cpus),
+    KT_CASE(test_platform_posix__dir_read),
 })

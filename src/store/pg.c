@@ -237,13 +237,13 @@ static void pg_close(void *db)
     free(q);
 }
 
-static int has_word_ci(const char *s, const char *w)
+/* Whether the keyword w (upper case) starts at sql[i] as a word of its own. */
+static int keyword_at(const char *sql, size_t i, const char *w)
 {
     size_t wl = strlen(w);
-    for (; *s; s++)
-        if (strncasecmp(s, w, wl) == 0)
-            return 1;
-    return 0;
+    if (i && (isalnum((unsigned char)sql[i - 1]) || sql[i - 1] == '_'))
+        return 0;
+    return strncasecmp(sql + i, w, wl) == 0 && !isalnum((unsigned char)sql[i + wl]) && sql[i + wl] != '_';
 }
 
 /* ?N -> $N outside quoted text; `used` gets one bit per parameter number
@@ -260,6 +260,7 @@ static char *translate(pgb *q, const char *sql, int want_id, unsigned char used[
     }
     char quote = 0;
     size_t j = 0;
+    int returning = 0; /* the statement has its own RETURNING clause (outside quoted text) */
     for (size_t i = 0; i < n; i++) {
         char ch = sql[i];
         if (quote) {
@@ -267,6 +268,8 @@ static char *translate(pgb *q, const char *sql, int want_id, unsigned char used[
                 quote = 0;
         } else if (ch == '\'' || ch == '"') {
             quote = ch;
+        } else if ((ch == 'r' || ch == 'R') && keyword_at(sql, i, "RETURNING")) {
+            returning = 1;
         } else if (ch == '?' && isdigit((unsigned char)sql[i + 1])) {
             long num = strtol(sql + i + 1, NULL, 10);
             if (num < 1 || num > PG_MAX_PARAMS) {
@@ -284,7 +287,7 @@ static char *translate(pgb *q, const char *sql, int want_id, unsigned char used[
         const char *s = sql;
         while (isspace((unsigned char)*s))
             s++;
-        if (strncasecmp(s, "INSERT", 6) == 0 && !has_word_ci(sql, "RETURNING"))
+        if (strncasecmp(s, "INSERT", 6) == 0 && !returning)
             memcpy(o + j, " RETURNING id", sizeof(" RETURNING id"));
     }
     return o;

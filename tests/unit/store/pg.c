@@ -159,6 +159,19 @@ KT_TEST(test_pg_store)
         return;
     KT_EQ_INT(kh_store_query_int(st, &n, "SELECT COUNT(*) FROM units", NULL, 0), 0);
     KT_EQ_INT(n, 3);
+    /* "RETURNING" in quoted text is not the statement's own RETURNING
+     * clause: the new id is still asked for; a statement with its own gets
+     * none added */
+    int64_t id3 = 0, id4 = 0;
+    kh_sval pr[] = {KH_SV_S("x"), KH_SV_S("2026-01-01T00:00:00Z")};
+    KT_EQ_INT(kh_store_exec(st, &id3, "INSERT INTO units (name, kind, created_at) VALUES ('RETURNING id', 'ward', ?2)",
+                            pr, 2),
+              1);
+    KT_CHECK(id3 > 0);
+    KT_EQ_INT(kh_store_exec(st, &id4, "INSERT INTO units (name, kind, created_at) VALUES (?1, 'ward', ?2) RETURNING id",
+                            pr, 2),
+              1);
+    KT_EQ_INT(id4, id3 + 1);
     KT_EQ_INT(kh_store_exec(st, NULL, "UPDATE schema_version SET version = 999", NULL, 0), 1);
     kh_store_close(st);
     st = NULL;

@@ -525,17 +525,6 @@ int kh_inventory_to_json(const kh_inventory *inv, char **out, size_t *len_out)
 
 /* ---- JSON reading ----------------------------------------------------------------- */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) KH_PRINTF(3, 4);
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static char *meta_str(json_t *root, const char *name)
 {
     json_t *v = json_object_get(root, name);
@@ -548,20 +537,20 @@ static int load_table(kh_inventory *inv, json_t *jt, size_t ti, char *err, size_
     json_t *jvol = json_object_get(jt, "volatile"), *jrows = json_object_get(jt, "rows");
     kh_inv_category cat;
     if (!json_is_object(jt) || !json_is_string(jname) || !json_is_string(jcat) || !json_is_array(jrows)) {
-        seterr(err, errlen, "tables[%zu]: expected an object with \"name\", \"category\" and \"rows\"", ti);
+        kh_errf(err, errlen, 0, "tables[%zu]: expected an object with \"name\", \"category\" and \"rows\"", ti);
         return KH_EFORMAT;
     }
     const char *tname = json_string_value(jname);
     if (category_from_name(json_string_value(jcat), &cat)) {
-        seterr(err, errlen, "table '%s': unknown category '%s'", tname, json_string_value(jcat));
+        kh_errf(err, errlen, 0, "table '%s': unknown category '%s'", tname, json_string_value(jcat));
         return KH_EFORMAT;
     }
     if (jvol && !json_is_array(jvol)) {
-        seterr(err, errlen, "table '%s': \"volatile\" is not an array", tname);
+        kh_errf(err, errlen, 0, "table '%s': \"volatile\" is not an array", tname);
         return KH_EFORMAT;
     }
     if (kh_inventory_table((const kh_inventory *)inv, tname)) {
-        seterr(err, errlen, "table '%s' appears twice", tname);
+        kh_errf(err, errlen, 0, "table '%s' appears twice", tname);
         return KH_EFORMAT;
     }
     kh_inv_table *t = kh_inv__table(inv, tname, cat);
@@ -571,7 +560,7 @@ static int load_table(kh_inventory *inv, json_t *jt, size_t ti, char *err, size_
     {
         json_t *jkey = json_object_get(jr, "key");
         if (!json_is_object(jr) || !json_is_string(jkey)) {
-            seterr(err, errlen, "table '%s' row %zu: expected an object with a string \"key\"", tname, ri);
+            kh_errf(err, errlen, 0, "table '%s' row %zu: expected an object with a string \"key\"", tname, ri);
             return KH_EFORMAT;
         }
         kh_inv_row *r = kh_inv__row(inv, t, json_string_value(jkey));
@@ -591,7 +580,7 @@ static int load_table(kh_inventory *inv, json_t *jt, size_t ti, char *err, size_
             } else if (json_is_integer(jv) && json_integer_value(jv) >= 0) {
                 kh_inv__setf(inv, r, fname, flags | KH_INV_FIELD_NUMBER, "%lld", (long long)json_integer_value(jv));
             } else {
-                seterr(err, errlen, "table '%s' row '%s' field '%s': expected a string or a non-negative integer",
+                kh_errf(err, errlen, 0, "table '%s' row '%s' field '%s': expected a string or a non-negative integer",
                        tname, json_string_value(jkey), fname);
                 return KH_EFORMAT;
             }
@@ -625,17 +614,17 @@ int kh_inventory_from_json(kh_inventory **out, const char *text, size_t len, cha
     if (err && errlen)
         err[0] = 0;
     if (!out || (!text && len)) {
-        seterr(err, errlen, "invalid argument");
+        kh_errf(err, errlen, 0, "invalid argument");
         return KH_EINVAL;
     }
     if (len > KH_INV_JSON_LIMIT) {
-        seterr(err, errlen, "snapshot larger than %u MiB", KH_INV_JSON_LIMIT >> 20);
+        kh_errf(err, errlen, 0, "snapshot larger than %u MiB", KH_INV_JSON_LIMIT >> 20);
         return KH_ELIMIT;
     }
     json_error_t je;
     json_t *root = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        seterr(err, errlen, "line %d, column %d: %s", je.line, je.column, je.text);
+        kh_errf(err, errlen, 0, "line %d, column %d: %s", je.line, je.column, je.text);
         return KH_EFORMAT;
     }
     int rc = KH_EFORMAT;
@@ -643,15 +632,15 @@ int kh_inventory_from_json(kh_inventory **out, const char *text, size_t len, cha
     json_t *jfmt = json_object_get(root, "format"), *jver = json_object_get(root, "format_version");
     json_t *jtabs = json_object_get(root, "tables"), *jw = json_object_get(root, "warnings");
     if (!json_is_object(root) || !json_is_string(jfmt) || strcmp(json_string_value(jfmt), "khien-inventory") != 0) {
-        seterr(err, errlen, "not a Khiên inventory snapshot (no \"format\": \"khien-inventory\")");
+        kh_errf(err, errlen, 0, "not a Khiên inventory snapshot (no \"format\": \"khien-inventory\")");
         goto done;
     }
     if (!json_is_integer(jver) || json_integer_value(jver) != 1) {
-        seterr(err, errlen, "unsupported snapshot format_version (this program reads version 1)");
+        kh_errf(err, errlen, 0, "unsupported snapshot format_version (this program reads version 1)");
         goto done;
     }
     if (!json_is_array(jtabs)) {
-        seterr(err, errlen, "\"tables\" is missing or not an array");
+        kh_errf(err, errlen, 0, "\"tables\" is missing or not an array");
         goto done;
     }
     if (!(inv = kh_inv__new())) {
@@ -676,7 +665,7 @@ int kh_inventory_from_json(kh_inventory **out, const char *text, size_t len, cha
         if ((rc = find_dup_key(&inv->tabs[t].t, &dup)) != 0)
             goto done;
         if (dup) {
-            seterr(err, errlen, "table '%s': row key '%s' appears twice", inv->tabs[t].t.name, dup);
+            kh_errf(err, errlen, 0, "table '%s': row key '%s' appears twice", inv->tabs[t].t.name, dup);
             rc = KH_EFORMAT;
             goto done;
         }
@@ -688,7 +677,7 @@ int kh_inventory_from_json(kh_inventory **out, const char *text, size_t len, cha
     inv = NULL;
 done:
     if (rc == KH_ENOMEM)
-        seterr(err, errlen, "out of memory");
+        kh_errf(err, errlen, 0, "out of memory");
     kh_inventory_destroy(inv);
     json_decref(root);
     return rc;

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "khien/error.h"
+#include "util/util.h"
 
 #define COPY_PAGE 2000u     /* rows read per query */
 #define COPY_MAX_COLS 64u   /* columns per table */
@@ -54,17 +55,6 @@ static const struct {
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 #define VERSION_TABLE "schema_version" /* each store keeps its own */
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (!err || !errsz)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 /* A table or column name as the catalog gives it: [a-z0-9_], so it can be quoted safely. */
 static int plain_name(const char *s)
@@ -94,7 +84,7 @@ static int check_tables(kh_store *st, const char *which, char *err, size_t errsz
     json_t *rows = NULL;
     int rc = kh_store_query(st, &rows, be->catalog_tables, NULL, 0);
     if (rc < 0) {
-        seterr(err, errsz, "%s: không đọc được danh sách bảng / cannot list the tables: %s", which, kh_store_errmsg(st));
+        kh_errf(err, errsz, 0, "%s: không đọc được danh sách bảng / cannot list the tables: %s", which, kh_store_errmsg(st));
         return rc;
     }
     size_t i;
@@ -124,7 +114,7 @@ static int columns(kh_store *st, const char *table, char cols[][64], size_t *n, 
     kh_sval p[] = {KH_SV_S(table)};
     int rc = kh_store_query(st, &rows, be->catalog_columns, p, 1);
     if (rc < 0) {
-        seterr(err, errsz, "%s: %s", table, kh_store_errmsg(st));
+        kh_errf(err, errsz, 0, "%s: %s", table, kh_store_errmsg(st));
         return rc;
     }
     size_t k = 0, i;
@@ -133,7 +123,7 @@ static int columns(kh_store *st, const char *table, char cols[][64], size_t *n, 
     {
         const char *c = json_string_value(json_object_get(row, "name"));
         if (!plain_name(c) || k >= COPY_MAX_COLS) {
-            seterr(err, errsz, "%s: cột không hợp lệ / unexpected column '%s'", table, c ? c : "?");
+            kh_errf(err, errsz, 0, "%s: cột không hợp lệ / unexpected column '%s'", table, c ? c : "?");
             json_decref(rows);
             return KH_EFORMAT;
         }
@@ -141,7 +131,7 @@ static int columns(kh_store *st, const char *table, char cols[][64], size_t *n, 
     }
     json_decref(rows);
     if (k == 0) {
-        seterr(err, errsz, "%s: bảng không tồn tại / table missing", table);
+        kh_errf(err, errsz, 0, "%s: bảng không tồn tại / table missing", table);
         return KH_EFORMAT;
     }
     *n = k;
@@ -232,11 +222,11 @@ static int insert_rows(kh_store *to, const char *table, char cols[][64], size_t 
             rc = put(sql, &len, ")");
     }
     if (rc) {
-        seterr(err, errsz, "%s: câu lệnh quá dài / statement too long", table);
+        kh_errf(err, errsz, 0, "%s: câu lệnh quá dài / statement too long", table);
         return rc;
     }
     if ((rc = kh_store_exec(to, NULL, sql, p, k)) < 0)
-        seterr(err, errsz, "%s: ghi thất bại / insert failed: %s", table, kh_store_errmsg(to));
+        kh_errf(err, errsz, 0, "%s: ghi thất bại / insert failed: %s", table, kh_store_errmsg(to));
     return rc < 0 ? rc : 0;
 }
 
@@ -257,7 +247,7 @@ static int copy_table(kh_store *from, kh_store *to, size_t t, int64_t *copied, c
         while (d < ntcols && strcmp(cols[c], tcols[d]) != 0)
             d++;
         if (d == ntcols || ncols != ntcols) {
-            seterr(err, errsz, "%s: cột '%s' khác nhau giữa hai cơ sở dữ liệu / column differs between the databases",
+            kh_errf(err, errsz, 0, "%s: cột '%s' khác nhau giữa hai cơ sở dữ liệu / column differs between the databases",
                    table, cols[c]);
             return KH_EFORMAT;
         }
@@ -285,7 +275,7 @@ static int copy_table(kh_store *from, kh_store *to, size_t t, int64_t *copied, c
     while (id_col < ncols && strcmp(cols[id_col], "id") != 0)
         id_col++;
     if (tables[t].keyed && id_col == ncols) {
-        seterr(err, errsz, "%s: không có cột id / no id column", table);
+        kh_errf(err, errsz, 0, "%s: không có cột id / no id column", table);
         return KH_EFORMAT;
     }
     char id_alias[24];
@@ -298,7 +288,7 @@ static int copy_table(kh_store *from, kh_store *to, size_t t, int64_t *copied, c
         json_t *rows = NULL;
         kh_sval p[] = {KH_SV_I(cursor)};
         if ((rc = kh_store_query(from, &rows, sql, p, 1)) < 0) {
-            seterr(err, errsz, "%s: đọc thất bại / read failed: %s", table, kh_store_errmsg(from));
+            kh_errf(err, errsz, 0, "%s: đọc thất bại / read failed: %s", table, kh_store_errmsg(from));
             return rc;
         }
         size_t n = json_array_size(rows);
@@ -337,27 +327,27 @@ int kh_store_copy(kh_store *from, kh_store *to, kh_store_copy_cb on_table, void 
     for (size_t t = 0; t < NTABLES; t++) {
         int64_t n = 0;
         if ((rc = count_rows(to, tables[t].name, &n)) < 0) {
-            seterr(err, errsz, "%s: %s", tables[t].name, kh_store_errmsg(to));
+            kh_errf(err, errsz, 0, "%s: %s", tables[t].name, kh_store_errmsg(to));
             return rc;
         }
         if (n) {
-            seterr(err, errsz, "cơ sở dữ liệu đích không trống (bảng %s) / the destination database is not empty "
+            kh_errf(err, errsz, 0, "cơ sở dữ liệu đích không trống (bảng %s) / the destination database is not empty "
                    "(table %s): copy into a new, empty database", tables[t].name, tables[t].name);
             return KH_EINVAL;
         }
     }
     if ((rc = kh_store_begin(from)) < 0) {
-        seterr(err, errsz, "nguồn / source: %s", kh_store_errmsg(from));
+        kh_errf(err, errsz, 0, "nguồn / source: %s", kh_store_errmsg(from));
         return rc;
     }
     const char *snap = kh_store_backend_of(from)->snapshot;
     if (snap && (rc = kh_store_exec(from, NULL, snap, NULL, 0)) < 0) {
-        seterr(err, errsz, "nguồn / source: %s", kh_store_errmsg(from));
+        kh_errf(err, errsz, 0, "nguồn / source: %s", kh_store_errmsg(from));
         kh_store_rollback(from);
         return rc;
     }
     if ((rc = kh_store_begin(to)) < 0) {
-        seterr(err, errsz, "đích / destination: %s", kh_store_errmsg(to));
+        kh_errf(err, errsz, 0, "đích / destination: %s", kh_store_errmsg(to));
         kh_store_rollback(from);
         return rc;
     }
@@ -367,7 +357,7 @@ int kh_store_copy(kh_store *from, kh_store *to, kh_store_copy_cb on_table, void 
         if ((rc = copy_table(from, to, t, &copied, err, errsz)) < 0)
             break;
         if ((rc = count_rows(from, tables[t].name, &src_n)) < 0 || (rc = count_rows(to, tables[t].name, &dst_n)) < 0) {
-            seterr(err, errsz, "%s: không đếm được / cannot count rows", tables[t].name);
+            kh_errf(err, errsz, 0, "%s: không đếm được / cannot count rows", tables[t].name);
             break;
         }
         if (src_n != copied || dst_n != copied) {
@@ -386,7 +376,7 @@ int kh_store_copy(kh_store *from, kh_store *to, kh_store_copy_cb on_table, void 
             }
             json_t *ignored = NULL;
             if ((rc = kh_store_query(to, &ignored, sql, NULL, 0)) < 0) {
-                seterr(err, errsz, "%s: %s", tables[t].name, kh_store_errmsg(to));
+                kh_errf(err, errsz, 0, "%s: %s", tables[t].name, kh_store_errmsg(to));
                 break;
             }
             json_decref(ignored);
@@ -400,7 +390,7 @@ int kh_store_copy(kh_store *from, kh_store *to, kh_store_copy_cb on_table, void 
         return rc;
     }
     if ((rc = kh_store_commit(to)) < 0) {
-        seterr(err, errsz, "đích / destination: commit: %s", kh_store_errmsg(to));
+        kh_errf(err, errsz, 0, "đích / destination: commit: %s", kh_store_errmsg(to));
         return rc;
     }
     return 0;

@@ -85,6 +85,17 @@ int kh_buf_vprintf(kh_buf *b, const char *fmt, va_list ap)
     return 0;
 }
 
+int kh_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
 int kh_buf_printf(kh_buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -52,6 +52,10 @@ int kh_buf_append(kh_buf *b, const void *p, size_t n);
 int kh_buf_puts(kh_buf *b, const char *s);
 int kh_buf_putc(kh_buf *b, char c);
 int kh_buf_printf(kh_buf *b, const char *fmt, ...) KH_PRINTF(2, 3);
+/* Formats a message into err (errlen bytes, always terminated; nothing
+ * when err is NULL or errlen 0) and returns code, for the functions that
+ * report into a caller's buffer: `return kh_errf(err, n, KH_EFORMAT, ...)`. */
+int kh_errf(char *err, size_t errlen, int code, const char *fmt, ...) KH_PRINTF(4, 5);
 int kh_buf_vprintf(kh_buf *b, const char *fmt, va_list ap);
 /* Takes the contents (caller frees); the buffer is left empty. */
 char *kh_buf_detach(kh_buf *b, size_t *len_out);

@@ -82,18 +82,6 @@ static const char *const key_names[3] = {"cvd", "info", "cdiff"};
 
 /* ---- Messages ---------------------------------------------------------------- */
 
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...) KH_PRINTF(4, 5);
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* A check: fails, or with KH_CVD_UNSIGNED_OK is reported and let through. */
 typedef struct checker {
     unsigned flags;
@@ -116,7 +104,7 @@ static int check_failed(checker *k, const char *fmt, ...)
             k->warn(k->ud, msg);
         return 0;
     }
-    return errf(k->err, k->errlen, KH_EFORMAT, "%s", msg);
+    return kh_errf(k->err, k->errlen, KH_EFORMAT, "%s", msg);
 }
 
 /* ---- Keys and signatures ------------------------------------------------------ */
@@ -431,7 +419,7 @@ static int check_sign(const char *path, unsigned version, const uint8_t *data, s
     size_t tl = m.len;
     rc = KH_ENOENT;
     if (tl < 13 || memcmp(t, "#clamsign-1.0", 13) != 0)
-        rc = errf(err, errlen, KH_EFORMAT, "the .sign file does not start with #clamsign-1.0");
+        rc = kh_errf(err, errlen, KH_EFORMAT, "the .sign file does not start with #clamsign-1.0");
     for (size_t pos = 0; rc == KH_ENOENT && pos < tl;) {
         const char *line = t + pos;
         const char *nl = memchr(line, '\n', tl - pos);
@@ -454,7 +442,7 @@ static int check_sign(const char *path, unsigned version, const uint8_t *data, s
         }
         unsigned maxfl = 0;
         if (nf != 4 || (fl[1] && parse_uint(f[1], fl[1], &maxfl))) {
-            rc = errf(err, errlen, KH_EFORMAT, "malformed line in the .sign file");
+            rc = kh_errf(err, errlen, KH_EFORMAT, "malformed line in the .sign file");
             break;
         }
         if ((fl[1] && maxfl < SIGN_FLEVEL) || fl[2] != 9 || memcmp(f[2], "pkcs7-pem", 9) != 0)
@@ -465,11 +453,11 @@ static int check_sign(const char *path, unsigned version, const uint8_t *data, s
         PKCS7 *p7 = dl > 0 ? d2i_PKCS7(NULL, &dp, dl) : NULL;
         BIO *in = p7 ? BIO_new_mem_buf(data, (int)len) : NULL;
         if (!p7 || !in)
-            rc = errf(err, errlen, KH_EFORMAT, "the .sign file's PKCS#7 signature cannot be read");
+            rc = kh_errf(err, errlen, KH_EFORMAT, "the .sign file's PKCS#7 signature cannot be read");
         else if (PKCS7_verify(p7, NULL, st, in, NULL, PKCS7_DETACHED | PKCS7_BINARY | PKCS7_NOCRL) == 1)
             rc = 0;
         else
-            rc = errf(err, errlen, KH_EFORMAT,
+            rc = kh_errf(err, errlen, KH_EFORMAT,
                       "the .sign file's signature does not verify for this file with the CA certificates of %s",
                       certs_dir ? certs_dir : "/etc/clamav/certs");
         BIO_free(in);
@@ -517,7 +505,7 @@ static int info_parse(info *in, const char *text, size_t len, int unsigned_db, c
         size_t start = pos;
         pos += n + (nl ? 1 : 0);
         if (++ln > MAX_INFO_LINES)
-            return errf(k->err, k->errlen, KH_ELIMIT, ".info: too many lines");
+            return kh_errf(k->err, k->errlen, KH_ELIMIT, ".info: too many lines");
         while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
             n--;
         if (!unsigned_db && n >= 5 && memcmp(line, "DSIG:", 5) == 0) {
@@ -534,33 +522,33 @@ static int info_parse(info *in, const char *text, size_t len, int unsigned_db, c
         }
         if (n >= 11 && memcmp(line, "ClamAV-VDB:", 11) == 0) {
             if (in->has_hdr)
-                return errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: a second header", ln);
+                return kh_errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: a second header", ln);
             if (kh_cvd_header_parse(line, n, &in->hdr))
-                return errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: malformed header", ln);
+                return kh_errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: malformed header", ln);
             in->has_hdr = 1;
             continue;
         }
         if (!in->has_hdr)
-            return errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: expected the ClamAV-VDB header", ln);
+            return kh_errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: expected the ClamAV-VDB header", ln);
         const char *c1 = memchr(line, ':', n);
         const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(line + n - c1 - 1)) : NULL;
         uint64_t size;
         if (!c2 || c1 == line || (size_t)(c1 - line) > 100 || line + n - c2 - 1 != 64 ||
             kh_parse_u64(c1 + 1, (size_t)(c2 - c1 - 1), &size))
-            return errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: expected name:size:sha256", ln);
+            return kh_errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: expected name:size:sha256", ln);
         int rc = kh_grow((void **)&in->e, &in->cap, in->n + 1, sizeof(info_ent), MAX_MEMBERS);
         if (rc)
-            return rc == KH_ELIMIT ? errf(k->err, k->errlen, KH_ELIMIT, ".info: too many files") : rc;
+            return rc == KH_ELIMIT ? kh_errf(k->err, k->errlen, KH_ELIMIT, ".info: too many files") : rc;
         info_ent *e = &in->e[in->n];
         if (kh_hex_decode(c2 + 1, 64, e->sha) != 0)
-            return errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: malformed SHA-256", ln);
+            return kh_errf(k->err, k->errlen, KH_EFORMAT, ".info line %u: malformed SHA-256", ln);
         if (!(e->name = kh_strndup(line, (size_t)(c1 - line))))
             return KH_ENOMEM;
         e->size = size;
         in->n++;
     }
     if (!in->has_hdr)
-        return errf(k->err, k->errlen, KH_EFORMAT, ".info: no ClamAV-VDB header");
+        return kh_errf(k->err, k->errlen, KH_EFORMAT, ".info: no ClamAV-VDB header");
     if (!unsigned_db && !dsig)
         return check_failed(k, "the .info file list is not signed (no DSIG line)");
     return 0;
@@ -650,12 +638,12 @@ static int tar_data(struct archive *a, struct archive_entry *e, uint8_t **out, s
                     size_t errlen, const char *name)
 {
     if (archive_entry_filetype(e) != AE_IFREG)
-        return errf(err, errlen, KH_EFORMAT, "%s: not a regular file inside the container", name);
+        return kh_errf(err, errlen, KH_EFORMAT, "%s: not a regular file inside the container", name);
     if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
-        return errf(err, errlen, KH_EFORMAT, "%s: no size in the tar header", name);
+        return kh_errf(err, errlen, KH_EFORMAT, "%s: no size in the tar header", name);
     uint64_t size = (uint64_t)archive_entry_size(e);
     if (size > MAX_MEMBER)
-        return errf(err, errlen, KH_ELIMIT, "%s: larger than %llu bytes", name, (unsigned long long)MAX_MEMBER);
+        return kh_errf(err, errlen, KH_ELIMIT, "%s: larger than %llu bytes", name, (unsigned long long)MAX_MEMBER);
     uint8_t *buf = malloc(size ? (size_t)size : 1);
     if (!buf)
         return KH_ENOMEM;
@@ -664,7 +652,7 @@ static int tar_data(struct archive *a, struct archive_entry *e, uint8_t **out, s
         la_ssize_t k = archive_read_data(a, buf + got, (size_t)size - got);
         if (k <= 0) {
             free(buf);
-            return errf(err, errlen, KH_EFORMAT, "%s: truncated or damaged data (%s)", name,
+            return kh_errf(err, errlen, KH_EFORMAT, "%s: truncated or damaged data (%s)", name,
                         k < 0 ? archive_error_string(a) : "unexpected end");
         }
         got += (size_t)k;
@@ -679,12 +667,12 @@ static int tar_sum(struct archive *a, struct archive_entry *e, size_t *outlen, u
                    size_t errlen, const char *name)
 {
     if (archive_entry_filetype(e) != AE_IFREG)
-        return errf(err, errlen, KH_EFORMAT, "%s: not a regular file inside the container", name);
+        return kh_errf(err, errlen, KH_EFORMAT, "%s: not a regular file inside the container", name);
     if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
-        return errf(err, errlen, KH_EFORMAT, "%s: no size in the tar header", name);
+        return kh_errf(err, errlen, KH_EFORMAT, "%s: no size in the tar header", name);
     uint64_t size = (uint64_t)archive_entry_size(e);
     if (size > MAX_MEMBER)
-        return errf(err, errlen, KH_ELIMIT, "%s: larger than %llu bytes", name, (unsigned long long)MAX_MEMBER);
+        return kh_errf(err, errlen, KH_ELIMIT, "%s: larger than %llu bytes", name, (unsigned long long)MAX_MEMBER);
     kh_digest dg;
     if (kh_digest_init(&dg))
         return KH_ENOMEM;
@@ -696,7 +684,7 @@ static int tar_sum(struct archive *a, struct archive_entry *e, size_t *outlen, u
     while (!rc && got < size) {
         la_ssize_t k = archive_read_data(a, buf, (size_t)KH_MIN(size - got, (uint64_t)(1u << 16)));
         if (k <= 0)
-            rc = errf(err, errlen, KH_EFORMAT, "%s: truncated or damaged data (%s)", name,
+            rc = kh_errf(err, errlen, KH_EFORMAT, "%s: truncated or damaged data (%s)", name,
                       k < 0 ? archive_error_string(a) : "unexpected end");
         else {
             rc = kh_digest_update(&dg, buf, (size_t)k);
@@ -719,7 +707,7 @@ static int find_info(const uint8_t *body, size_t blen, uint8_t **text, size_t *t
     struct archive *a;
     int rc = tar_open(&a, body, blen);
     if (rc)
-        return errf(err, errlen, rc, "the body is not a tar or tar.gz archive");
+        return kh_errf(err, errlen, rc, "the body is not a tar or tar.gz archive");
     struct archive_entry *e;
     unsigned count = 0;
     rc = KH_ENOTFOUND;
@@ -727,7 +715,7 @@ static int find_info(const uint8_t *body, size_t blen, uint8_t **text, size_t *t
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *name = archive_entry_pathname(e);
         if (++count > MAX_MEMBERS) {
-            rc = errf(err, errlen, KH_ELIMIT, "more than %u files in the container", MAX_MEMBERS);
+            rc = kh_errf(err, errlen, KH_ELIMIT, "more than %u files in the container", MAX_MEMBERS);
             break;
         }
         if (name && kh_str_endswith(name, ".info") && member_name_ok(name)) {
@@ -736,9 +724,9 @@ static int find_info(const uint8_t *body, size_t blen, uint8_t **text, size_t *t
         }
     }
     if (r != ARCHIVE_OK && r != ARCHIVE_EOF)
-        rc = errf(err, errlen, KH_EFORMAT, "damaged archive: %s", archive_error_string(a));
+        rc = kh_errf(err, errlen, KH_EFORMAT, "damaged archive: %s", archive_error_string(a));
     else if (rc == KH_ENOTFOUND)
-        rc = errf(err, errlen, KH_EFORMAT, "no .info file list in the container");
+        rc = kh_errf(err, errlen, KH_EFORMAT, "no .info file list in the container");
     archive_read_free(a);
     return rc;
 }
@@ -751,7 +739,7 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
     const char *keys = o ? o->keys : NULL;
     kh_cvd_header hdr;
     if (len < HDR_LEN || kh_cvd_header_parse(data, HDR_LEN, &hdr) != 0)
-        return errf(err, errlen, KH_EFORMAT, "not a ClamAV database container (no ClamAV-VDB header)");
+        return kh_errf(err, errlen, KH_EFORMAT, "not a ClamAV database container (no ClamAV-VDB header)");
     const uint8_t *body = data + HDR_LEN;
     size_t blen = len - HDR_LEN;
     int rc;
@@ -803,7 +791,7 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
     struct archive *a;
     if ((rc = tar_open(&a, body, blen))) {
         info_free(&in);
-        return errf(err, errlen, rc, "the body is not a tar or tar.gz archive");
+        return kh_errf(err, errlen, rc, "the body is not a tar or tar.gz archive");
     }
     struct archive_entry *e;
     uint64_t total = 0;
@@ -812,16 +800,16 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
     while (!rc && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *mname = archive_entry_pathname(e);
         if (!mname || !member_name_ok(mname)) {
-            rc = errf(err, errlen, KH_EFORMAT, "a file name inside the container is empty, too long or has a '/'");
+            rc = kh_errf(err, errlen, KH_EFORMAT, "a file name inside the container is empty, too long or has a '/'");
             break;
         }
         if (++count > MAX_MEMBERS) {
-            rc = errf(err, errlen, KH_ELIMIT, "more than %u files in the container", MAX_MEMBERS);
+            rc = kh_errf(err, errlen, KH_ELIMIT, "more than %u files in the container", MAX_MEMBERS);
             break;
         }
         if (want && !want(ud, mname)) {
             if (archive_read_data_skip(a) != ARCHIVE_OK) {
-                rc = errf(err, errlen, KH_EFORMAT, "damaged archive: %s", archive_error_string(a));
+                rc = kh_errf(err, errlen, KH_EFORMAT, "damaged archive: %s", archive_error_string(a));
                 break;
             }
             continue;
@@ -834,14 +822,14 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
         else if (!fn) { /* checking only: hash as it is unpacked, keep nothing */
             if (!(rc = tar_sum(a, e, &blen2, sum, err, errlen, nm))) {
                 total += blen2;
-                rc = total > MAX_TOTAL ? errf(err, errlen, KH_ELIMIT, "more than %llu bytes unpacked",
+                rc = total > MAX_TOTAL ? kh_errf(err, errlen, KH_ELIMIT, "more than %llu bytes unpacked",
                                               (unsigned long long)MAX_TOTAL)
                                        : check_member(&in, nm, NULL, blen2, sum, &k);
             }
         } else if (!(rc = tar_data(a, e, &buf, &blen2, err, errlen, nm))) {
             total += blen2;
             if (total > MAX_TOTAL)
-                rc = errf(err, errlen, KH_ELIMIT, "more than %llu bytes unpacked", (unsigned long long)MAX_TOTAL);
+                rc = kh_errf(err, errlen, KH_ELIMIT, "more than %llu bytes unpacked", (unsigned long long)MAX_TOTAL);
             else if (!(rc = check_member(&in, nm, buf, blen2, NULL, &k)))
                 rc = fn(ud, nm, buf, blen2);
         }
@@ -849,7 +837,7 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
         free(nm);
     }
     if (!rc && r != ARCHIVE_EOF)
-        rc = errf(err, errlen, KH_EFORMAT, "damaged archive: %s", archive_error_string(a));
+        rc = kh_errf(err, errlen, KH_EFORMAT, "damaged archive: %s", archive_error_string(a));
     archive_read_free(a);
     info_free(&in);
     if (!rc && hdr_out)
@@ -865,11 +853,11 @@ int kh_cvd_check_file(const char *path, const kh_cvd_options *opts, kh_cvd_heade
         err[0] = 0;
     kh_cvd_type t = type_of_name(path);
     if (t == KH_CVD_NONE)
-        return errf(err, errlen, KH_EINVAL, "%s: not a .cvd, .cld or .cud file", path);
+        return kh_errf(err, errlen, KH_EINVAL, "%s: not a .cvd, .cld or .cud file", path);
     kh_map m;
     int rc = kh_map_path(&m, path, MAX_FILE);
     if (rc)
-        return errf(err, errlen, rc, "cannot read: %s", kh_strerror(rc));
+        return kh_errf(err, errlen, rc, "cannot read: %s", kh_strerror(rc));
     warnbuf w = {err, errlen};
     rc = kh_cvd_read(path, m.data, m.len, t, opts, NULL, NULL, collect_warn, &w, hdr, err, errlen);
     kh_map_release(&m);
@@ -946,7 +934,7 @@ int kh_cvdset_open_mem(kh_cvdset **out, const char *name, const void *data, size
         err[0] = 0;
     kh_cvd_type t = type_of_name(name);
     if (t == KH_CVD_NONE)
-        return errf(err, errlen, KH_EINVAL, "%s: not a .cvd, .cld or .cud file", name);
+        return kh_errf(err, errlen, KH_EINVAL, "%s: not a .cvd, .cld or .cud file", name);
     kh_cvdset *s = calloc(1, sizeof(*s));
     if (!s)
         return KH_ENOMEM;
@@ -968,7 +956,7 @@ int kh_cvdset_open(kh_cvdset **out, const char *path, const kh_cvd_options *opts
     kh_map m;
     int rc = kh_map_path(&m, path, MAX_FILE);
     if (rc)
-        return errf(err, errlen, rc, "%s: cannot read: %s", path, kh_strerror(rc));
+        return kh_errf(err, errlen, rc, "%s: cannot read: %s", path, kh_strerror(rc));
     rc = kh_cvdset_open_mem(out, path, m.data, m.len, opts, err, errlen);
     kh_map_release(&m);
     return rc;
@@ -1008,7 +996,7 @@ int kh_cvdset_verify(const kh_cvdset *s, const kh_cvd_options *opts, kh_cvd_head
         if (kh_str_endswith(s->m[i].name, ".info"))
             im = &s->m[i];
     if (!im)
-        return errf(err, errlen, KH_EFORMAT, "no .info file list");
+        return kh_errf(err, errlen, KH_EFORMAT, "no .info file list");
     info in = {0};
     int rc = info_parse(&in, (const char *)im->data, im->len, s->type == KH_CVD_CUD, opts ? opts->keys : NULL, &k);
     for (size_t i = 0; i < s->n && !rc; i++)
@@ -1124,13 +1112,13 @@ static int prefix_ok(const uint8_t *line, size_t n, const char *want, size_t wl)
 static int p_close(pctx *p)
 {
     if (!p->is_open)
-        return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: CLOSE without OPEN", p->ln);
+        return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: CLOSE without OPEN", p->ln);
     member *m = set_find(p->s, p->open);
     kh_buf out = KH_BUF_INIT(MAX_MEMBER);
     int rc = 0;
     if (p->dels.n || p->xchgs.n) {
         if (!m) {
-            rc = errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: %s does not exist", p->open);
+            rc = kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: %s does not exist", p->open);
             goto done;
         }
         kh_qsort(p->dels.v, p->dels.n, sizeof(edit), cmp_edit);
@@ -1145,14 +1133,14 @@ static int p_close(pctx *p)
             lines++;
             if (di < p->dels.n && p->dels.v[di].line == lines) {
                 if (!prefix_ok(line, n, p->dels.v[di].a, p->dels.v[di].alen))
-                    rc = errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: DEL does not apply at line %u of %s", lines,
+                    rc = kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: DEL does not apply at line %u of %s", lines,
                               p->open);
                 di++;
                 continue;
             }
             if (xi < p->xchgs.n && p->xchgs.v[xi].line == lines) {
                 if (!prefix_ok(line, n, p->xchgs.v[xi].a, p->xchgs.v[xi].alen))
-                    rc = errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: XCHG does not apply at line %u of %s", lines,
+                    rc = kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: XCHG does not apply at line %u of %s", lines,
                               p->open);
                 else if (kh_buf_append(&out, p->xchgs.v[xi].b, p->xchgs.v[xi].blen) || kh_buf_putc(&out, '\n'))
                     rc = KH_ENOMEM;
@@ -1163,7 +1151,7 @@ static int p_close(pctx *p)
                 rc = KH_ENOMEM;
         }
         if (!rc && (di < p->dels.n || xi < p->xchgs.n))
-            rc = errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: not every DEL/XCHG applies to %s", p->open);
+            rc = kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: not every DEL/XCHG applies to %s", p->open);
     } else if (m && kh_buf_append(&out, m->data, m->len)) {
         rc = KH_ENOMEM;
     }
@@ -1193,18 +1181,18 @@ static int p_move(pctx *p, const char *line, size_t n)
     size_t tl[7];
     for (unsigned i = 1; i <= 6; i++)
         if (token(line, n, i, 0, &t[i], &tl[i]))
-            return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: MOVE needs 6 arguments", p->ln);
+            return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: MOVE needs 6 arguments", p->ln);
     unsigned start, end;
     if (line_number(t[3], tl[3], &start) || line_number(t[5], tl[5], &end) || end < start)
-        return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: bad MOVE line numbers", p->ln);
+        return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: bad MOVE line numbers", p->ln);
     if (!dbname_ok(t[1], tl[1]) || !dbname_ok(t[2], tl[2]))
-        return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: forbidden characters in a database name", p->ln);
+        return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: forbidden characters in a database name", p->ln);
     char src[101], dst[101];
     memcpy(src, t[1], tl[1]), src[tl[1]] = 0;
     memcpy(dst, t[2], tl[2]), dst[tl[2]] = 0;
     member *ms = set_find(p->s, src);
     if (!ms || strcmp(src, dst) == 0)
-        return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: MOVE from a missing database", p->ln);
+        return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: MOVE from a missing database", p->ln);
     kh_buf keep = KH_BUF_INIT(MAX_MEMBER), moved = KH_BUF_INIT(MAX_MEMBER);
     member *md = set_find(p->s, dst);
     int rc = md && kh_buf_append(&moved, md->data, md->len) ? KH_ENOMEM : 0;
@@ -1218,7 +1206,7 @@ static int p_move(pctx *p, const char *line, size_t n)
         lines++;
         if (lines >= start && lines <= end) {
             if ((lines == start && !prefix_ok(l, ln, t[4], tl[4])) || (lines == end && !prefix_ok(l, ln, t[6], tl[6])))
-                rc = errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: MOVE does not apply at line %u of %s", lines, src);
+                rc = kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: MOVE does not apply at line %u of %s", lines, src);
             else if (kh_buf_append(&moved, l, ln))
                 rc = KH_ENOMEM;
             done = lines == end;
@@ -1227,7 +1215,7 @@ static int p_move(pctx *p, const char *line, size_t n)
         }
     }
     if (!rc && !done)
-        rc = errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: MOVE lines %u-%u are not in %s", start, end, src);
+        rc = kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: MOVE lines %u-%u are not in %s", start, end, src);
     if (!rc) {
         size_t kl, ml;
         if ((!keep.data && kh_buf_reserve(&keep, 1)) || (!moved.data && kh_buf_reserve(&moved, 1)))
@@ -1252,16 +1240,16 @@ static int p_command(pctx *p, const char *line, size_t n)
     const char *cmd, *a, *b, *c;
     size_t cl, al, bl, cl2;
     if (token(line, n, 0, 0, &cmd, &cl))
-        return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: cannot parse", p->ln);
+        return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: cannot parse", p->ln);
 #define IS(s) (cl == strlen(s) && memcmp(cmd, s, cl) == 0)
     if (IS("OPEN") || IS("UNLINK")) {
         if (token(line, n, 1, 1, &a, &al))
-            return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: missing database name", p->ln);
+            return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: missing database name", p->ln);
         if (!dbname_ok(a, al))
-            return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: forbidden characters in a database name",
+            return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: forbidden characters in a database name",
                         p->ln);
         if (p->is_open)
-            return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: %s is still open", p->ln, p->open);
+            return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: %s is still open", p->ln, p->open);
         if (IS("OPEN")) {
             memcpy(p->open, a, al);
             p->open[al] = 0;
@@ -1272,7 +1260,7 @@ static int p_command(pctx *p, const char *line, size_t n)
         memcpy(nm, a, al), nm[al] = 0;
         member *m = set_find(p->s, nm);
         if (!m)
-            return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: cannot UNLINK %s: no such file", p->ln, nm);
+            return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: cannot UNLINK %s: no such file", p->ln, nm);
         free(m->name);
         free(m->data);
         *m = p->s->m[--p->s->n];
@@ -1280,7 +1268,7 @@ static int p_command(pctx *p, const char *line, size_t n)
     }
     if (IS("ADD") || IS("DEL") || IS("XCHG")) {
         if (!p->is_open)
-            return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: %.*s without OPEN", p->ln, (int)cl, cmd);
+            return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: %.*s without OPEN", p->ln, (int)cl, cmd);
         edit e = {0};
         int bad;
         if (IS("ADD")) {
@@ -1294,7 +1282,7 @@ static int p_command(pctx *p, const char *line, size_t n)
                 e.a = b, e.alen = bl, e.b = c, e.blen = cl2;
         }
         if (bad)
-            return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: malformed %.*s", p->ln, (int)cl, cmd);
+            return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: malformed %.*s", p->ln, (int)cl, cmd);
         int rc = IS("ADD") ? KH_VEC_RESERVE(p->adds, 1, 1u << 24)
                  : IS("DEL") ? KH_VEC_RESERVE(p->dels, 1, 1u << 24)
                              : KH_VEC_RESERVE(p->xchgs, 1, 1u << 24);
@@ -1312,11 +1300,11 @@ static int p_command(pctx *p, const char *line, size_t n)
         return p_close(p);
     if (IS("MOVE")) {
         if (p->is_open)
-            return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: %s is still open", p->ln, p->open);
+            return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: %s is still open", p->ln, p->open);
         return p_move(p, line, n);
     }
 #undef IS
-    return errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: unknown command %.*s", p->ln, (int)(cl > 20 ? 20 : cl),
+    return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: unknown command %.*s", p->ln, (int)(cl > 20 ? 20 : cl),
                 cmd);
 }
 
@@ -1380,7 +1368,7 @@ int kh_cvdset_apply_cdiff(kh_cvdset *s, const void *cdiff, size_t len, const kh_
             break;
         }
     if (len < 16 || memcmp(d, "ClamAV-Diff:", 12) != 0 || colon == len)
-        return errf(err, errlen, KH_EFORMAT, "not a .cdiff file (no ClamAV-Diff header or no signature)");
+        return kh_errf(err, errlen, KH_EFORMAT, "not a .cdiff file (no ClamAV-Diff header or no signature)");
     uint8_t sum[32];
     int rc = kh_sha256(d, colon, sum);
     if (rc)
@@ -1393,11 +1381,11 @@ int kh_cvdset_apply_cdiff(kh_cvdset *s, const void *cdiff, size_t len, const kh_
     unsigned ver, difflen;
     if (!c2 || parse_uint((const char *)d + 12, (size_t)(c1 - d - 12), &ver) ||
         parse_uint((const char *)c1 + 1, (size_t)(c2 - c1 - 1), &difflen) || difflen > MAX_DIFF)
-        return errf(err, errlen, KH_EFORMAT, "malformed .cdiff header");
+        return kh_errf(err, errlen, KH_EFORMAT, "malformed .cdiff header");
     kh_buf script = KH_BUF_INIT(0);
     if ((rc = gunzip(c2 + 1, (size_t)(d + colon - c2 - 1), difflen, &script)) || script.len < difflen) {
         kh_buf_dispose(&script);
-        return errf(err, errlen, rc == KH_ELIMIT ? KH_ELIMIT : KH_EFORMAT,
+        return kh_errf(err, errlen, rc == KH_ELIMIT ? KH_ELIMIT : KH_EFORMAT,
                     "the .cdiff's compressed script is damaged or shorter than its header says");
     }
     pctx p = {0};
@@ -1421,7 +1409,7 @@ int kh_cvdset_apply_cdiff(kh_cvdset *s, const void *cdiff, size_t len, const kh_
         rc = p_command(&p, line, n);
     }
     if (!rc && p.is_open)
-        rc = errf(err, errlen, KH_EFORMAT, ".cdiff: %s was not closed", p.open);
+        rc = kh_errf(err, errlen, KH_EFORMAT, ".cdiff: %s was not closed", p.open);
     KH_VEC_FREE(p.dels);
     KH_VEC_FREE(p.xchgs);
     KH_VEC_FREE(p.adds);

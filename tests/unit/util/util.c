@@ -51,6 +51,20 @@ KT_TEST(test_util_util__buf_limit_partial_printf)
     kh_buf_dispose(&b);
 }
 
+KT_TEST(test_util_util__errf)
+{
+    char err[8];
+    memset(err, 'x', sizeof(err));
+    KT_EQ_INT(kh_errf(err, sizeof(err), KH_EFORMAT, "line %d: %s", 12, "bad"), KH_EFORMAT);
+    KT_EQ_STR(err, "line 12"); /* truncated, terminated */
+    KT_EQ_INT(kh_errf(err, sizeof(err), 0, "ok"), 0);
+    KT_EQ_STR(err, "ok");
+    KT_EQ_INT(kh_errf(NULL, 100, KH_EIO, "nowhere to write"), KH_EIO);
+    err[0] = 'z';
+    KT_EQ_INT(kh_errf(err, 0, KH_ELIMIT, "no room"), KH_ELIMIT);
+    KT_CHECK(err[0] == 'z'); /* nothing written */
+}
+
 KT_TEST(test_util_util__buf_unlimited_and_binary)
 {
     kh_buf b = KH_BUF_INIT(0);
@@ -272,6 +286,7 @@ KT_TEST(test_util_util__json_str_appends_and_respects_limit)
 KT_MAIN({
     KT_CASE(test_util_util__buf_limit_exact),
     KT_CASE(test_util_util__buf_limit_partial_printf),
+    KT_CASE(test_util_util__errf),
     KT_CASE(test_util_util__buf_unlimited_and_binary),
     KT_CASE(test_util_util__buf_reserve_overflow),
     KT_CASE(test_util_util__grow_limit),

@@ -192,19 +192,24 @@ static int use_recovery(kh_req *r, int64_t uid, const char *recovery_json, const
     return ok;
 }
 
-/* Counts a failed login in the database itself (failed = failed + 1), so
- * that parallel attempts cannot overwrite each other's count and slip past
- * the lockout; the attempt that reaches KH_LOCK_FAILS locks the account. */
+/* Counts a failed login in the database itself, in one statement (failed
+ * + 1, or, on reaching KH_LOCK_FAILS, the lock and a count back at 0), so
+ * that parallel attempts can neither overwrite each other's count and slip
+ * past the lockout nor both report it: the attempt that locks the account
+ * is the one whose update leaves the count at 0, and only it records the
+ * lockout. */
 static void login_failed(kh_req *r, int64_t uid, const char *username, const char *why)
 {
     time_t now = time(NULL);
     if (uid) {
         kh_sval p[] = {KH_SV_I(uid), KH_SV_I(now + KH_LOCK_SECONDS), KH_SV_I(KH_LOCK_FAILS)};
-        kh_store_exec(r->srv->st, NULL, "UPDATE users SET failed = failed + 1 WHERE id = ?1", p, 1);
-        kh_store_exec(r->srv->st, NULL, "UPDATE users SET failed = 0, locked_until = ?2 WHERE id = ?1 AND failed >= ?3", p, 3);
         json_t *row = NULL;
-        if (kh_store_query_one(r->srv->st, &row, "SELECT locked_until FROM users WHERE id = ?1", p, 1) >= 0 &&
-            json_integer_value(json_object_get(row, "locked_until")) > now)
+        if (kh_store_query_one(r->srv->st, &row,
+                               "UPDATE users SET failed = CASE WHEN failed + 1 >= ?3 THEN 0 ELSE failed + 1 END, "
+                               "locked_until = CASE WHEN failed + 1 >= ?3 THEN ?2 ELSE locked_until END "
+                               "WHERE id = ?1 RETURNING failed",
+                               p, 3) == 0 &&
+            json_integer_value(json_object_get(row, "failed")) == 0)
             kh_audit(r, "lockout", username, "account locked for 15 minutes after repeated failures");
         json_decref(row);
     }

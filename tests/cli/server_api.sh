@@ -266,6 +266,19 @@ api POST /users/$(api GET /users "" "$T/admin" | j '[u["id"] for u in d["items"]
 NPW=$(j 'd["password"]' <"$T/body")
 api POST /login "{\"username\":\"officer3\",\"password\":\"$NPW\"}" "$T/x" >/dev/null
 check "admin reset unlocks with a new one-time password" test "$(status)" = 200
+# ten wrong passwords at once: the account is locked once, and the lockout
+# recorded once (by the attempt that locked it), however the attempts interleave
+BURST=""
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  curl -sk -o /dev/null -m 60 -X POST -H 'Content-Type: application/json' \
+    --data-binary '{"username":"officer3","password":"nope"}' "$B/login" &
+  BURST="$BURST $!"
+done
+wait $BURST # these only: the server runs in the background of this shell too
+api POST /login "{\"username\":\"officer3\",\"password\":\"$NPW\"}" "$T/x" >/dev/null
+check "locked again after ten parallel failures" test "$(status)" = 423
+NLOCK=$(api GET "/audit-log?action=lockout&limit=500" "" "$T/admin" | j 'len([e for e in d["items"] if e["object"]=="officer3"])')
+check "each lockout recorded once ($NLOCK records for two lockouts)" test "$NLOCK" = 2
 
 # ---- signed bundles by hand (air-gapped) ----
 printf '{"tasks":[]}' >"$T/agent-policy.json"

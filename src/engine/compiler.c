@@ -945,17 +945,23 @@ static int build_fresh(kh_compiler *c, const kh_buf *builtin, struct kh_rules **
         kh_ybuild_dispose(&yb);
         goto fail;
     }
+    uint32_t brule = UINT32_MAX; /* the rule the bounds below are of (atoms come rule by rule) */
+    int mz_only = 0;
+    uint64_t max_len = 0;
     for (size_t i = 0; i < natoms; i++) {
         const kh_ystr *ys = &yb.ystrs.v[atoms[i].str];
+        if (ys->rule != brule) {
+            brule = ys->rule;
+            kh_yrule_bounds(yb.exprs.v, (uint32_t)yb.exprs.n, &yb.rules.v[brule], &mz_only, &max_len);
+        }
         lits[i].p = (const uint8_t *)b.bytes.data + atoms[i].off;
         lits[i].len = atoms[i].len;
         lits[i].caseless = (atoms[i].flags & KH_YAF_CASELESS) != 0;
         lits[i].mask = (atoms[i].flags & KH_YAF_MASKED) ? lits[i].p + atoms[i].len : NULL;
         /* existence is all that is asked of a plain literal string: one report */
         lits[i].single = ys->mode == KH_YSM_EXACT && !atoms[i].before && !atoms[i].after;
-        lits[i].mz_only = (uint8_t)kh_yrule_requires_mz(yb.exprs.v, (uint32_t)yb.exprs.n, &yb.rules.v[ys->rule]);
-        lits[i].max_len = kh_yrule_max_filesize(yb.exprs.v, (uint32_t)yb.exprs.n, &yb.rules.v[ys->rule]);
-        lits[i].max_len = lits[i].max_len == UINT64_MAX ? 0 : lits[i].max_len;
+        lits[i].mz_only = (uint8_t)mz_only;
+        lits[i].max_len = max_len == UINT64_MAX ? 0 : max_len;
     }
     /* An atom shared with earlier ones is searched through the first of them:
      * one literal in the matcher, one report fanned out along the twins. */

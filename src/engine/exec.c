@@ -243,19 +243,14 @@ static void rule_gate(const kh_yexpr *ex, uint32_t nex, const kh_yrule *rule, yg
         find_gates(ex, nex, rule->cond, g, 0);
 }
 
-uint64_t kh_yrule_max_filesize(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule)
-{
-    ygate g;
-    rule_gate(ex, nex, rule, &g);
-    return g.fmax;
-}
-
-int kh_yrule_requires_mz(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule)
+void kh_yrule_bounds(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule, int *mz_only,
+                     uint64_t *max_filesize)
 {
     ygate g;
     rule_gate(ex, nex, rule, &g);
     /* uint16(0) == 0x5a4d, or int16(0): the same two bytes "MZ" */
-    return g.has_read && g.off == 0 && KH_YR_SIZE(g.aux) == 2 && !(g.aux & KH_YR_BE) && g.val == 0x5a4d;
+    *mz_only = g.has_read && g.off == 0 && KH_YR_SIZE(g.aux) == 2 && !(g.aux & KH_YR_BE) && g.val == 0x5a4d;
+    *max_filesize = g.fmax;
 }
 
 static yv read_int(const kh_yscan *ys, uint16_t aux, const yv *off);

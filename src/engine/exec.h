@@ -42,13 +42,14 @@ int kh_yscan_run(kh_yscan *ys, unsigned flags, double deadline, kh_yrule_cb cb, 
  * when none of the rule's strings occurs. */
 int kh_ycond_needs_string(const struct kh_rules *r, uint32_t cond);
 
-/* 1 if the rule is false for every object that does not start with "MZ":
- * a conjunct of its top-level `and` chain is uint16(0) == 0x5a4d (the
- * gate kh_yscan_run checks first). Its strings need not be searched in
- * other objects (kh_mpm_lit.mz_only). */
-int kh_yrule_requires_mz(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule);
-/* The largest file for which the rule can be true (a `filesize < N`
- * conjunct, as above), UINT64_MAX when there is none (kh_mpm_lit.max_len). */
-uint64_t kh_yrule_max_filesize(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule);
+/* What a rule's gate (the conjuncts of its top-level `and` chain that
+ * kh_yscan_run checks first) says of the objects it can be true for.
+ * *mz_only: 1 if it is false for every object that does not start with
+ * "MZ" (a conjunct uint16(0) == 0x5a4d): its strings need not be searched
+ * in other objects (kh_mpm_lit.mz_only). *max_filesize: the largest object
+ * it can be true for (a `filesize < N` conjunct), UINT64_MAX when there is
+ * no bound (kh_mpm_lit.max_len). */
+void kh_yrule_bounds(const struct kh_yexpr *ex, uint32_t nex, const struct kh_yrule *rule, int *mz_only,
+                     uint64_t *max_filesize);
 
 #endif

@@ -62,7 +62,8 @@
 #define KH_VS_FLAG_SMALL (1u << 29)
 #define KH_VS_BIG (2u << 20)
 #define KH_VS_BIG_GAIN 8u
-enum { KH_VS_ALL = -1, KH_VS_COMMON = 0, KH_VS_BIGDB = 1, KH_VS_MZ = 2 };
+/* The block databases, in the order they are serialized. */
+enum { KH_VS_ALL = -1, KH_VS_COMMON = 0, KH_VS_MZ = 1, KH_VS_BIGDB = 2, KH_VS_NGROUP = 3 };
 
 /* A literal searched for by one byte, outside Vectorscan. Debian's
  * Vectorscan 5.4.9 misses matches of a pattern whose only fixed literal is
@@ -81,9 +82,10 @@ typedef struct kh_vs_blit {
 } kh_vs_blit;
 
 struct kh_mpm {
-    hs_database_t *block;
-    hs_database_t *block_mz; /* the mz_only literals, or NULL */
-    hs_database_t *block_big; /* block without the literals of small buffers, or NULL */
+    /* Block databases by group: KH_VS_COMMON (every literal not mz_only),
+     * KH_VS_MZ (the mz_only literals, or NULL), KH_VS_BIGDB (the common
+     * one without the literals of small buffers, or NULL). */
+    hs_database_t *blk[KH_VS_NGROUP];
     hs_database_t *stream;
     int stream_failed;
     /* A loaded set keeps its streaming database serialized (in the mapped
@@ -693,9 +695,8 @@ static void vs_destroy(kh_mpm *m)
 {
     if (!m)
         return;
-    hs_free_database(m->block);
-    hs_free_database(m->block_mz);
-    hs_free_database(m->block_big);
+    for (int g = 0; g < KH_VS_NGROUP; g++)
+        hs_free_database(m->blk[g]);
     hs_free_database(m->stream);
     free_exprs(m);
     free(m->blit);
@@ -924,16 +925,15 @@ static int vs_compile(kh_mpm **out, kh_mpm_input *in, kh_buf *err)
     /* Compile; an expression Vectorscan rejects falls back to a literal of it,
      * or makes its pattern unfiltered, and the set is compiled again. One it
      * proves can never match (yara's /a$b/) is simply dropped. */
-    for (unsigned tries = 0, group = KH_VS_COMMON; group <= KH_VS_MZ; tries++) {
-        uint32_t n = group_size(m, (int)group);
-        if (!n || (group == KH_VS_BIGDB && n > group_size(m, KH_VS_COMMON) - group_size(m, KH_VS_COMMON) / KH_VS_BIG_GAIN)) {
+    for (unsigned tries = 0, group = 0; group < KH_VS_NGROUP; tries++) {
+        uint32_t n = group_size(m, (int)group), nc = group == KH_VS_BIGDB ? group_size(m, KH_VS_COMMON) : 0;
+        if (!n || (group == KH_VS_BIGDB && n > nc - nc / KH_VS_BIG_GAIN)) {
             group++;
             continue;
         }
         uint32_t bad = UINT32_MAX;
         kh_buf e2 = KH_BUF_INIT(4096);
-        hs_database_t **db = group == KH_VS_MZ ? &m->block_mz : group == KH_VS_BIGDB ? &m->block_big : &m->block;
-        rc = build_db(m, HS_MODE_BLOCK, (int)group, db, &e2, &bad);
+        rc = build_db(m, HS_MODE_BLOCK, (int)group, &m->blk[group], &e2, &bad);
         if (rc == 0) {
             kh_buf_dispose(&e2);
             group++;
@@ -1003,60 +1003,41 @@ fail:
     return rc ? rc : KH_EINTERNAL;
 }
 
-/* Layout: u32 magic, nexpr, nunfilt, stream_failed; u64 block length, the
- * block database; u64 length, the MZ block database; u64 length, the big
- * buffers' block database; u64 stream length,
- * the stream database; nunfilt u32
- * pattern indices; u32 nblit, the byte literals. The expressions are not
- * kept: nothing is compiled after a load. */
+/* Layout: u32 magic, nexpr, nunfilt, stream_failed; for each block
+ * database (common, MZ, big buffers), u64 length and the database; u64
+ * stream length, the stream database; nunfilt u32 pattern indices; u32
+ * nblit, the byte literals. The expressions are not kept: nothing is
+ * compiled after a load. */
+static int put_db(kh_buf *out, const hs_database_t *db)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    if (db && hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
+        return KH_EINTERNAL;
+    uint64_t l64 = len;
+    int rc = kh_buf_append(out, &l64, 8);
+    if (!rc && len)
+        rc = kh_buf_append(out, bytes, len);
+    free(bytes);
+    return rc;
+}
+
 static int vs_serialize(const kh_mpm *m, kh_buf *out)
 {
-    char *db = NULL, *sdb = NULL, *mzdb = NULL, *bigdb = NULL;
-    size_t dblen = 0, sdblen = 0, mzlen = 0, biglen = 0;
-    if (m->block && hs_serialize_database(m->block, &db, &dblen) != HS_SUCCESS)
-        return KH_EINTERNAL;
-    if ((m->stream && hs_serialize_database(m->stream, &sdb, &sdblen) != HS_SUCCESS) ||
-        (m->block_mz && hs_serialize_database(m->block_mz, &mzdb, &mzlen) != HS_SUCCESS) ||
-        (m->block_big && hs_serialize_database(m->block_big, &bigdb, &biglen) != HS_SUCCESS)) {
-        free(db);
-        free(sdb);
-        free(mzdb);
-        free(bigdb);
-        return KH_EINTERNAL;
-    }
-    if (!m->stream && m->sbytes && !m->stream_failed) {
-        if (!(sdb = malloc(m->slen ? m->slen : 1))) {
-            free(db);
-            free(mzdb);
-            free(bigdb);
-            return KH_ENOMEM;
-        }
-        memcpy(sdb, m->sbytes, m->slen);
-        sdblen = m->slen;
-    }
-    uint32_t hdr[4] = {KH_VS_MAGIC, m->nexpr, m->nunfilt, (uint32_t)(m->stream_failed || (m->nexpr && !sdblen))};
-    uint64_t l64 = dblen, s64 = sdblen, z64 = mzlen, b64 = biglen;
+    uint32_t hdr[4] = {KH_VS_MAGIC, m->nexpr, m->nunfilt,
+                       (uint32_t)(m->stream_failed || (m->nexpr && !m->stream && !m->sbytes))};
     int rc = kh_buf_append(out, hdr, sizeof(hdr));
-    if (!rc)
-        rc = kh_buf_append(out, &l64, 8);
-    if (!rc && dblen)
-        rc = kh_buf_append(out, db, dblen);
-    if (!rc)
-        rc = kh_buf_append(out, &z64, 8);
-    if (!rc && mzlen)
-        rc = kh_buf_append(out, mzdb, mzlen);
-    if (!rc)
-        rc = kh_buf_append(out, &b64, 8);
-    if (!rc && biglen)
-        rc = kh_buf_append(out, bigdb, biglen);
-    if (!rc)
+    for (int g = 0; g < KH_VS_NGROUP && !rc; g++)
+        rc = put_db(out, m->blk[g]);
+    if (!rc && m->stream) {
+        rc = put_db(out, m->stream);
+    } else if (!rc) {
+        /* a loaded set's streaming database, still serialized */
+        uint64_t s64 = m->sbytes && !m->stream_failed ? m->slen : 0;
         rc = kh_buf_append(out, &s64, 8);
-    if (!rc && sdblen)
-        rc = kh_buf_append(out, sdb, sdblen);
-    free(db);
-    free(mzdb);
-    free(bigdb);
-    free(sdb);
+        if (!rc && s64)
+            rc = kh_buf_append(out, m->sbytes, m->slen);
+    }
     if (!rc && m->nunfilt)
         rc = kh_buf_append(out, m->unfilt, m->nunfilt * 4u);
     if (!rc)
@@ -1066,58 +1047,49 @@ static int vs_serialize(const kh_mpm *m, kh_buf *out)
     return rc;
 }
 
+/* The u64 length at *p and the bytes after it (within end): *bytes and
+ * *len, *p moved past them. */
+static int take_bytes(const uint8_t **p, const uint8_t *end, const uint8_t **bytes, uint64_t *len)
+{
+    if (end - *p < 8)
+        return KH_EFORMAT;
+    memcpy(len, *p, 8);
+    *p += 8;
+    if (*len > (uint64_t)(end - *p))
+        return KH_EFORMAT;
+    *bytes = *p;
+    *p += *len;
+    return 0;
+}
+
 static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
 {
-    const uint8_t *p = data, *end = p + len;
+    const uint8_t *p = data, *end = p + len, *bytes;
     uint32_t hdr[4];
-    uint64_t dblen, sdblen;
-    if (len < 24)
+    uint64_t blen;
+    if (len < 16)
         return KH_EFORMAT;
     memcpy(hdr, p, 16);
-    memcpy(&dblen, p + 16, 8);
-    p += 24;
-    if (hdr[0] != KH_VS_MAGIC || dblen > (uint64_t)(end - p))
+    p += 16;
+    if (hdr[0] != KH_VS_MAGIC)
         return KH_EFORMAT;
     kh_mpm *m = calloc(1, sizeof(*m));
     if (!m)
         return KH_ENOMEM;
     pthread_mutex_init(&m->lock, NULL);
     int rc = KH_EFORMAT;
-    if (dblen && hs_deserialize_database((const char *)p, dblen, &m->block) != HS_SUCCESS)
-        goto fail;
-    p += dblen;
-    uint64_t mzlen;
-    if (end - p < 8)
-        goto fail;
-    memcpy(&mzlen, p, 8);
-    p += 8;
-    if (mzlen > (uint64_t)(end - p) ||
-        (mzlen && hs_deserialize_database((const char *)p, mzlen, &m->block_mz) != HS_SUCCESS))
-        goto fail;
-    p += mzlen;
-    uint64_t biglen;
-    if (end - p < 8)
-        goto fail;
-    memcpy(&biglen, p, 8);
-    p += 8;
-    if (biglen > (uint64_t)(end - p) ||
-        (biglen && hs_deserialize_database((const char *)p, biglen, &m->block_big) != HS_SUCCESS))
-        goto fail;
-    p += biglen;
-    if (end - p < 8)
-        goto fail;
-    memcpy(&sdblen, p, 8);
-    p += 8;
-    if (sdblen > (uint64_t)(end - p))
-        goto fail;
+    for (int g = 0; g < KH_VS_NGROUP; g++)
+        if (take_bytes(&p, end, &bytes, &blen) ||
+            (blen && hs_deserialize_database((const char *)bytes, (size_t)blen, &m->blk[g]) != HS_SUCCESS))
+            goto fail;
     size_t ssize;
-    if (sdblen && hs_serialized_database_size((const char *)p, sdblen, &ssize) != HS_SUCCESS)
+    if (take_bytes(&p, end, &bytes, &blen) ||
+        (blen && hs_serialized_database_size((const char *)bytes, (size_t)blen, &ssize) != HS_SUCCESS))
         goto fail;
-    if (sdblen) {
-        m->sbytes = (const char *)p;
-        m->slen = (size_t)sdblen;
+    if (blen) {
+        m->sbytes = (const char *)bytes;
+        m->slen = (size_t)blen;
     }
-    p += sdblen;
     m->stream_failed = hdr[3] != 0;
     if (hdr[2] > (uint64_t)(end - p) / 4 || (uint64_t)(end - p) < 4ull * hdr[2] + 4)
         goto fail;
@@ -1145,7 +1117,7 @@ static int vs_deserialize(kh_mpm **out, const void *data, size_t len)
     if (index_blits(m, 0))
         goto fail;
     m->nexpr = hdr[1];
-    if ((m->nexpr && !m->block && !m->block_mz) || (m->nexpr && !m->sbytes && !m->stream_failed))
+    if ((m->nexpr && !m->blk[KH_VS_COMMON] && !m->blk[KH_VS_MZ]) || (m->nexpr && !m->sbytes && !m->stream_failed))
         goto fail;
     *out = m;
     return 0;
@@ -1159,10 +1131,11 @@ static int vs_scratch_create(kh_mpm_scratch **out, const kh_mpm *m)
     kh_mpm_scratch *s = calloc(1, sizeof(*s));
     if (!s)
         return KH_ENOMEM;
-    if ((m->block && hs_alloc_scratch(m->block, &s->hs) != HS_SUCCESS) ||
-        (m->block_mz && hs_alloc_scratch(m->block_mz, &s->hs) != HS_SUCCESS) ||
-        (m->block_big && hs_alloc_scratch(m->block_big, &s->hs) != HS_SUCCESS) ||
-        (m->nblit && !(s->bdone = malloc(m->nblit)))) {
+    int bad = m->nblit && !(s->bdone = malloc(m->nblit));
+    for (int g = 0; g < KH_VS_NGROUP && !bad; g++)
+        bad = m->blk[g] && hs_alloc_scratch(m->blk[g], &s->hs) != HS_SUCCESS;
+    if (bad) {
+        free(s->bdone);
         hs_free_scratch(s->hs);
         free(s);
         return KH_ENOMEM;
@@ -1215,11 +1188,13 @@ static int vs_scan(const kh_mpm *m, kh_mpm_scratch *s, const uint8_t *buf, size_
     /* hs_scan takes an unsigned int length: scan larger buffers through a stream. */
     if (len > UINT32_MAX)
         return KH_ELIMIT;
-    int mz = buf && len >= 2 && buf[0] == 'M' && buf[1] == 'Z';
-    for (int g = KH_VS_COMMON; g <= KH_VS_MZ; g += KH_VS_MZ - KH_VS_COMMON) {
-        const hs_database_t *db = g == KH_VS_MZ ? (mz ? m->block_mz : NULL)
-                                  : len >= KH_VS_BIG && m->block_big ? m->block_big
-                                                                      : m->block;
+    /* the common literals (without those of small buffers in a large one),
+     * then in an "MZ" buffer the mz_only ones */
+    const hs_database_t *dbs[2] = {
+        len >= KH_VS_BIG && m->blk[KH_VS_BIGDB] ? m->blk[KH_VS_BIGDB] : m->blk[KH_VS_COMMON],
+        buf && len >= 2 && buf[0] == 'M' && buf[1] == 'Z' ? m->blk[KH_VS_MZ] : NULL};
+    for (int k = 0; k < 2; k++) {
+        const hs_database_t *db = dbs[k];
         if (!db)
             continue;
         /* an empty object may come without a buffer; hs_scan refuses NULL data */
@@ -1338,20 +1313,15 @@ static int vs_stream_close(kh_mpm_stream *st, kh_mpm_scratch *s, kh_mpm_hit_fn f
 
 static size_t vs_size(const kh_mpm *m)
 {
-    size_t a = 0, b = 0, c = 0;
-    if (m->block)
-        hs_database_size(m->block, &a);
-    if (m->block_mz)
-        hs_database_size(m->block_mz, &c);
-    size_t d = 0;
-    if (m->block_big)
-        hs_database_size(m->block_big, &d);
-    c += d;
-    if (m->stream)
-        hs_database_size(m->stream, &b);
-    else if (m->sbytes)
-        hs_serialized_database_size(m->sbytes, m->slen, &b);
-    return a + b + c + m->nblit * sizeof(kh_vs_blit);
+    size_t total = m->nblit * sizeof(kh_vs_blit), n;
+    for (int g = 0; g < KH_VS_NGROUP; g++)
+        if (m->blk[g] && hs_database_size(m->blk[g], &n) == HS_SUCCESS)
+            total += n;
+    if (m->stream && hs_database_size(m->stream, &n) == HS_SUCCESS)
+        total += n;
+    else if (!m->stream && m->sbytes && hs_serialized_database_size(m->sbytes, m->slen, &n) == HS_SUCCESS)
+        total += n;
+    return total;
 }
 
 const kh_mpm_ops kh_mpm_vs = {

@@ -129,7 +129,7 @@ def yara_1933(idx, line):
     alone right. The set is copied with every `ascii wide` regex made
     `wide` alone, and yara run on the one file: the line counts as
     explained only if yara then reports it."""
-    rule, _, path = line.partition(b" ")
+    path = line.partition(b" ")[2]
     tmp = os.path.join(bl.OUT, "yara-1933")
     shutil.rmtree(tmp, ignore_errors=True)
     base = os.path.dirname(idx)

@@ -581,7 +581,7 @@ static int load_table(kh_inventory *inv, json_t *jt, size_t ti, char *err, size_
                 kh_inv__setf(inv, r, fname, flags | KH_INV_FIELD_NUMBER, "%lld", (long long)json_integer_value(jv));
             } else {
                 kh_errf(err, errlen, 0, "table '%s' row '%s' field '%s': expected a string or a non-negative integer",
-                       tname, json_string_value(jkey), fname);
+                        tname, json_string_value(jkey), fname);
                 return KH_EFORMAT;
             }
         }

@@ -248,7 +248,7 @@ static int copy_table(kh_store *from, kh_store *to, size_t t, int64_t *copied, c
             d++;
         if (d == ntcols || ncols != ntcols) {
             kh_errf(err, errsz, 0, "%s: cột '%s' khác nhau giữa hai cơ sở dữ liệu / column differs between the databases",
-                   table, cols[c]);
+                    table, cols[c]);
             return KH_EFORMAT;
         }
     }
@@ -332,7 +332,7 @@ int kh_store_copy(kh_store *from, kh_store *to, kh_store_copy_cb on_table, void 
         }
         if (n) {
             kh_errf(err, errsz, 0, "cơ sở dữ liệu đích không trống (bảng %s) / the destination database is not empty "
-                   "(table %s): copy into a new, empty database", tables[t].name, tables[t].name);
+                    "(table %s): copy into a new, empty database", tables[t].name, tables[t].name);
             return KH_EINVAL;
         }
     }

@@ -458,8 +458,8 @@ static int check_sign(const char *path, unsigned version, const uint8_t *data, s
             rc = 0;
         else
             rc = kh_errf(err, errlen, KH_EFORMAT,
-                      "the .sign file's signature does not verify for this file with the CA certificates of %s",
-                      certs_dir ? certs_dir : "/etc/clamav/certs");
+                         "the .sign file's signature does not verify for this file with the CA certificates of %s",
+                         certs_dir ? certs_dir : "/etc/clamav/certs");
         BIO_free(in);
         PKCS7_free(p7);
         free(der);
@@ -653,7 +653,7 @@ static int tar_data(struct archive *a, struct archive_entry *e, uint8_t **out, s
         if (k <= 0) {
             free(buf);
             return kh_errf(err, errlen, KH_EFORMAT, "%s: truncated or damaged data (%s)", name,
-                        k < 0 ? archive_error_string(a) : "unexpected end");
+                           k < 0 ? archive_error_string(a) : "unexpected end");
         }
         got += (size_t)k;
     }
@@ -685,7 +685,7 @@ static int tar_sum(struct archive *a, struct archive_entry *e, size_t *outlen, u
         la_ssize_t k = archive_read_data(a, buf, (size_t)KH_MIN(size - got, (uint64_t)(1u << 16)));
         if (k <= 0)
             rc = kh_errf(err, errlen, KH_EFORMAT, "%s: truncated or damaged data (%s)", name,
-                      k < 0 ? archive_error_string(a) : "unexpected end");
+                         k < 0 ? archive_error_string(a) : "unexpected end");
         else {
             rc = kh_digest_update(&dg, buf, (size_t)k);
             got += (uint64_t)k;
@@ -823,7 +823,7 @@ int kh_cvd_read(const char *name, const uint8_t *data, size_t len, kh_cvd_type t
             if (!(rc = tar_sum(a, e, &blen2, sum, err, errlen, nm))) {
                 total += blen2;
                 rc = total > MAX_TOTAL ? kh_errf(err, errlen, KH_ELIMIT, "more than %llu bytes unpacked",
-                                              (unsigned long long)MAX_TOTAL)
+                                                 (unsigned long long)MAX_TOTAL)
                                        : check_member(&in, nm, NULL, blen2, sum, &k);
             }
         } else if (!(rc = tar_data(a, e, &buf, &blen2, err, errlen, nm))) {
@@ -1134,14 +1134,14 @@ static int p_close(pctx *p)
             if (di < p->dels.n && p->dels.v[di].line == lines) {
                 if (!prefix_ok(line, n, p->dels.v[di].a, p->dels.v[di].alen))
                     rc = kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: DEL does not apply at line %u of %s", lines,
-                              p->open);
+                                 p->open);
                 di++;
                 continue;
             }
             if (xi < p->xchgs.n && p->xchgs.v[xi].line == lines) {
                 if (!prefix_ok(line, n, p->xchgs.v[xi].a, p->xchgs.v[xi].alen))
                     rc = kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff: XCHG does not apply at line %u of %s", lines,
-                              p->open);
+                                 p->open);
                 else if (kh_buf_append(&out, p->xchgs.v[xi].b, p->xchgs.v[xi].blen) || kh_buf_putc(&out, '\n'))
                     rc = KH_ENOMEM;
                 xi++;
@@ -1247,7 +1247,7 @@ static int p_command(pctx *p, const char *line, size_t n)
             return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: missing database name", p->ln);
         if (!dbname_ok(a, al))
             return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: forbidden characters in a database name",
-                        p->ln);
+                           p->ln);
         if (p->is_open)
             return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: %s is still open", p->ln, p->open);
         if (IS("OPEN")) {
@@ -1305,7 +1305,7 @@ static int p_command(pctx *p, const char *line, size_t n)
     }
 #undef IS
     return kh_errf(p->err, p->errlen, KH_EFORMAT, ".cdiff line %u: unknown command %.*s", p->ln, (int)(cl > 20 ? 20 : cl),
-                cmd);
+                   cmd);
 }
 
 /* Decompresses a gzip stream held in memory (up to `limit` bytes). */
@@ -1386,7 +1386,7 @@ int kh_cvdset_apply_cdiff(kh_cvdset *s, const void *cdiff, size_t len, const kh_
     if ((rc = gunzip(c2 + 1, (size_t)(d + colon - c2 - 1), difflen, &script)) || script.len < difflen) {
         kh_buf_dispose(&script);
         return kh_errf(err, errlen, rc == KH_ELIMIT ? KH_ELIMIT : KH_EFORMAT,
-                    "the .cdiff's compressed script is damaged or shorter than its header says");
+                       "the .cdiff's compressed script is damaged or shorter than its header says");
     }
     pctx p = {0};
     p.err = err;

@@ -21,10 +21,6 @@ typedef struct kh_map {
 /* Maps fd's first len bytes read-only, hinting sequential access.
  * Returns 0, KH_EIO, KH_ENOMEM. */
 int kh_map_fd(kh_map *m, int fd, size_t len);
-/* The same, every page mapped at once: for data about to be read whole (a
- * scanned file), one call instead of a page fault per few pages, which
- * costs much more in a virtual machine. */
-int kh_map_fd_whole(kh_map *m, int fd, size_t len);
 void kh_map_release(kh_map *m);
 void kh_unmap(void *p, size_t len);
 
@@ -45,6 +41,25 @@ int kh_read_path(const char *path, uint64_t limit, kh_buf *b);
 #define KH_ALLOC_MAP_MIN (64u << 10)
 void *kh_alloc_zeroed(size_t bytes, int *mapped);
 void kh_free_zeroed(void *p, size_t bytes, int mapped);
+
+/* A buffer of anonymous memory that a scanner reads whole files into:
+ * placed on 2 MiB boundaries and offered to the kernel for huge pages
+ * (MADV_HUGEPAGE). In a virtual machine the first touch of every 4 KiB
+ * page of a fresh mapping costs a trip to the hypervisor; a file mapped
+ * with mmap pays it for every page of every file, a buffer kept across
+ * files and backed by huge pages pays it once per 2 MiB. cap is a
+ * multiple of KH_BIGBUF_ALIGN; the contents are not kept when it grows. */
+#define KH_BIGBUF_ALIGN (2u << 20)
+typedef struct kh_bigbuf {
+    uint8_t *data;
+    size_t cap;
+} kh_bigbuf;
+/* Makes b hold at least n bytes. Returns 0 or KH_ENOMEM (b unchanged). */
+int kh_bigbuf_reserve(kh_bigbuf *b, size_t n);
+/* Gives the pages beyond the first keep bytes back to the system (they
+ * read as zeros when used again); the mapping stays. */
+void kh_bigbuf_trim(kh_bigbuf *b, size_t keep);
+void kh_bigbuf_free(kh_bigbuf *b);
 
 /* Maps errno to a KH_E* code. */
 int kh_errno_to_kh(int e);

@@ -61,8 +61,6 @@ static int map_fd(kh_map *m, int fd, size_t len, int flags)
 
 int kh_map_fd(kh_map *m, int fd, size_t len) { return map_fd(m, fd, len, 0); }
 
-int kh_map_fd_whole(kh_map *m, int fd, size_t len) { return map_fd(m, fd, len, MAP_POPULATE); }
-
 void kh_map_release(kh_map *m)
 {
     if (m->mapped && m->data)
@@ -165,6 +163,46 @@ void kh_free_zeroed(void *p, size_t bytes, int mapped)
         munmap(p, bytes);
     else
         free(p);
+}
+
+int kh_bigbuf_reserve(kh_bigbuf *b, size_t n)
+{
+    if (n <= b->cap)
+        return 0;
+    if (n > SIZE_MAX - 2 * (size_t)KH_BIGBUF_ALIGN)
+        return KH_ENOMEM;
+    size_t cap = (n + KH_BIGBUF_ALIGN - 1) & ~(size_t)(KH_BIGBUF_ALIGN - 1);
+    /* Over-map by one alignment unit and cut the ends off to land on a
+     * 2 MiB boundary (mmap only promises page alignment). */
+    uint8_t *p = mmap(NULL, cap + KH_BIGBUF_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return KH_ENOMEM;
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + KH_BIGBUF_ALIGN - 1) & ~(uintptr_t)(KH_BIGBUF_ALIGN - 1));
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    if (a + cap < p + cap + KH_BIGBUF_ALIGN)
+        munmap(a + cap, (size_t)(p + cap + KH_BIGBUF_ALIGN - (a + cap)));
+    madvise(a, cap, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+    if (b->data)
+        munmap(b->data, b->cap);
+    b->data = a;
+    b->cap = cap;
+    return 0;
+}
+
+void kh_bigbuf_trim(kh_bigbuf *b, size_t keep)
+{
+    size_t from = (keep + KH_BIGBUF_ALIGN - 1) & ~(size_t)(KH_BIGBUF_ALIGN - 1);
+    if (b->data && from < b->cap)
+        madvise(b->data + from, b->cap - from, MADV_DONTNEED);
+}
+
+void kh_bigbuf_free(kh_bigbuf *b)
+{
+    if (b->data)
+        munmap(b->data, b->cap);
+    b->data = NULL;
+    b->cap = 0;
 }
 
 unsigned kh_ncpu(void)

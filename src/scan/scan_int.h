@@ -12,6 +12,7 @@
 #include "engine/mpm.h"
 #include "engine/rules_int.h"
 #include "khien/scan.h"
+#include "platform/platform.h"
 
 /* Positive internal code: stop scanning this file, nothing went wrong
  * (first detection found without --allmatch). Never returned publicly. */
@@ -31,8 +32,7 @@ struct kh_scanner {
     kh_confirm cx;
     kh_digest dg;
     /* hits of the current buffer */
-    uint8_t *readbuf;    /* small files are read here (cheaper than mapping) */
-    size_t readcap;
+    kh_bigbuf rbuf;      /* files up to READ_MAX are read here (scanner.c) */
     uint8_t *hitbits;
     uint32_t *hits;
     uint64_t *hitend;

@@ -35,9 +35,9 @@
 #include "scan/scan_int.h"
 
 #define STREAM_CHUNK (1u << 20)
-#define SMALL_FILE (2u << 20) /* read, not mapped, up to this size */
+#define READ_MAX (64u << 20)  /* read into the scanner's buffer, not mapped, up to this size */
+#define READ_KEEP (8u << 20)  /* the buffer keeps this much resident between files */
 #define YARA_BLOCK_MAX (64ull << 20)
-#define POPULATE_MAX (12u << 20)
 
 const char *kh_detection_kind_name(kh_detection_kind k)
 {
@@ -97,7 +97,7 @@ void kh_scanner_destroy(kh_scanner *s)
     kh_digest_dispose(&s->dg);
     kh_yscan_destroy(s->ys);
     kh_cavscan_destroy(s->cav);
-    free(s->readbuf);
+    kh_bigbuf_free(&s->rbuf);
     free(s->hitbits);
     free(s->hits);
     free(s->hitend);
@@ -680,22 +680,16 @@ int kh_scanner_scan_fd_st(kh_scanner *s, int fd, const struct stat *st, kh_detec
     if ((size > s->o.stream_threshold && !block_for_yara) || size > SIZE_MAX)
         return end_file(scan_stream(s, fd, size));
     int rc;
-    if (size <= SMALL_FILE) {
-        /* Small files: one read into a buffer the scanner keeps. Mapping costs
-         * more than reading at these sizes (page tables, faults, unmap). */
-        if (size > s->readcap) {
-            size_t cap = s->readcap ? s->readcap : 65536;
-            while (cap < size)
-                cap *= 2;
-            uint8_t *nb = realloc(s->readbuf, cap);
-            if (!nb)
-                return KH_ENOMEM;
-            s->readbuf = nb;
-            s->readcap = cap;
-        }
+    if (size <= READ_MAX) {
+        /* One read into a buffer the scanner keeps, backed by huge pages
+         * where the kernel allows (kh_bigbuf): in a virtual machine this
+         * costs a third of mapping the file, whose every page is new to
+         * the hypervisor each time (bench/README.md, benchmark 4). */
+        if (kh_bigbuf_reserve(&s->rbuf, (size_t)size ? (size_t)size : 1))
+            return KH_ENOMEM;
         size_t got = 0;
         while (got < size) {
-            ssize_t n = pread(fd, s->readbuf + got, (size_t)size - got, (off_t)got);
+            ssize_t n = pread(fd, s->rbuf.data + got, (size_t)size - got, (off_t)got);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0) {
@@ -706,13 +700,16 @@ int kh_scanner_scan_fd_st(kh_scanner *s, int fd, const struct stat *st, kh_detec
                 break; /* the file shrank: scan what is there */
             got += (size_t)n;
         }
-        return end_file(kh_scan_object(s, s->readbuf, got, 0));
+        rc = kh_scan_object(s, s->rbuf.data, got, 0);
+        /* A large file's pages go back: a scanner left idle keeps READ_KEEP. */
+        if (got > READ_KEEP)
+            kh_bigbuf_trim(&s->rbuf, READ_KEEP);
+        return end_file(rc);
     }
     kh_map m;
-    /* Mapped at once up to POPULATE_MAX (cheaper than a page fault every few
-     * pages); larger files are mapped as they are read, so that two threads
-     * do not hold two whole large files at the same time (peak RSS). */
-    rc = size <= POPULATE_MAX ? kh_map_fd_whole(&m, fd, (size_t)size) : kh_map_fd(&m, fd, (size_t)size);
+    /* Larger files are mapped as they are read: two threads must not hold
+     * two copies of such files at once (peak RSS). */
+    rc = kh_map_fd(&m, fd, (size_t)size);
     if (rc) {
         snprintf(s->err, sizeof(s->err), "cannot map file: %s", kh_strerror(rc));
         return rc;

@@ -8,7 +8,11 @@
  * up in the clean-file cache (device, inode, size, mtime, ctime: the
  * fstatat already gave them) and queues those it does not know. Worker threads, each with its own
  * kh_scanner, take files from the queue, scan, and store the result in the
- * entry. Results are delivered in walk order whatever the thread count: an
+ * entry. They take files of BIG_FILE or more first, the largest first, so
+ * that a run does not end with one thread on a large file and the others
+ * idle; files of HUGE_FILE or more one at a time while other work is left
+ * (each is read whole into its scanner's buffer: two at once would double
+ * the peak memory). Results are delivered in walk order whatever the thread count: an
  * entry is reported once every earlier one has been, so output is
  * deterministic; a window bounds how far the walker runs ahead.
  *
@@ -60,6 +64,8 @@
 #include "scan/scan_int.h"
 
 #define WINDOW 4096u     /* entries walked ahead of delivery */
+#define BIG_FILE (2u << 20)   /* files from this size up are taken biggest first */
+#define HUGE_FILE (16u << 20) /* ... and from this size up one at a time, while other work remains */
 #define TRIM_EVERY 64u   /* files per worker between kh_rules_trim() calls */
 #define MAX_DEPTH 512u   /* directory nesting */
 #define MAX_PATH 16384u
@@ -76,6 +82,7 @@ typedef struct entry {
     int kind;   /* 0 file to scan, 1 finished (skip/error) */
     int follow; /* open through a final symlink (one named by the caller) */
     int done;
+    int big;  /* in job.big (BIG_FILE or more), not taken in walk order */
     kh_file_report rep;
     KH_VEC(kh_detection) dets;
     KH_VEC(char *) warns;
@@ -141,6 +148,15 @@ typedef struct job {
     int abort;
     int failed;             /* a hard error (ENOMEM) */
     int delivering;         /* a thread is in deliver_ready()'s loop */
+    /* Files of BIG_FILE or more wait here, by size (largest last), not in
+     * the walk order: taken first, the largest first, they do not end a
+     * run with one thread scanning a 30 MB file while the others have
+     * nothing left. Files of HUGE_FILE or more are taken one at a time
+     * while anything else is left to do: each is read whole into its
+     * scanner's buffer, and two at once would double the peak memory. */
+    entry *big[WINDOW];
+    size_t nbig;
+    int huge_busy;          /* a HUGE_FILE is being scanned */
 
     /* directories entered, when following symlinks: an open-addressing set
      * of (dev, ino), so that a walk of a million folders stays linear */
@@ -266,6 +282,15 @@ static int enqueue(job *j, entry *e)
     }
     j->ring[j->next_seq % WINDOW] = e;
     j->next_seq++;
+    if (e->kind == 0 && (uint64_t)e->st.st_size >= BIG_FILE) {
+        size_t i = j->nbig; /* ordered insertion: few big files, and the window bounds them */
+        while (i > 0 && j->big[i - 1]->st.st_size > e->st.st_size)
+            i--;
+        memmove(&j->big[i + 1], &j->big[i], (j->nbig - i) * sizeof(j->big[0]));
+        j->big[i] = e;
+        j->nbig++;
+        e->big = 1;
+    }
     /* Once unlocked, a worker may scan, deliver and free e: read it now. */
     int done = e->done;
     pthread_cond_signal(&j->cv_work);
@@ -474,6 +499,39 @@ static void scan_entry(job *j, kh_scanner *s, entry *e)
     }
 }
 
+/* The next file for a worker (under j->mu), or NULL when there is none to
+ * take now: the largest big file (the largest below HUGE_FILE while a huge
+ * one is being scanned), else the next small one in walk order, else a
+ * huge file after all (better than an idle thread at the end of a run). */
+static entry *take_big(job *j, size_t i)
+{
+    entry *e = j->big[i];
+    memmove(&j->big[i], &j->big[i + 1], (j->nbig - i - 1) * sizeof(j->big[0]));
+    j->nbig--;
+    return e;
+}
+
+static entry *take(job *j)
+{
+    size_t i = j->nbig;
+    while (i > 0 && j->huge_busy && (uint64_t)j->big[i - 1]->st.st_size >= HUGE_FILE)
+        i--;
+    if (i > 0)
+        return take_big(j, i - 1);
+    /* Skip finished entries (skips, errors) and big ones; those before
+     * next_deliver may already be freed. */
+    while (j->next_take < j->next_seq && (j->next_take < j->next_deliver || j->ring[j->next_take % WINDOW]->kind == 1 ||
+                                          j->ring[j->next_take % WINDOW]->big))
+        j->next_take++;
+    if (j->next_take < j->next_seq)
+        return j->ring[j->next_take++ % WINDOW];
+    /* Nothing but huge files left: take one now if the walk is over (no
+     * other work will come), else wait for more of the walk. */
+    if (j->nbig && j->walking_done)
+        return take_big(j, j->nbig - 1);
+    return NULL;
+}
+
 static void *worker(void *arg)
 {
     job *j = arg;
@@ -501,21 +559,11 @@ static void *worker(void *arg)
     for (;;) {
         pthread_mutex_lock(&j->mu);
         entry *e = NULL;
-        while (!j->abort) {
-            /* Skip finished entries (skips, errors); those before next_deliver
-             * may already be freed. */
-            while (j->next_take < j->next_seq &&
-                   (j->next_take < j->next_deliver || j->ring[j->next_take % WINDOW]->kind == 1))
-                j->next_take++;
-            if (j->next_take < j->next_seq) {
-                e = j->ring[j->next_take % WINDOW];
-                j->next_take++;
-                break;
-            }
-            if (j->walking_done)
-                break;
+        while (!j->abort && !(e = take(j)) && !(j->walking_done && !j->nbig))
             pthread_cond_wait(&j->cv_work, &j->mu);
-        }
+        int huge = e && (uint64_t)e->st.st_size >= HUGE_FILE;
+        if (huge)
+            j->huge_busy++;
         pthread_mutex_unlock(&j->mu);
         if (!e)
             break;
@@ -524,6 +572,10 @@ static void *worker(void *arg)
             kh_rules_trim(j->rules);
         pthread_mutex_lock(&j->mu);
         e->done = 1;
+        if (huge) {
+            j->huge_busy--;
+            pthread_cond_broadcast(&j->cv_work); /* a thread may wait for the next huge file */
+        }
         pthread_mutex_unlock(&j->mu);
         deliver_ready(j);
     }

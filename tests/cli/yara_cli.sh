@@ -146,4 +146,41 @@ expect_rc 1 "khien scan --json with rules" "$KHIEN" scan --json --allmatch --rul
 check "JSON rule detection with namespace, tags, meta, strings" \
   hasre '"signature":"text_rule".*"kind":"rule".*"namespace":"default","tags":\["tag1"\],"meta":\{"author":"khien","level":3\},"strings":\[\{"id":"\$a","offset":2'
 check "every JSON line parses" bash -c 'while IFS= read -r l; do printf "%s" "$l" | python3 -m json.tool >/dev/null || exit 1; done < out'
+# Big files: the workers take files of 2 MiB and more first, the largest
+# first, and those of 16 MiB and more one at a time while other work is
+# left (src/scan/walk.c). Whatever order they are scanned in, every file is
+# scanned whole (a marker near the end of each 17 MiB file), and reports
+# come in the same order at every thread count. The files are sparse: the
+# test reads zeros, it does not store them.
+mkdir -p big/huge-only
+for i in 1 2 3 4; do
+  truncate -s 17M "big/h$i.bin"
+  [ "$i" -le 3 ] && printf 'KHIEN-BIG-MARKER' | dd of="big/h$i.bin" bs=1 seek=$((17 * 1048576 - 100)) conv=notrunc status=none
+done
+for i in 1 2 3; do
+  truncate -s 3M "big/m$i.bin"
+  [ "$i" -ne 2 ] && printf 'KHIEN-BIG-MARKER' | dd of="big/m$i.bin" bs=1 seek=$((3 * 1048576 - 50)) conv=notrunc status=none
+done
+for i in $(seq 1 40); do
+  if [ $((i % 7)) -eq 0 ]; then printf 'small KHIEN-BIG-MARKER %d' "$i"; else printf 'small %d' "$i"; fi > "big/s$i.txt"
+done
+for i in 1 2 3; do cp --sparse=always "big/h$i.bin" "big/huge-only/x$i.bin"; done
+printf 'rule big_marker { strings: $a = "KHIEN-BIG-MARKER" condition: $a }\n' > big.yar
+# what must match, found without khien
+(cd big && grep -rlF KHIEN-BIG-MARKER . | sed 's|^\./|big/|' | sort) > big.want
+check "big files: the test found its own markers" test "$(wc -l < big.want)" -eq 13
+for p in 1 2 4; do
+  "$KHIEN" yara -r -p $p big.yar big > big.p$p 2>&1
+  check "big files, -p $p: every marked file matched, no other" bash -c "sed 's/^big_marker //' big.p$p | sort | cmp -s - big.want"
+done
+yara -r -p 2 big.yar big 2>/dev/null | sort > y.out; sort big.p2 > k.out
+check "big files: same as yara" cmp -s y.out k.out
+expect_rc 1 "big files: khien scan -j 1" "$KHIEN" scan --verbose --no-summary --no-cache --rules big.yar -j 1 big
+cp out big.j1
+expect_rc 1 "big files: khien scan -j 4" "$KHIEN" scan --verbose --no-summary --no-cache --rules big.yar -j 4 big
+check "big files: -j 1 and -j 4 report in the same (walk) order" cmp -s big.j1 out
+check "big files: the 17 MiB files reported" has "big/h3.bin: big_marker FOUND"
+timeout 120 "$KHIEN" yara -r -p 4 big.yar big/huge-only > big.huge 2>&1
+check "only huge files, -p 4: all three scanned" test "$(grep -c '^big_marker ' big.huge)" -eq 3
+
 finish

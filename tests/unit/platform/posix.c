@@ -253,6 +253,39 @@ KT_TEST(test_platform_posix__dir_read)
     teardown();
 }
 
+/* kh_bigbuf: 2 MiB-aligned and a multiple of it; a request that fits keeps
+ * the mapping; trim gives back the pages past keep (they read as zeros)
+ * and leaves those before it; a request that cannot be met changes
+ * nothing; free twice is harmless. */
+KT_TEST(test_platform_posix__bigbuf)
+{
+    kh_bigbuf b = {0};
+    KT_EQ_INT(kh_bigbuf_reserve(&b, 1), 0);
+    KT_CHECK(b.data != NULL);
+    KT_EQ_INT((uintptr_t)b.data % KH_BIGBUF_ALIGN, 0);
+    KT_EQ_INT(b.cap, KH_BIGBUF_ALIGN);
+    uint8_t *first = b.data;
+    KT_EQ_INT(kh_bigbuf_reserve(&b, KH_BIGBUF_ALIGN), 0);
+    KT_CHECK(b.data == first);
+    KT_EQ_INT(kh_bigbuf_reserve(&b, 3 * (size_t)KH_BIGBUF_ALIGN + 5), 0);
+    KT_EQ_INT(b.cap, 4 * (size_t)KH_BIGBUF_ALIGN);
+    KT_EQ_INT((uintptr_t)b.data % KH_BIGBUF_ALIGN, 0);
+    memset(b.data, 0xab, b.cap);
+    kh_bigbuf_trim(&b, KH_BIGBUF_ALIGN + 1); /* keeps two units */
+    KT_EQ_INT(b.data[0], 0xab);
+    KT_EQ_INT(b.data[2 * (size_t)KH_BIGBUF_ALIGN - 1], 0xab);
+    KT_EQ_INT(b.data[2 * (size_t)KH_BIGBUF_ALIGN], 0);
+    KT_EQ_INT(b.data[b.cap - 1], 0);
+    kh_bigbuf_trim(&b, 100 * (size_t)KH_BIGBUF_ALIGN); /* past the end: nothing */
+    KT_EQ_INT(b.data[1], 0xab);
+    uint8_t *kept = b.data;
+    KT_EQ_INT(kh_bigbuf_reserve(&b, SIZE_MAX), KH_ENOMEM);
+    KT_CHECK(b.data == kept && b.cap == 4 * (size_t)KH_BIGBUF_ALIGN && b.data[1] == 0xab);
+    kh_bigbuf_free(&b);
+    KT_CHECK(b.data == NULL && b.cap == 0);
+    kh_bigbuf_free(&b);
+}
+
 KT_TEST(test_platform_posix__errno_and_cpus)
 {
     KT_EQ_INT(kh_errno_to_kh(ENOENT), KH_ENOENT);
@@ -272,4 +305,5 @@ KT_MAIN({
     KT_CASE(test_platform_posix__write_atomic_and_mkdir),
     KT_CASE(test_platform_posix__errno_and_cpus),
     KT_CASE(test_platform_posix__dir_read),
+    KT_CASE(test_platform_posix__bigbuf),
 })

@@ -42,13 +42,14 @@ int kh_read_path(const char *path, uint64_t limit, kh_buf *b);
 void *kh_alloc_zeroed(size_t bytes, int *mapped);
 void kh_free_zeroed(void *p, size_t bytes, int mapped);
 
-/* A buffer of anonymous memory that a scanner reads whole files into:
- * placed on 2 MiB boundaries and offered to the kernel for huge pages
- * (MADV_HUGEPAGE). In a virtual machine the first touch of every 4 KiB
- * page of a fresh mapping costs a trip to the hypervisor; a file mapped
- * with mmap pays it for every page of every file, a buffer kept across
- * files and backed by huge pages pays it once per 2 MiB. cap is a
- * multiple of KH_BIGBUF_ALIGN; the contents are not kept when it grows. */
+/* A buffer of anonymous memory for large data written at once: the files
+ * a scanner reads whole, the matcher's databases at load. Placed on 2 MiB
+ * boundaries and offered to the kernel for huge pages (MADV_HUGEPAGE). In
+ * a virtual machine the first touch of every 4 KiB page of a fresh
+ * mapping costs a trip to the hypervisor; a file mapped with mmap pays it
+ * for every page of every file, a buffer kept across files and backed by
+ * huge pages pays it once per 2 MiB. cap is a multiple of
+ * KH_BIGBUF_ALIGN; the contents are not kept when it grows. */
 #define KH_BIGBUF_ALIGN (2u << 20)
 typedef struct kh_bigbuf {
     uint8_t *data;

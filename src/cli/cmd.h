@@ -26,6 +26,12 @@ int cmd_yara(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_inventory(int argc, char **argv);
 int cmd_vuln(int argc, char **argv);
+/* The centre's subcommands, in libkhien-centre.so (centre.c): the program
+ * reaches them through kh_centre_main(), the module's one exported name. */
+typedef int (*kh_centre_main_fn)(const char *name, int argc, char **argv);
+#define KH_CENTRE_MODULE "libkhien-centre.so"
+#define KH_CENTRE_ENTRY "kh_centre_main"
+int kh_centre_main(const char *name, int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);

@@ -1,13 +1,16 @@
 /* Khiên — cli: `khien <subcommand>`, the one command of the project.
  *
  * Looks the subcommand up in a table and hands it argc/argv. `khien help`,
- * `khien --help` and `khien --version` are handled here.
+ * `khien --help` and `khien --version` are handled here. The centre's
+ * subcommands (run NULL in the table) are in libkhien-centre.so beside the
+ * program, loaded only for them (centre.c says why).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cmd.h"
 #include "khien/khien.h"
+#include "platform/platform.h"
 
 static const kh_cmd cmds[] = {
     {"scan", cmd_scan, "scan files and folders for malware (ClamAV signatures)"},
@@ -16,10 +19,10 @@ static const kh_cmd cmds[] = {
     {"compile", cmd_compile, "compile YARA rules for khien yara -C"},
     {"inventory", cmd_inventory, "kiểm kê máy / host inventory: hardware, software, accounts, network, services"},
     {"vuln", cmd_vuln, "lỗ hổng đã biết / known vulnerabilities of installed packages (OSV advisories)"},
-    {"server", cmd_server, "trung tâm quản lý / the centre: HTTPS API, enrollment, incidents, reports"},
-    {"bundle", cmd_bundle, "gói ký số / signed bundles for air-gapped networks (make, verify)"},
-    {"update", cmd_update, "cập nhật cơ sở dữ liệu ClamAV / update ClamAV databases from a mirror (freshclam)"},
-    {"agent", cmd_agent, "tác tử báo cáo về trung tâm / the agent: enroll with a centre and report to it"},
+    {"server", NULL, "trung tâm quản lý / the centre: HTTPS API, enrollment, incidents, reports"},
+    {"bundle", NULL, "gói ký số / signed bundles for air-gapped networks (make, verify)"},
+    {"update", NULL, "cập nhật cơ sở dữ liệu ClamAV / update ClamAV databases from a mirror (freshclam)"},
+    {"agent", NULL, "tác tử báo cáo về trung tâm / the agent: enroll with a centre and report to it"},
 };
 
 static void usage(FILE *f)
@@ -46,9 +49,22 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-        if (strcmp(name, cmds[i].name) == 0)
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(name, cmds[i].name) != 0)
+            continue;
+        if (cmds[i].run)
             return cmds[i].run(argc - 1, argv + 1);
+        char err[512];
+        kh_centre_main_fn centre = (kh_centre_main_fn)kh_module_sym(KH_CENTRE_MODULE, KH_CENTRE_ENTRY, err, sizeof(err));
+        if (!centre) {
+            fprintf(stderr,
+                    "khien: không nạp được mô-đun trung tâm / cannot load the centre module for '%s': %s\n"
+                    "       (%s must sit beside the khien program; rebuild with cmake --build)\n",
+                    name, err, KH_CENTRE_MODULE);
+            return KH_EXIT_ERROR;
+        }
+        return centre(name, argc - 1, argv + 1);
+    }
     fprintf(stderr, "khien: unknown command '%s' (lệnh không tồn tại)\n\n", name);
     usage(stderr);
     return KH_EXIT_ERROR;

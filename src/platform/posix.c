@@ -8,6 +8,7 @@
 #include "platform/platform.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -233,6 +234,38 @@ int kh_write_atomic_mode(const char *path, const void *data, size_t len, unsigne
 int kh_mkdir_p(const char *dir, unsigned mode)
 {
     return kh_platform_mkdir_p(dir, mode);
+}
+
+void *kh_module_sym(const char *file, const char *sym, char *err, size_t errlen)
+{
+    char self[PATH_MAX], path[PATH_MAX + 256];
+    if (!file || !sym || strchr(file, '/')) {
+        kh_errf(err, errlen, KH_EINVAL, "bad module name");
+        return NULL;
+    }
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        kh_errf(err, errlen, KH_EIO, "cannot find the running program: %s", strerror(errno));
+        return NULL;
+    }
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    if (snprintf(path, sizeof(path), "%s/%s", slash ? self : ".", file) >= (int)sizeof(path)) {
+        kh_errf(err, errlen, KH_ELIMIT, "path too long");
+        return NULL;
+    }
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        kh_errf(err, errlen, KH_ENOENT, "%s", e ? e : path);
+        return NULL;
+    }
+    void *p = dlsym(h, sym);
+    if (!p)
+        kh_errf(err, errlen, KH_ENOENT, "%s: no symbol %s", path, sym);
+    return p;
 }
 
 void kh_self_id(char *out, size_t n)

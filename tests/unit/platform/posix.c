@@ -286,6 +286,24 @@ KT_TEST(test_platform_posix__bigbuf)
     kh_bigbuf_free(&b);
 }
 
+/* kh_module_sym: a module beside the running program (the test's own,
+ * libkt-module.so, built with it), its symbol callable; a missing module or
+ * symbol, or a name with a folder in it, gives NULL and says why. */
+KT_TEST(test_platform_posix__module_sym)
+{
+    char err[512] = "";
+    int (*answer)(void) = (int (*)(void))kh_module_sym("libkt-module.so", "kt_module_answer", err, sizeof(err));
+    KT_CHECK(answer != NULL);
+    if (answer)
+        KT_EQ_INT(answer(), 42);
+    KT_CHECK(kh_module_sym("libkt-module.so", "no_such_symbol", err, sizeof(err)) == NULL);
+    KT_CHECK(strstr(err, "no_such_symbol") != NULL);
+    KT_CHECK(kh_module_sym("libkt-absent.so", "kt_module_answer", err, sizeof(err)) == NULL);
+    KT_CHECK(strstr(err, "libkt-absent.so") != NULL);
+    KT_CHECK(kh_module_sym("../libkt-module.so", "kt_module_answer", err, sizeof(err)) == NULL);
+    KT_CHECK(kh_module_sym(NULL, "x", err, sizeof(err)) == NULL);
+}
+
 KT_TEST(test_platform_posix__errno_and_cpus)
 {
     KT_EQ_INT(kh_errno_to_kh(ENOENT), KH_ENOENT);
@@ -306,4 +324,5 @@ KT_MAIN({
     KT_CASE(test_platform_posix__errno_and_cpus),
     KT_CASE(test_platform_posix__dir_read),
     KT_CASE(test_platform_posix__bigbuf),
+    KT_CASE(test_platform_posix__module_sym),
 })

@@ -65,6 +65,7 @@ typedef struct kh_rules_stats {
     uint64_t yara_rules;                       /**< YARA rules */
     uint64_t yara_strings;                     /**< YARA strings */
     int from_cache;                            /**< 1 if loaded from the compiled cache */
+    int key_memo;                              /**< 1 if the cache key came from its memo (rule files not read) */
     uint64_t logical;                          /**< logical signatures (.ldb) */
     uint64_t section_hash;                     /**< PE section hashes (.mdb .msb) */
     uint64_t import_hash;                      /**< PE import table hashes (.imp) */

@@ -408,6 +408,7 @@ int cmd_yara(int argc, char **argv)
         printf("number of rules                    : %llu\n", (unsigned long long)st.yara_rules);
         printf("number of strings                  : %llu\n", (unsigned long long)st.yara_strings);
         printf("loaded from compiled cache         : %s\n", st.from_cache ? "yes" : "no");
+        printf("rule files read for the cache key  : %s\n", st.key_memo ? "no (unchanged since the key memo)" : "yes");
     }
     if (y.print_strings || y.print_len)
         so.flags |= KH_SCAN_STRINGS;

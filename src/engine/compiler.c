@@ -60,6 +60,7 @@ struct kh_compiler {
      * every rule file): identity, cached stats and build all ask for it */
     uint8_t key[32];
     int have_key;
+    int key_memo; /* the key came from its memo (make_key) */
 };
 
 /* Past the limit, file-level diagnostics (line 0: a database's summaries,
@@ -461,6 +462,8 @@ static int include_path(const char *from, const char *name, kh_buf *p)
  * a path is followed once. */
 typedef struct inc_scan {
     kh_buf *k;
+    kh_buf *memo; /* the stat of every file read (memo_note), or NULL */
+    int memo_bad; /* a path the memo cannot hold */
     KH_VEC(char *) seen;
     KH_VEC(unsigned) seen_depth; /* the least depth each was met at */
     int over; /* more than MAX_KEY_INCLUDES files */
@@ -482,6 +485,102 @@ static uint32_t *seen_slot(inc_scan *is, const char *path)
         if (!*sl || strcmp(is->seen.v[*sl - 1], path) == 0)
             return sl; /* the table never fills: at most MAX_KEY_INCLUDES paths */
     }
+}
+
+/* ---- The key's memo ----------------------------------------------------------
+ *
+ * The key reads every rule file and every file it includes: 1,040 files
+ * and 21 ms of a 70 ms start with protections-artifacts, at every run. The
+ * memo (cache_dir/key-<hash of the sources>.memo) remembers, for one list
+ * of sources, the key and the stat of each file read to make it (device,
+ * inode, size, mtime and ctime in nanoseconds, or that it was missing).
+ * When every file still has the same stat, the key is the memo's, and the
+ * files are not read; any rewrite of a file changes its ctime.
+ *
+ * A file changed twice within one tick of the file system's clock keeps
+ * its ctime; if the memo was written between the two changes, the stat
+ * would not show the second. As git does with its index ("racy git"), a
+ * file whose recorded ctime is not MEMO_RACY_NS older than the memo itself
+ * (its mtime, the same clock) is never trusted: the key is made again. */
+#define MEMO_MAGIC "khien-key-memo/1 "
+#define MEMO_RACY_NS 2000000000LL
+#define MEMO_KEEP 8u
+#define MEMO_MAX (64u << 20)
+
+static void memo_note(inc_scan *is, const char *path)
+{
+    if (!is->memo || is->memo_bad)
+        return;
+    struct stat st;
+    if (strchr(path, '\n')) {
+        is->memo_bad = 1;
+        return;
+    }
+    int rc = stat(path, &st) == 0
+                 ? kh_buf_printf(is->memo, "%llu %llu %lld %lld.%09ld %lld.%09ld %s\n", (unsigned long long)st.st_dev,
+                                 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                                 st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, path)
+                 : kh_buf_printf(is->memo, "- %s\n", path);
+    if (rc)
+        is->memo_bad = 1;
+}
+
+static int64_t ns_of(long long sec, long nsec) { return (int64_t)sec * 1000000000LL + nsec; }
+
+/* The key the memo at path gives, if every file it names is unchanged and
+ * none is racy: 0 and key set, else nonzero. */
+static int memo_check(const char *path, uint8_t key[32])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat ms;
+    kh_buf m = KH_BUF_INIT(MEMO_MAX);
+    int rc = fstat(fd, &ms) != 0 || !S_ISREG(ms.st_mode) || ms.st_size > (off_t)MEMO_MAX ||
+             kh_buf_reserve(&m, (size_t)ms.st_size + 1);
+    size_t got = 0;
+    while (!rc && got < (size_t)ms.st_size) {
+        ssize_t n = read(fd, m.data + got, (size_t)ms.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = -1;
+        else
+            got += (size_t)n;
+    }
+    close(fd);
+    const int64_t written = ns_of((long long)ms.st_mtim.tv_sec, ms.st_mtim.tv_nsec);
+    const size_t ml = sizeof(MEMO_MAGIC) - 1;
+    if (!rc) {
+        m.data[got] = 0;
+        m.len = got;
+        rc = got < ml + 65 || memcmp(m.data, MEMO_MAGIC, ml) != 0 || m.data[ml + 64] != '\n' ||
+             kh_hex_decode(m.data + ml, 64, key) != 0;
+    }
+    for (char *line = m.data + ml + 65, *nl; !rc && line < m.data + got; line = nl + 1) {
+        if (!(nl = memchr(line, '\n', (size_t)(m.data + got - line)))) {
+            rc = -1;
+            break;
+        }
+        *nl = 0;
+        struct stat st;
+        if (line[0] == '-' && line[1] == ' ') {
+            rc = stat(line + 2, &st) == 0; /* was missing: must still be */
+            continue;
+        }
+        unsigned long long dev, ino;
+        long long size, ms_, cs;
+        long mn, cn;
+        int off = 0;
+        if (sscanf(line, "%llu %llu %lld %lld.%ld %lld.%ld %n", &dev, &ino, &size, &ms_, &mn, &cs, &cn, &off) != 7 ||
+            off <= 0 || stat(line + off, &st) != 0 || (unsigned long long)st.st_dev != dev ||
+            (unsigned long long)st.st_ino != ino || (long long)st.st_size != size ||
+            (long long)st.st_mtim.tv_sec != ms_ || st.st_mtim.tv_nsec != mn || (long long)st.st_ctim.tv_sec != cs ||
+            st.st_ctim.tv_nsec != cn || ns_of(cs, cn) > written - MEMO_RACY_NS)
+            rc = -1;
+    }
+    kh_buf_dispose(&m);
+    return rc;
 }
 
 static int key_includes(inc_scan *is, const char *from, const char *text, size_t len, unsigned depth)
@@ -543,6 +642,7 @@ static int key_includes(inc_scan *is, const char *from, const char *text, size_t
             is->seen_depth.v[is->seen_depth.n++] = depth + 1;
         }
         kh_buf *t = &is->text[depth + 1 <= KH_Y_MAX_INCLUDE_DEPTH ? depth + 1 : KH_Y_MAX_INCLUDE_DEPTH];
+        memo_note(is, path);
         int mrc = kh_read_path(path, MAX_RULE_FILE, t);
         if (mrc) {
             rc = kh_buf_printf(is->k, "include %s unreadable %d\n", path, mrc);
@@ -561,7 +661,85 @@ static int key_includes(inc_scan *is, const char *from, const char *text, size_t
     return rc;
 }
 
+/* The memo's path for this compiler's sources (the key's text without the
+ * content of the rule files): 0 and *out filled, or nonzero when the
+ * sources cannot have one (no cache folder, rules given as text). */
+static int memo_path(kh_compiler *c, const kh_buf *builtin, kh_buf *out)
+{
+    if (!c->opts.cache_dir)
+        return -1;
+    kh_buf k = KH_BUF_INIT(0);
+    char self[128];
+    kh_self_id(self, sizeof(self));
+    int rc = kh_buf_printf(&k, "memo/%s/%s/%u/%s/%s/%s\n", KH_VERSION_STRING, self,
+                           c->opts.flags & (KH_COMPILE_PUA | KH_COMPILE_NO_BUILTIN | KH_COMPILE_STRICT |
+                                            KH_COMPILE_UNSIGNED_OK),
+                           builtin->data ? builtin->data : "", c->opts.clamav_keys ? c->opts.clamav_keys : "",
+                           c->opts.clamav_certs ? c->opts.clamav_certs : "");
+    for (size_t i = 0; i < c->defines.n && !rc; i++)
+        rc = kh_buf_printf(&k, "define %s\n", c->defines.v[i]);
+    for (size_t i = 0; i < c->nsrc && !rc; i++) {
+        const source *s = &c->src[i];
+        if (s->text)
+            rc = -1;
+        else if (s->yara)
+            rc = kh_buf_printf(&k, "yara %s %s\n", s->ns, s->path);
+        else
+            rc = kh_buf_printf(&k, "file %s %s %llu %llu %lld %lld.%09ld %lld.%09ld\n", s->ext, s->path,
+                               (unsigned long long)s->st.st_dev, (unsigned long long)s->st.st_ino,
+                               (long long)s->st.st_size, (long long)s->st.st_mtim.tv_sec, s->st.st_mtim.tv_nsec,
+                               (long long)s->st.st_ctim.tv_sec, s->st.st_ctim.tv_nsec);
+    }
+    uint8_t h[32];
+    char hex[65];
+    if (!rc && !(rc = kh_sha256(k.data, k.len, h))) {
+        kh_hex_encode(h, 32, hex);
+        hex[24] = 0;
+        rc = kh_buf_printf(out, "%s/key-%s.memo", c->opts.cache_dir, hex);
+    }
+    kh_buf_dispose(&k);
+    return rc;
+}
+
+static void prune_files(const char *dir, const char *prefix, const char *suffix, const char *keep, size_t nkeep);
+
+static int make_key_text(kh_compiler *c, const kh_buf *builtin, uint8_t key[32], kh_buf *memo);
+
 static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
+{
+    kh_buf mp = KH_BUF_INIT(0);
+    c->key_memo = 0;
+    if (memo_path(c, builtin, &mp) != 0) {
+        kh_buf_dispose(&mp);
+        return make_key_text(c, builtin, key, NULL);
+    }
+    if (memo_check(mp.data, key) == 0) {
+        c->key_memo = 1;
+        kh_buf_dispose(&mp);
+        return 0;
+    }
+    kh_buf memo = KH_BUF_INIT(MEMO_MAX);
+    size_t ndiag = c->diags.n;
+    int rc = kh_buf_puts(&memo, MEMO_MAGIC);
+    if (!rc)
+        rc = kh_buf_append(&memo, "0000000000000000000000000000000000000000000000000000000000000000\n", 65);
+    int bad = rc != 0;
+    if ((rc = make_key_text(c, builtin, key, bad ? NULL : &memo)) == 0 && !bad && memo.len && c->diags.n == ndiag) {
+        kh_hex_encode(key, 32, memo.data + sizeof(MEMO_MAGIC) - 1);
+        memo.data[sizeof(MEMO_MAGIC) - 1 + 64] = '\n';
+        /* A memo that cannot be written costs the next run the reads, nothing else. */
+        if (kh_mkdir_p(c->opts.cache_dir, 0700) == 0 && kh_write_atomic(mp.data, memo.data, memo.len) == 0)
+            prune_files(c->opts.cache_dir, "key-", ".memo", mp.data, MEMO_KEEP);
+    }
+    kh_buf_dispose(&memo);
+    kh_buf_dispose(&mp);
+    return rc;
+}
+
+/* The key: a SHA-256 over a text naming every source, with the content
+ * hash of each rule file and each file it includes. With memo, the stat of
+ * each file read is written there (memo_note), before it is read. */
+static int make_key_text(kh_compiler *c, const kh_buf *builtin, uint8_t key[32], kh_buf *memo)
 {
     kh_buf k = KH_BUF_INIT(0);
     char self[128];
@@ -573,7 +751,7 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
                            c->opts.clamav_certs ? c->opts.clamav_certs : "");
     for (size_t i = 0; i < c->defines.n && !rc; i++)
         rc = kh_buf_printf(&k, "define %s\n", c->defines.v[i]);
-    inc_scan is = {.k = &k};
+    inc_scan is = {.k = &k, .memo = memo};
     for (size_t i = 0; i < c->nsrc && !rc; i++) {
         source *s = &c->src[i];
         if (s->yara && !s->text) {
@@ -583,6 +761,7 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
             kh_buf *t = &is.text[0];
             uint8_t h[32];
             char hex[65];
+            memo_note(&is, s->path);
             if ((rc = kh_read_path(s->path, 1ull << 30, t))) {
                 cdiag(c, KH_DIAG_ERROR, s->path, "cannot read rules: %s", kh_strerror(rc));
                 break;
@@ -619,6 +798,8 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
      * neither this set nor files found clean with it are ever reused. */
     if (!rc && is.over)
         rc = kh_buf_printf(&k, "includes not followed %p %.9f %ld\n", (void *)c, kh_now(), (long)getpid());
+    if (memo && (is.over || is.memo_bad))
+        memo->len = 0; /* no memo for this key */
     for (size_t i = 0; i < is.seen.n; i++)
         free(is.seen.v[i]);
     KH_VEC_FREE(is.seen);
@@ -687,8 +868,8 @@ static void cache_path(kh_compiler *c, const uint8_t key[32], kh_buf *out)
     kh_buf_printf(out, "%s/sigs-%s.kdb", c->opts.cache_dir, hex);
 }
 
-/* Keeps the newest CACHE_KEEP compiled sets in the cache directory. */
-static void prune_cache(const char *dir, const char *keep)
+/* Keeps the newest nkeep files named prefix*suffix in dir, keep among them. */
+static void prune_files(const char *dir, const char *prefix, const char *suffix, const char *keep, size_t nkeep)
 {
     const char *keep_base = strrchr(keep, '/');
     keep_base = keep_base ? keep_base + 1 : keep;
@@ -702,7 +883,8 @@ static void prune_cache(const char *dir, const char *keep)
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d)) && n < KH_ARRAY_LEN(e)) {
-        if (strncmp(de->d_name, "sigs-", 5) || !kh_str_endswith(de->d_name, ".kdb") || strlen(de->d_name) > 255 ||
+        if (strncmp(de->d_name, prefix, strlen(prefix)) || !kh_str_endswith(de->d_name, suffix) ||
+            strlen(de->d_name) > 255 ||
             strcmp(de->d_name, keep_base) == 0)
             continue;
         struct stat st;
@@ -712,7 +894,7 @@ static void prune_cache(const char *dir, const char *keep)
         e[n].mtime = st.st_mtime;
         n++;
     }
-    while (n + 1 > CACHE_KEEP) {
+    while (n + 1 > nkeep) {
         size_t old = 0;
         for (size_t i = 1; i < n; i++)
             if (e[i].mtime < e[old].mtime)
@@ -1076,6 +1258,7 @@ int kh_compiler_build(kh_compiler *c, kh_rules **out)
         kh_diagv cached = {.max = c->diags.max};
         if (kh_dbfile_load(&r, &cached, key, path.data) == 0) {
             r->stats.from_cache = 1;
+            r->stats.key_memo = c->key_memo;
             for (size_t i = 0; i < cached.n; i++)
                 kh_diagv_add(&c->diags, cached.v[i].severity, cached.v[i].file, cached.v[i].line, cached.v[i].column,
                              cached.v[i].message);
@@ -1089,7 +1272,7 @@ int kh_compiler_build(kh_compiler *c, kh_rules **out)
         if (c->opts.cache_dir && kh_mkdir_p(c->opts.cache_dir, 0700) == 0) {
             kh_diagv mine = {.v = c->diags.v + ndiag_before, .n = c->diags.n - ndiag_before};
             if (kh_dbfile_write(r, &mine, c->deps.v, c->deps.n, key, path.data) == 0)
-                prune_cache(c->opts.cache_dir, path.data);
+                prune_files(c->opts.cache_dir, "sigs-", ".kdb", path.data, CACHE_KEEP);
         }
     }
     memcpy(r->id, key, 32);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kt_engine.h"
@@ -673,6 +674,91 @@ KT_TEST(test_engine_compiler__cache_invalidated_by_changes)
     cleanup_root();
 }
 
+/* Moves the key memo's modification time `secs` into the future, as if
+ * its files had been written long before it. Returns how many memos. */
+static int age_memo(int secs)
+{
+    DIR *d = opendir(path_of("cache"));
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (strncmp(de->d_name, "key-", 4) == 0 && kh_str_endswith(de->d_name, ".memo")) {
+            char f[1024];
+            snprintf(f, sizeof(f), "%s/%s", path_of("cache"), de->d_name);
+            struct timespec ts[2];
+            clock_gettime(CLOCK_REALTIME, &ts[0]);
+            ts[0].tv_sec += secs;
+            ts[1] = ts[0];
+            KT_EQ_INT(utimensat(AT_FDCWD, f, ts, 0), 0);
+            n++;
+        }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The key's memo: a build of YARA rules takes its key from the memo (the
+ * rule files not read) once the memo is older than its files by 2 s; not
+ * while it is as new as they are (a file changed twice within one tick of
+ * the clock would keep its ctime); not after a file was edited to the same
+ * size with its times put back (its ctime moved); not when an include that
+ * was missing has appeared. */
+KT_TEST(test_engine_compiler__cache_key_memo)
+{
+    fresh_root("memo");
+    mkdir_rel("y");
+    put("y/main.yar", "include \"inc.yar\"\nrule top { condition: inc_rule }\n");
+    put("y/inc.yar", "private rule inc_rule { strings: $a = \"abc\" condition: $a }\n");
+    built B;
+    build_paths(&B, 0, "cache", (const char *[]){"y/main.yar", NULL});
+    KT_EQ_INT(B.rc, 0);
+    KT_EQ_INT(B.st.from_cache, 0);
+    KT_EQ_INT(B.st.key_memo, 0);
+    unbuild(&B);
+    build_paths(&B, 0, "cache", (const char *[]){"y/main.yar", NULL});
+    KT_EQ_INT(B.st.from_cache, 1);
+    KT_EQ_INT(B.st.key_memo, 0); /* racy: the memo is as new as the files */
+    unbuild(&B);
+    KT_EQ_INT(age_memo(10), 1);
+    build_paths(&B, 0, "cache", (const char *[]){"y/main.yar", NULL});
+    KT_EQ_INT(B.st.from_cache, 1);
+    KT_EQ_INT(B.st.key_memo, 1);
+    KT_EQ_STR(detect(B.r, "xxabcxx", NULL), "top");
+    unbuild(&B);
+
+    /* The included file edited to the same size, its times put back. */
+    struct stat st;
+    KT_EQ_INT(stat(path_of("y/inc.yar"), &st), 0);
+    put("y/inc.yar", "private rule inc_rule { strings: $a = \"abd\" condition: $a }\n");
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    KT_EQ_INT(utimensat(AT_FDCWD, path_of("y/inc.yar"), ts, 0), 0);
+    build_paths(&B, 0, "cache", (const char *[]){"y/main.yar", NULL});
+    KT_EQ_INT(B.st.from_cache, 0);
+    KT_EQ_INT(B.st.key_memo, 0);
+    KT_EQ_STR(detect(B.r, "xxabcxx", NULL), "");
+    KT_EQ_STR(detect(B.r, "xxabdxx", NULL), "top");
+    unbuild(&B);
+    KT_EQ_INT(age_memo(10), 1);
+    build_paths(&B, 0, "cache", (const char *[]){"y/main.yar", NULL});
+    KT_EQ_INT(B.st.key_memo, 1);
+    KT_EQ_STR(detect(B.r, "xxabdxx", NULL), "top");
+    unbuild(&B);
+
+    /* An include that is missing, then appears. */
+    put("y/two.yar", "include \"later.yar\"\nrule two { condition: later_rule }\n");
+    build_paths(&B, 0, "cache", (const char *[]){"y/two.yar", NULL});
+    KT_CHECK(B.rc != 0);
+    unbuild(&B);
+    KT_EQ_INT(age_memo(10), 2);
+    put("y/later.yar", "private rule later_rule { strings: $a = \"xyz\" condition: $a }\n");
+    build_paths(&B, 0, "cache", (const char *[]){"y/two.yar", NULL});
+    KT_EQ_INT(B.rc, 0);
+    KT_EQ_INT(B.st.key_memo, 0);
+    KT_EQ_STR(detect(B.r, "xyz", NULL), "two");
+    unbuild(&B);
+    cleanup_root();
+}
+
 KT_TEST(test_engine_compiler__cache_text_sources)
 {
     fresh_root("text");
@@ -764,6 +850,7 @@ KT_MAIN({
     KT_CASE(test_engine_compiler__cache_bulk_garbage_is_harmless),
     KT_CASE(test_engine_compiler__cache_foreign_file_not_trusted),
     KT_CASE(test_engine_compiler__cache_invalidated_by_changes),
+    KT_CASE(test_engine_compiler__cache_key_memo),
     KT_CASE(test_engine_compiler__cache_text_sources),
     KT_CASE(test_engine_compiler__cache_keeps_a_few_sets),
     KT_CASE(test_engine_compiler__cache_dir_unusable),

@@ -19,6 +19,7 @@ Everything generated goes under bench/out/ (gitignored). Environment:
 """
 import json
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -108,18 +109,25 @@ def timed(label, cmd, env=None, ok_codes=(0, 1), tag=None):
     e = dict(os.environ)
     if env:
         e.update(env)
+    # Wall and CPU time from this process (microseconds), not from
+    # /usr/bin/time's %e %U %S (10 ms steps: too coarse for a 0.07 s
+    # rescan). Both include starting /usr/bin/time (and setsid/sh), about
+    # 1-2 ms, for yara and khien alike. Peak RSS from /usr/bin/time's %M.
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     with open(so, "wb") as fo, open(se, "wb") as fe:
         rc = subprocess.run(full, env=e, stdout=fo, stderr=fe).returncode
     t1 = time.monotonic()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = t1 - t0
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     try:
         with open(tf) as f:
             last = [l for l in f.read().splitlines() if l.strip()][-1]
-        wall, rss, user, sys_ = last.split()
-        wall, rss, cpu = float(wall), int(rss), float(user) + float(sys_)
+        rss = int(last.split()[1])
     except (OSError, IndexError, ValueError):
-        wall, rss, cpu = t1 - t0, 0, 0.0
-    say("    -> %.2f s, peak RSS %.1f MiB, CPU %.2f s, exit %d" % (wall, rss / 1024.0, cpu, rc))
+        rss = 0
+    say("    -> %.3f s, peak RSS %.1f MiB, CPU %.3f s, exit %d" % (wall, rss / 1024.0, cpu, rc))
     if rc not in ok_codes:
         with open(se, errors="replace") as f:
             tail = f.read()[-2000:]
@@ -139,8 +147,8 @@ def median_run(label, cmd, env=None, n=REPEAT, tag=None, before=None):
     med = runs_sorted[len(runs_sorted) // 2]
     med.cpu = statistics.median(r.cpu for r in runs)
     if n > 1:
-        say("    median of %d: %.2f s (runs: %s), CPU %.2f s, peak RSS max %.1f MiB" %
-            (n, med.wall, ", ".join("%.2f" % r.wall for r in runs), med.cpu, max(r.rss_mib for r in runs)))
+        say("    median of %d: %.3f s (runs: %s), CPU %.3f s, peak RSS max %.1f MiB" %
+            (n, med.wall, ", ".join("%.3f" % r.wall for r in runs), med.cpu, max(r.rss_mib for r in runs)))
     return med, runs
 
 

@@ -661,6 +661,33 @@ static int key_includes(inc_scan *is, const char *from, const char *text, size_t
     return rc;
 }
 
+/* The first lines of the key's text and of the memo's: what the compiled
+ * set depends on besides the sources (program, options, built-in
+ * signatures, external variables). */
+static int key_head(kh_compiler *c, const kh_buf *builtin, const char *tag, kh_buf *k)
+{
+    char self[128];
+    kh_self_id(self, sizeof(self));
+    int rc = kh_buf_printf(k, "%s/%s/%s/%u/%s/%s/%s\n", tag, KH_VERSION_STRING, self,
+                           c->opts.flags & (KH_COMPILE_PUA | KH_COMPILE_NO_BUILTIN | KH_COMPILE_STRICT |
+                                            KH_COMPILE_UNSIGNED_OK),
+                           builtin->data ? builtin->data : "", c->opts.clamav_keys ? c->opts.clamav_keys : "",
+                           c->opts.clamav_certs ? c->opts.clamav_certs : "");
+    for (size_t i = 0; i < c->defines.n && !rc; i++)
+        rc = kh_buf_printf(k, "define %s\n", c->defines.v[i]);
+    return rc;
+}
+
+/* A signature database file in the key: named by its stat, taken when it
+ * was added (its content, up to 600 MB, is not hashed). */
+static int key_file_line(kh_buf *k, const source *s)
+{
+    return kh_buf_printf(k, "file %s %s %llu %llu %lld %lld.%09ld %lld.%09ld\n", s->ext, s->path,
+                         (unsigned long long)s->st.st_dev, (unsigned long long)s->st.st_ino, (long long)s->st.st_size,
+                         (long long)s->st.st_mtim.tv_sec, s->st.st_mtim.tv_nsec, (long long)s->st.st_ctim.tv_sec,
+                         s->st.st_ctim.tv_nsec);
+}
+
 /* The memo's path for this compiler's sources (the key's text without the
  * content of the rule files): 0 and *out filled, or nonzero when the
  * sources cannot have one (no cache folder, rules given as text). */
@@ -669,15 +696,7 @@ static int memo_path(kh_compiler *c, const kh_buf *builtin, kh_buf *out)
     if (!c->opts.cache_dir)
         return -1;
     kh_buf k = KH_BUF_INIT(0);
-    char self[128];
-    kh_self_id(self, sizeof(self));
-    int rc = kh_buf_printf(&k, "memo/%s/%s/%u/%s/%s/%s\n", KH_VERSION_STRING, self,
-                           c->opts.flags & (KH_COMPILE_PUA | KH_COMPILE_NO_BUILTIN | KH_COMPILE_STRICT |
-                                            KH_COMPILE_UNSIGNED_OK),
-                           builtin->data ? builtin->data : "", c->opts.clamav_keys ? c->opts.clamav_keys : "",
-                           c->opts.clamav_certs ? c->opts.clamav_certs : "");
-    for (size_t i = 0; i < c->defines.n && !rc; i++)
-        rc = kh_buf_printf(&k, "define %s\n", c->defines.v[i]);
+    int rc = key_head(c, builtin, "memo", &k);
     for (size_t i = 0; i < c->nsrc && !rc; i++) {
         const source *s = &c->src[i];
         if (s->text)
@@ -685,10 +704,7 @@ static int memo_path(kh_compiler *c, const kh_buf *builtin, kh_buf *out)
         else if (s->yara)
             rc = kh_buf_printf(&k, "yara %s %s\n", s->ns, s->path);
         else
-            rc = kh_buf_printf(&k, "file %s %s %llu %llu %lld %lld.%09ld %lld.%09ld\n", s->ext, s->path,
-                               (unsigned long long)s->st.st_dev, (unsigned long long)s->st.st_ino,
-                               (long long)s->st.st_size, (long long)s->st.st_mtim.tv_sec, s->st.st_mtim.tv_nsec,
-                               (long long)s->st.st_ctim.tv_sec, s->st.st_ctim.tv_nsec);
+            rc = key_file_line(&k, s);
     }
     uint8_t h[32];
     char hex[65];
@@ -742,15 +758,7 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
 static int make_key_text(kh_compiler *c, const kh_buf *builtin, uint8_t key[32], kh_buf *memo)
 {
     kh_buf k = KH_BUF_INIT(0);
-    char self[128];
-    kh_self_id(self, sizeof(self));
-    int rc = kh_buf_printf(&k, "khien-db/1/%s/%s/%u/%s/%s/%s\n", KH_VERSION_STRING, self,
-                           c->opts.flags & (KH_COMPILE_PUA | KH_COMPILE_NO_BUILTIN | KH_COMPILE_STRICT |
-                                            KH_COMPILE_UNSIGNED_OK),
-                           builtin->data ? builtin->data : "", c->opts.clamav_keys ? c->opts.clamav_keys : "",
-                           c->opts.clamav_certs ? c->opts.clamav_certs : "");
-    for (size_t i = 0; i < c->defines.n && !rc; i++)
-        rc = kh_buf_printf(&k, "define %s\n", c->defines.v[i]);
+    int rc = key_head(c, builtin, "khien-db/1", &k);
     inc_scan is = {.k = &k, .memo = memo};
     for (size_t i = 0; i < c->nsrc && !rc; i++) {
         source *s = &c->src[i];
@@ -788,10 +796,7 @@ static int make_key_text(kh_compiler *c, const kh_buf *builtin, uint8_t key[32],
             if (!rc && s->yara)
                 rc = key_includes(&is, s->path, s->text, s->textlen, 0);
         } else {
-            rc = kh_buf_printf(&k, "file %s %s %llu %llu %lld %lld.%09ld %lld.%09ld\n", s->ext, s->path,
-                               (unsigned long long)s->st.st_dev, (unsigned long long)s->st.st_ino,
-                               (long long)s->st.st_size, (long long)s->st.st_mtim.tv_sec, s->st.st_mtim.tv_nsec,
-                               (long long)s->st.st_ctim.tv_sec, s->st.st_ctim.tv_nsec);
+            rc = key_file_line(&k, s);
         }
     }
     /* Too many included files to follow: a key no other run can have, so

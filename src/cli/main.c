@@ -59,7 +59,8 @@ int main(int argc, char **argv)
         if (!centre) {
             fprintf(stderr,
                     "khien: không nạp được mô-đun trung tâm / cannot load the centre module for '%s': %s\n"
-                    "       (%s must sit beside the khien program; rebuild with cmake --build)\n",
+                    "       (%s must sit beside the khien program or in ../lib/khien; rebuild with cmake "
+                    "--build)\n",
                     name, err, KH_CENTRE_MODULE);
             return KH_EXIT_ERROR;
         }

@@ -80,8 +80,9 @@ int kh_write_atomic(const char *path, const void *data, size_t len);
 int kh_write_atomic_mode(const char *path, const void *data, size_t len, unsigned mode);
 
 /* The address of symbol sym in the shared module `file`, loaded from the
- * folder of the running program (not from the library search path: it
- * must be the module built with this program). NULL, with a message in
+ * folder of the running program, or from ../lib/khien beside that folder
+ * (not from the library search path: it must be the module built with
+ * this program). NULL, with a message in
  * err, when the module or the symbol cannot be found. The module stays
  * loaded for the life of the process. */
 void *kh_module_sym(const char *file, const char *sym, char *err, size_t errlen);

@@ -252,16 +252,22 @@ void *kh_module_sym(const char *file, const char *sym, char *err, size_t errlen)
     char *slash = strrchr(self, '/');
     if (slash)
         *slash = 0;
-    if (snprintf(path, sizeof(path), "%s/%s", slash ? self : ".", file) >= (int)sizeof(path)) {
-        kh_errf(err, errlen, KH_ELIMIT, "path too long");
-        return NULL;
+    /* Beside the program (a build folder), else in ../lib/khien (an
+     * installed program: /usr/local/bin/khien, /usr/local/lib/khien/). */
+    static const char *const where[] = {"/", "/../lib/khien/"};
+    void *h = NULL;
+    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]) && !h; i++) {
+        if (snprintf(path, sizeof(path), "%s%s%s", slash ? self : ".", where[i], file) >= (int)sizeof(path)) {
+            kh_errf(err, errlen, KH_ELIMIT, "path too long");
+            return NULL;
+        }
+        if (!(h = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+            const char *e = dlerror();
+            kh_errf(err, errlen, KH_ENOENT, "%s", e ? e : path);
+        }
     }
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror();
-        kh_errf(err, errlen, KH_ENOENT, "%s", e ? e : path);
+    if (!h)
         return NULL;
-    }
     void *p = dlsym(h, sym);
     if (!p)
         kh_errf(err, errlen, KH_ENOENT, "%s: no symbol %s", path, sym);

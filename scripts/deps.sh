@@ -15,6 +15,12 @@ case "${1:-}" in
   "")    ;;
   *) echo "usage: $0 [test|bench]" >&2; exit 64 ;;
 esac
+# The dashboard's browser test needs node and npm: Debian's nodejs and npm,
+# unless some node is already there (another packaging of it, with npm
+# inside, would conflict with Debian's npm).
+if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
+fi
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -10,8 +10,8 @@
 # $TMPROOT/../web-ui-out (build-dir/tests/web-ui-out).
 #
 # Needs /usr/bin/chromium, node, npm and pdftotext (scripts/deps.sh test);
-# installs playwright-core (tests/web/package-lock.json) into the build tree
-# once. Skips (exit 0 with a message) only when chromium or node is missing.
+# installs playwright-core (tests/web/package-lock.json; 1.61, the last
+# that runs on Debian 12's Node.js 18) into the build tree once. Skips (exit 0 with a message) only when chromium or node is missing.
 source "$(dirname "$0")/../lib.sh"
 for tool in curl node npm pdftotext python3; do
   command -v "$tool" >/dev/null || { echo "skip: $tool missing (sh scripts/deps.sh test)"; exit 0; }

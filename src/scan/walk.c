@@ -499,10 +499,7 @@ static void scan_entry(job *j, kh_scanner *s, entry *e)
     }
 }
 
-/* The next file for a worker (under j->mu), or NULL when there is none to
- * take now: the largest big file (the largest below HUGE_FILE while a huge
- * one is being scanned), else the next small one in walk order, else a
- * huge file after all (better than an idle thread at the end of a run). */
+/* Takes job.big[i] out of the list. */
 static entry *take_big(job *j, size_t i)
 {
     entry *e = j->big[i];
@@ -511,6 +508,10 @@ static entry *take_big(job *j, size_t i)
     return e;
 }
 
+/* The next file for a worker (under j->mu), or NULL when there is none to
+ * take now: the largest big file (the largest below HUGE_FILE while a huge
+ * one is being scanned), else the next small one in walk order, else a
+ * huge file after all (better than an idle thread at the end of a run). */
 static entry *take(job *j)
 {
     size_t i = j->nbig;

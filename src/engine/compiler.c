@@ -507,6 +507,15 @@ static uint32_t *seen_slot(inc_scan *is, const char *path)
 #define MEMO_KEEP 8u
 #define MEMO_MAX (64u << 20)
 
+/* A file's identity as the key and the memo write it: device, inode,
+ * size, mtime and ctime (ns), then a space. */
+static int put_stat(kh_buf *b, const struct stat *st)
+{
+    return kh_buf_printf(b, "%llu %llu %lld %lld.%09ld %lld.%09ld ", (unsigned long long)st->st_dev,
+                         (unsigned long long)st->st_ino, (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+                         st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
 static void memo_note(inc_scan *is, const char *path)
 {
     if (!is->memo || is->memo_bad)
@@ -516,12 +525,8 @@ static void memo_note(inc_scan *is, const char *path)
         is->memo_bad = 1;
         return;
     }
-    int rc = stat(path, &st) == 0
-                 ? kh_buf_printf(is->memo, "%llu %llu %lld %lld.%09ld %lld.%09ld %s\n", (unsigned long long)st.st_dev,
-                                 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                                 st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, path)
-                 : kh_buf_printf(is->memo, "- %s\n", path);
-    if (rc)
+    int rc = stat(path, &st) == 0 ? put_stat(is->memo, &st) : kh_buf_puts(is->memo, "- ");
+    if (rc || kh_buf_puts(is->memo, path) || kh_buf_putc(is->memo, '\n'))
         is->memo_bad = 1;
 }
 
@@ -531,32 +536,18 @@ static int64_t ns_of(long long sec, long nsec) { return (int64_t)sec * 100000000
  * none is racy: 0 and key set, else nonzero. */
 static int memo_check(const char *path, uint8_t key[32])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    struct stat ms;
+    /* The memo is replaced by rename: if it is replaced between the stat
+     * and the read, the content is newer than `written`, which only makes
+     * the racy test stricter. */
+    struct stat ms = {0};
     kh_buf m = KH_BUF_INIT(MEMO_MAX);
-    int rc = fstat(fd, &ms) != 0 || !S_ISREG(ms.st_mode) || ms.st_size > (off_t)MEMO_MAX ||
-             kh_buf_reserve(&m, (size_t)ms.st_size + 1);
-    size_t got = 0;
-    while (!rc && got < (size_t)ms.st_size) {
-        ssize_t n = read(fd, m.data + got, (size_t)ms.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            rc = -1;
-        else
-            got += (size_t)n;
-    }
-    close(fd);
+    int rc = stat(path, &ms) != 0 || kh_read_path(path, MEMO_MAX, &m) != 0;
     const int64_t written = ns_of((long long)ms.st_mtim.tv_sec, ms.st_mtim.tv_nsec);
-    const size_t ml = sizeof(MEMO_MAGIC) - 1;
-    if (!rc) {
-        m.data[got] = 0;
-        m.len = got;
+    const size_t ml = sizeof(MEMO_MAGIC) - 1, got = m.len;
+    uint8_t k[32];
+    if (!rc)
         rc = got < ml + 65 || memcmp(m.data, MEMO_MAGIC, ml) != 0 || m.data[ml + 64] != '\n' ||
-             kh_hex_decode(m.data + ml, 64, key) != 0;
-    }
+             kh_hex_decode(m.data + ml, 64, k) != 0;
     for (char *line = m.data + ml + 65, *nl; !rc && line < m.data + got; line = nl + 1) {
         if (!(nl = memchr(line, '\n', (size_t)(m.data + got - line)))) {
             rc = -1;
@@ -579,6 +570,8 @@ static int memo_check(const char *path, uint8_t key[32])
             st.st_ctim.tv_nsec != cn || ns_of(cs, cn) > written - MEMO_RACY_NS)
             rc = -1;
     }
+    if (!rc)
+        memcpy(key, k, 32);
     kh_buf_dispose(&m);
     return rc;
 }
@@ -682,18 +675,24 @@ static int key_head(kh_compiler *c, const kh_buf *builtin, const char *tag, kh_b
  * was added (its content, up to 600 MB, is not hashed). */
 static int key_file_line(kh_buf *k, const source *s)
 {
-    return kh_buf_printf(k, "file %s %s %llu %llu %lld %lld.%09ld %lld.%09ld\n", s->ext, s->path,
-                         (unsigned long long)s->st.st_dev, (unsigned long long)s->st.st_ino, (long long)s->st.st_size,
-                         (long long)s->st.st_mtim.tv_sec, s->st.st_mtim.tv_nsec, (long long)s->st.st_ctim.tv_sec,
-                         s->st.st_ctim.tv_nsec);
+    int rc = kh_buf_printf(k, "file %s %s ", s->ext, s->path);
+    if (!rc && !(rc = put_stat(k, &s->st)))
+        k->data[k->len - 1] = '\n'; /* the line ends with the stat */
+    return rc;
 }
 
 /* The memo's path for this compiler's sources (the key's text without the
  * content of the rule files): 0 and *out filled, or nonzero when the
- * sources cannot have one (no cache folder, rules given as text). */
+ * sources cannot have one (no cache folder, no rule file, rules given as
+ * text). */
 static int memo_path(kh_compiler *c, const kh_buf *builtin, kh_buf *out)
 {
-    if (!c->opts.cache_dir)
+    /* Only rule files are read for the key: without them (signature
+     * databases are keyed by their stat) a memo would save nothing. */
+    int any = 0;
+    for (size_t i = 0; i < c->nsrc; i++)
+        any |= c->src[i].yara && !c->src[i].text;
+    if (!c->opts.cache_dir || !any)
         return -1;
     kh_buf k = KH_BUF_INIT(0);
     int rc = key_head(c, builtin, "memo", &k);
@@ -734,19 +733,17 @@ static int make_key(kh_compiler *c, const kh_buf *builtin, uint8_t key[32])
         kh_buf_dispose(&mp);
         return 0;
     }
-    kh_buf memo = KH_BUF_INIT(MEMO_MAX);
+    kh_buf files = KH_BUF_INIT(MEMO_MAX), memo = KH_BUF_INIT(MEMO_MAX);
     size_t ndiag = c->diags.n;
-    int rc = kh_buf_puts(&memo, MEMO_MAGIC);
-    if (!rc)
-        rc = kh_buf_append(&memo, "0000000000000000000000000000000000000000000000000000000000000000\n", 65);
-    int bad = rc != 0;
-    if ((rc = make_key_text(c, builtin, key, bad ? NULL : &memo)) == 0 && !bad && memo.len && c->diags.n == ndiag) {
-        kh_hex_encode(key, 32, memo.data + sizeof(MEMO_MAGIC) - 1);
-        memo.data[sizeof(MEMO_MAGIC) - 1 + 64] = '\n';
-        /* A memo that cannot be written costs the next run the reads, nothing else. */
-        if (kh_mkdir_p(c->opts.cache_dir, 0700) == 0 && kh_write_atomic(mp.data, memo.data, memo.len) == 0)
-            prune_files(c->opts.cache_dir, "key-", ".memo", mp.data, MEMO_KEEP);
-    }
+    int rc = make_key_text(c, builtin, key, &files);
+    char hex[65];
+    kh_hex_encode(key, 32, hex);
+    /* A memo that cannot be written costs the next run the reads, nothing else. */
+    if (!rc && files.len && c->diags.n == ndiag && !kh_buf_printf(&memo, "%s%s\n", MEMO_MAGIC, hex) &&
+        !kh_buf_append(&memo, files.data, files.len) && kh_mkdir_p(c->opts.cache_dir, 0700) == 0 &&
+        kh_write_atomic(mp.data, memo.data, memo.len) == 0)
+        prune_files(c->opts.cache_dir, "key-", ".memo", mp.data, MEMO_KEEP);
+    kh_buf_dispose(&files);
     kh_buf_dispose(&memo);
     kh_buf_dispose(&mp);
     return rc;

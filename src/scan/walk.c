@@ -82,7 +82,6 @@ typedef struct entry {
     int kind;   /* 0 file to scan, 1 finished (skip/error) */
     int follow; /* open through a final symlink (one named by the caller) */
     int done;
-    int big;  /* in job.big (BIG_FILE or more), not taken in walk order */
     kh_file_report rep;
     KH_VEC(kh_detection) dets;
     KH_VEC(char *) warns;
@@ -269,6 +268,10 @@ static void deliver_ready(job *j)
     entry_free(prev);
 }
 
+/* A file to scan of BIG_FILE or more: kept in job.big, not taken in walk order. */
+static int is_big(const entry *e) { return e->kind == 0 && (uint64_t)e->st.st_size >= BIG_FILE; }
+static int is_huge(const entry *e) { return e->kind == 0 && (uint64_t)e->st.st_size >= HUGE_FILE; }
+
 /* Adds an entry at the end of the walk order (blocks while the window is full). */
 static int enqueue(job *j, entry *e)
 {
@@ -282,14 +285,13 @@ static int enqueue(job *j, entry *e)
     }
     j->ring[j->next_seq % WINDOW] = e;
     j->next_seq++;
-    if (e->kind == 0 && (uint64_t)e->st.st_size >= BIG_FILE) {
+    if (is_big(e)) {
         size_t i = j->nbig; /* ordered insertion: few big files, and the window bounds them */
         while (i > 0 && j->big[i - 1]->st.st_size > e->st.st_size)
             i--;
         memmove(&j->big[i + 1], &j->big[i], (j->nbig - i) * sizeof(j->big[0]));
         j->big[i] = e;
         j->nbig++;
-        e->big = 1;
     }
     /* Once unlocked, a worker may scan, deliver and free e: read it now. */
     int done = e->done;
@@ -515,14 +517,14 @@ static entry *take_big(job *j, size_t i)
 static entry *take(job *j)
 {
     size_t i = j->nbig;
-    while (i > 0 && j->huge_busy && (uint64_t)j->big[i - 1]->st.st_size >= HUGE_FILE)
+    while (i > 0 && j->huge_busy && is_huge(j->big[i - 1]))
         i--;
     if (i > 0)
         return take_big(j, i - 1);
     /* Skip finished entries (skips, errors) and big ones; those before
      * next_deliver may already be freed. */
     while (j->next_take < j->next_seq && (j->next_take < j->next_deliver || j->ring[j->next_take % WINDOW]->kind == 1 ||
-                                          j->ring[j->next_take % WINDOW]->big))
+                                          is_big(j->ring[j->next_take % WINDOW])))
         j->next_take++;
     if (j->next_take < j->next_seq)
         return j->ring[j->next_take++ % WINDOW];
@@ -562,7 +564,7 @@ static void *worker(void *arg)
         entry *e = NULL;
         while (!j->abort && !(e = take(j)) && !(j->walking_done && !j->nbig))
             pthread_cond_wait(&j->cv_work, &j->mu);
-        int huge = e && (uint64_t)e->st.st_size >= HUGE_FILE;
+        int huge = e && is_huge(e);
         if (huge)
             j->huge_busy++;
         pthread_mutex_unlock(&j->mu);

@@ -7,6 +7,7 @@
  * that `khien scan` and `khien yara` do not load 35 libraries at every
  * start. This file is the module's one entry point.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/cmd.h"
@@ -23,5 +24,8 @@ __attribute__((visibility("default"))) int kh_centre_main(const char *name, int 
     for (size_t i = 0; i < sizeof(centre_cmds) / sizeof(centre_cmds[0]); i++)
         if (strcmp(name, centre_cmds[i].name) == 0)
             return centre_cmds[i].run(argc, argv);
+    /* main.c's table names a command this module does not have: a module
+     * from another build. */
+    fprintf(stderr, "khien: mô-đun trung tâm không có lệnh / the centre module has no command '%s'\n", name);
     return KH_EXIT_ERROR;
 }
